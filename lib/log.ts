@@ -1,0 +1,69 @@
+/**
+ * Structured JSON logs, one line per event, with the request id of the invocation.
+ *
+ * Why not Powertools Logger: it would be the first thing in every bundle and we need only
+ * levels, a request id and redaction. Redaction is by field name and runs on every line, so a
+ * careless `log.info('x', { headers })` still cannot print a key, token or nonce.
+ */
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+const LEVELS: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export type LogFields = Record<string, unknown>;
+
+/** Field names whose values are credentials or session identifiers. Matched case-insensitively. */
+const SECRET_FIELD = /^(authorization|x-apikey|x-su|cookie|set-cookie|key|url|body|headers)$|(token|secret|secretstring|password|apikey|api_key|nonce)$/i;
+const REDACTED = '[redacted]';
+
+function redact(value: unknown, depth = 0): unknown {
+  if (depth > 5 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_FIELD.test(k) ? REDACTED : redact(v, depth + 1);
+  }
+  return out;
+}
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** Fields added to every later line of this logger (the invocation's request id, the function). */
+  setContext(fields: LogFields): void;
+}
+
+/** Where lines go; tests replace it to capture output. */
+export type LogSink = (line: string) => void;
+
+let sink: LogSink = (line) => process.stdout.write(`${line}\n`);
+
+export function setLogSink(next: LogSink): LogSink {
+  const previous = sink;
+  sink = next;
+  return previous;
+}
+
+function createLogger(): Logger {
+  const threshold = LEVELS[(process.env.LOG_LEVEL?.toLowerCase() as Level) ?? 'info'] ?? LEVELS.info;
+  let context: LogFields = {};
+  const write = (level: Level, msg: string, fields?: LogFields) => {
+    if (LEVELS[level] < threshold) return;
+    const line = { level, time: new Date().toISOString(), msg, ...context, ...(redact(fields ?? {}) as LogFields) };
+    sink(JSON.stringify(line));
+  };
+  return {
+    debug: (msg, fields) => write('debug', msg, fields),
+    info: (msg, fields) => write('info', msg, fields),
+    warn: (msg, fields) => write('warn', msg, fields),
+    error: (msg, fields) => write('error', msg, fields),
+    setContext: (fields) => {
+      context = redact(fields) as LogFields;
+    },
+  };
+}
+
+/** The container's logger. Lambda runs one invocation at a time per container, so one context suffices. */
+export const log: Logger = createLogger();

@@ -1,0 +1,101 @@
+import { readFile } from 'node:fs/promises';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { configOnce, envInt, optionalEnv, requireEnv } from './config.ts';
+import { ConfigError, SecretUnavailableError } from './errors.ts';
+import { log } from './log.ts';
+
+/**
+ * Upstream keys, fetched once per container and cached.
+ *
+ * - `maxAge` (SECRETS_MAX_AGE_SECONDS, default 300): after it the next read refetches, so a rotated
+ *   key reaches every warm container within minutes even if nobody saw a 401.
+ * - `forceRefresh`: the upstream said 401, so the key was probably rotated; refetch now.
+ * - `staleIfError` (SECRETS_STALE_IF_ERROR_SECONDS, default 900): a refetch that fails keeps serving
+ *   the cached value for that long past its age, because an old key that still works beats an outage.
+ * - Concurrent reads of one secret share one request (the jobs run records concurrently).
+ *
+ * Why not `@middy/secrets-manager` or Powertools Parameters: neither refetches on demand while
+ * serving stale on error, and the middy one is not published for middy 7 on the registry.
+ *
+ * Source (SECRETS_SOURCE): `aws` (default) reads AWS Secrets Manager; `file` reads a JSON object
+ * `{ "<secret id>": "<value>" | {...} }` at SECRETS_FILE, for the local API. Never from code.
+ */
+
+interface CacheEntry {
+  value: string;
+  fetchedAt: number;
+}
+
+const cache = new Map<string, CacheEntry>();
+const inflight = new Map<string, Promise<string>>();
+
+const settings = configOnce(() => ({
+  source: (optionalEnv('SECRETS_SOURCE') ?? 'aws') as 'aws' | 'file',
+  maxAgeMs: envInt('SECRETS_MAX_AGE_SECONDS', 300, { min: 0, max: 86_400 }) * 1000,
+  staleIfErrorMs: envInt('SECRETS_STALE_IF_ERROR_SECONDS', 900, { min: 0, max: 86_400 }) * 1000,
+}));
+
+let client: SecretsManagerClient | undefined;
+
+async function fetchFromAws(secretId: string): Promise<string> {
+  client ??= new SecretsManagerClient({});
+  const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+  if (out.SecretString === undefined) throw new Error('secret has no string value');
+  return out.SecretString;
+}
+
+async function fetchFromFile(secretId: string): Promise<string> {
+  const path = requireEnv('SECRETS_FILE');
+  const all = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  const value = all[secretId];
+  if (value === undefined) throw new Error('secret id not in SECRETS_FILE');
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function fetchSecret(secretId: string): Promise<string> {
+  const source = settings().source;
+  if (source === 'aws') return fetchFromAws(secretId);
+  if (source === 'file') return fetchFromFile(secretId);
+  throw new ConfigError('SECRETS_SOURCE', 'must be "aws" or "file"');
+}
+
+async function refresh(secretId: string, cached: CacheEntry | undefined): Promise<string> {
+  try {
+    const value = await fetchSecret(secretId);
+    cache.set(secretId, { value, fetchedAt: Date.now() });
+    return value;
+  } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
+    const { maxAgeMs, staleIfErrorMs } = settings();
+    const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : 'unknown error';
+    if (cached && Date.now() - cached.fetchedAt <= maxAgeMs + staleIfErrorMs) {
+      log.warn('secret refresh failed; serving the cached value', { secretId, reason });
+      return cached.value;
+    }
+    log.error('secret unavailable', { secretId, reason });
+    throw new SecretUnavailableError(secretId, { cause });
+  }
+}
+
+/**
+ * Returns the secret's string value.
+ *
+ * @example
+ * const key = await getSecret(process.env.SVIX_SECRET_ID);           // cached
+ * const rotated = await getSecret(id, { forceRefresh: true });        // after an upstream 401
+ */
+export async function getSecret(secretId: string, options: { forceRefresh?: boolean } = {}): Promise<string> {
+  const cached = cache.get(secretId);
+  if (cached && !options.forceRefresh && Date.now() - cached.fetchedAt < settings().maxAgeMs) return cached.value;
+  const pending = inflight.get(secretId);
+  if (pending) return pending;
+  const request = refresh(secretId, cached).finally(() => inflight.delete(secretId));
+  inflight.set(secretId, request);
+  return request;
+}
+
+/** Forgets every cached secret (tests; a new container starts empty anyway). */
+export function clearSecretCache(): void {
+  cache.clear();
+  inflight.clear();
+}

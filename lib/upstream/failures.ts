@@ -1,0 +1,31 @@
+import { type HttpError, UpstreamUnavailableError } from '../errors.ts';
+import type { UpstreamReply } from './transport.ts';
+
+/**
+ * What an upstream error status becomes for our caller. Server faults are ours to explain
+ * (502/503, with the upstream's `Retry-After` kept); client-side statuses are the upstream's
+ * answer to the caller and go back through the family-specific `passThrough`.
+ */
+export function failureFor(reply: UpstreamReply, passThrough: (reply: UpstreamReply) => HttpError): HttpError {
+  const retryAfter = headerValue(reply, 'retry-after');
+  if (reply.status === 503) {
+    return new UpstreamUnavailableError(503, 'The upstream is unavailable.', retryAfter ? { retryAfter } : {});
+  }
+  if (reply.status >= 500) return new UpstreamUnavailableError(502, `The upstream failed (HTTP ${reply.status}).`);
+  if (reply.status >= 400) return passThrough(reply);
+  // 1xx/3xx: nothing a client of the upstream API expects; redirects are not followed on purpose.
+  return new UpstreamUnavailableError(502, `The upstream answered an unexpected HTTP ${reply.status}.`);
+}
+
+export function headerValue(reply: UpstreamReply, name: string): string | undefined {
+  const value = reply.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

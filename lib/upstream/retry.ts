@@ -1,0 +1,107 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Deadline } from '../deadline.ts';
+import { UpstreamTransportError, UpstreamUnavailableError } from '../errors.ts';
+import { log } from '../log.ts';
+import type { UpstreamReply } from './transport.ts';
+
+/**
+ * The one retry policy for every upstream call.
+ *
+ * - Retries only calls the caller marked `safe` (Svix POSTs carrying an idempotency key, nextAuth
+ *   reads and logout). A provoke-login is never repeated: it would push a second prompt to a phone.
+ * - Retries 5xx, timeouts and connection failures, and 429 only when the upstream says when
+ *   (`Retry-After`); a bare 429 goes back to the caller, who knows its own budget better.
+ * - Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter").
+ * - Every attempt is bounded by the deadline, and no wait is started that would not leave time for
+ *   another attempt: a slow upstream gives a 504 in time, never a Lambda timeout.
+ */
+
+export interface RetryPolicy {
+  /** Whether repeating the request is harmless. */
+  safe: boolean;
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Upper bound of one attempt, before the deadline bound applies. */
+  attemptTimeoutMs: number;
+  /** Below this much remaining time an attempt is not worth starting. */
+  minAttemptMs: number;
+}
+
+export const DEFAULT_POLICY: RetryPolicy = {
+  safe: false,
+  maxAttempts: 3,
+  baseDelayMs: 50,
+  maxDelayMs: 1_000,
+  attemptTimeoutMs: 8_000,
+  minAttemptMs: 100,
+};
+
+export type Attempt = (timeoutMs: number, attempt: number) => Promise<UpstreamReply>;
+
+export interface CallOptions {
+  deadline: Deadline;
+  policy: RetryPolicy;
+  /** For logs: which operation this is, never the URL with its ids. */
+  operation: string;
+  random?: () => number;
+}
+
+/** Parses `Retry-After` (seconds or an HTTP date) into milliseconds from now. */
+export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function isRetryableStatus(reply: UpstreamReply): boolean {
+  return reply.status >= 500 || (reply.status === 429 && retryAfterMs(reply.headers['retry-after']) !== undefined);
+}
+
+/**
+ * Runs `attempt` under the policy. Resolves with the last reply (which may still be an error
+ * status for the caller to map), or throws `UpstreamUnavailableError` 503/504 for transport faults.
+ */
+export async function callWithRetry(attempt: Attempt, options: CallOptions): Promise<UpstreamReply> {
+  const { deadline, policy, operation } = options;
+  const random = options.random ?? Math.random;
+  const maxAttempts = policy.safe ? policy.maxAttempts : 1;
+
+  for (let n = 1; ; n++) {
+    const remaining = deadline.remainingMs();
+    if (remaining < policy.minAttemptMs) {
+      throw new UpstreamUnavailableError(504, 'The upstream did not answer before the gateway deadline.');
+    }
+    let reply: UpstreamReply | undefined;
+    let failure: UpstreamTransportError | undefined;
+    try {
+      reply = await attempt(Math.min(policy.attemptTimeoutMs, remaining), n);
+      if (!isRetryableStatus(reply)) return reply;
+    } catch (err) {
+      if (!(err instanceof UpstreamTransportError)) throw err;
+      failure = err;
+    }
+
+    const hinted = reply ? retryAfterMs(reply.headers['retry-after']) : undefined;
+    const backoff = random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1));
+    const wait = hinted ?? backoff;
+    const canRetry = n < maxAttempts && deadline.remainingMs() - wait >= policy.minAttemptMs;
+    log.warn('upstream attempt failed', {
+      operation,
+      attempt: n,
+      status: reply?.status,
+      failure: failure?.kind,
+      retrying: canRetry,
+      waitMs: canRetry ? Math.round(wait) : undefined,
+    });
+    if (!canRetry) {
+      if (reply) return reply;
+      throw failure?.kind === 'timeout'
+        ? new UpstreamUnavailableError(504, 'The upstream did not answer in time.', { cause: failure })
+        : new UpstreamUnavailableError(503, 'The upstream could not be reached.', { cause: failure });
+    }
+    await sleep(wait);
+  }
+}

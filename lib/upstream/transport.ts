@@ -1,0 +1,73 @@
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import { UpstreamTransportError } from '../errors.ts';
+
+/**
+ * One HTTP exchange with an upstream, on keep-alive connections reused across invocations.
+ *
+ * Why `node:http(s)` and not `fetch`: nextAuth's getQrLogin takes a JSON body on a GET, which
+ * `fetch` refuses; Node's `fetch` also loads undici lazily on the first call, a cold-start cost
+ * this module avoids; and one transport for both upstreams keeps one retry policy.
+ */
+
+export interface UpstreamCall {
+  method: 'GET' | 'POST';
+  url: URL;
+  headers: Record<string, string>;
+  body?: Buffer;
+  /** Abort the attempt after this many milliseconds. */
+  timeoutMs: number;
+}
+
+export interface UpstreamReply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** API Gateway cannot return more than ~6 MB from a Lambda anyway; refuse to buffer more. */
+const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
+
+const agentOptions = { keepAlive: true, maxSockets: 64, keepAliveMsecs: 10_000 };
+const agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
+
+export function send(call: UpstreamCall): Promise<UpstreamReply> {
+  const isHttps = call.url.protocol === 'https:';
+  const requestFn = isHttps ? https.request : http.request;
+  const headers: Record<string, string> = { ...call.headers };
+  if (call.body) headers['content-length'] = String(call.body.length);
+
+  return new Promise((resolve, reject) => {
+    const req = requestFn(call.url, {
+      method: call.method,
+      headers,
+      agent: agents[isHttps ? 'https:' : 'http:'],
+      signal: AbortSignal.timeout(Math.max(1, Math.floor(call.timeoutMs))),
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) {
+          req.destroy(new Error('upstream response too large'));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', (err) => reject(toTransportError(err)));
+    });
+    req.on('error', (err) => reject(toTransportError(err)));
+    req.end(call.body);
+  });
+}
+
+function toTransportError(err: Error): UpstreamTransportError {
+  const timedOut = err.name === 'AbortError' || err.name === 'TimeoutError' || (err.cause as Error | undefined)?.name === 'TimeoutError';
+  // The message names the failure class only; the URL and headers stay out of it.
+  const code = (err as NodeJS.ErrnoException).code;
+  return timedOut
+    ? new UpstreamTransportError('timeout', 'upstream did not answer in time', { cause: err })
+    : new UpstreamTransportError('unreachable', `upstream connection failed${code ? ` (${code})` : ''}`, { cause: err });
+}

@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+
+/**
+ * Builders of the real AWS shapes the local API and the tests hand to handlers: API Gateway
+ * HTTP API payload 2.0 events and a Lambda `Context` whose clock really runs down.
+ */
+
+export interface HttpEventInput {
+  method: string;
+  /** The path as sent, still percent-encoded. */
+  rawPath: string;
+  rawQueryString?: string;
+  /** Header names in any case; values already joined with ", " for repeated headers. */
+  headers?: Record<string, string>;
+  routeKey?: string;
+  pathParameters?: Record<string, string>;
+  body?: Buffer | string;
+  sourceIp?: string;
+}
+
+/** HTTP API hands text bodies through as strings and base64-encodes everything else. */
+const TEXT_TYPES = /^(text\/|application\/(json|.*\+json|xml|x-www-form-urlencoded|javascript))/i;
+
+export function httpEvent(input: HttpEventInput): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(input.headers ?? {})) headers[k.toLowerCase()] = v;
+  const now = new Date();
+  const query = input.rawQueryString ?? '';
+  const event: APIGatewayProxyEventV2 = {
+    version: '2.0',
+    routeKey: input.routeKey ?? '$default',
+    rawPath: input.rawPath,
+    rawQueryString: query,
+    headers,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'localhost',
+      http: {
+        method: input.method.toUpperCase(),
+        path: input.rawPath,
+        protocol: 'HTTP/1.1',
+        sourceIp: input.sourceIp ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: input.routeKey ?? '$default',
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    isBase64Encoded: false,
+  };
+  if (headers.cookie) event.cookies = headers.cookie.split(/;\s*/);
+  if (query) event.queryStringParameters = queryParameters(query);
+  if (input.pathParameters) event.pathParameters = input.pathParameters;
+  if (input.body !== undefined && input.body.length > 0) {
+    const bytes = Buffer.isBuffer(input.body) ? input.body : Buffer.from(input.body);
+    const isText = TEXT_TYPES.test(headers['content-type'] ?? '');
+    event.body = isText ? bytes.toString('utf8') : bytes.toString('base64');
+    event.isBase64Encoded = !isText;
+  }
+  return event;
+}
+
+/** HTTP API joins repeated query parameters with a comma. */
+function queryParameters(query: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(query)) out[k] = k in out ? `${out[k]},${v}` : v;
+  return out;
+}
+
+export function lambdaContext(options: { functionName?: string; timeoutMs?: number } = {}): Context {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  const functionName = options.functionName ?? 'local';
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}

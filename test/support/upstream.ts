@@ -1,0 +1,68 @@
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SandboxRequest, SandboxUpstream } from '#local/sandbox/types';
+
+/**
+ * A loopback upstream for handler tests: records every request it gets (so a test can prove
+ * that bad input never reached it), answers from a queue of scripted faults when one is
+ * queued, and otherwise hands the request to the real sandbox upstreams.
+ */
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export type ScriptedReply =
+  | { status: number; body?: string | object; headers?: Record<string, string>; delayMs?: number }
+  | { hang: true }
+  | { reset: true };
+
+export interface TestUpstream {
+  url: string;
+  requests: RecordedRequest[];
+  /** Answer the next requests with these, in order, before the sandbox answers again. */
+  script(...replies: ScriptedReply[]): void;
+  close(): Promise<void>;
+}
+
+function answer(res: ServerResponse, reply: ScriptedReply): void {
+  if ('hang' in reply) return;
+  if ('reset' in reply) {
+    res.socket?.destroy();
+    return;
+  }
+  const body = typeof reply.body === 'object' ? JSON.stringify(reply.body) : (reply.body ?? '');
+  const contentType = typeof reply.body === 'object' ? 'application/json' : 'text/plain';
+  const send = () => res.writeHead(reply.status, { 'content-type': contentType, ...reply.headers }).end(body);
+  if (reply.delayMs) setTimeout(send, reply.delayMs);
+  else send();
+}
+
+export async function startTestUpstream(upstreams: SandboxUpstream[]): Promise<TestUpstream> {
+  const requests: RecordedRequest[] = [];
+  const queue: ScriptedReply[] = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: body.toString('utf8') });
+    const scripted = queue.shift();
+    if (scripted) return answer(res, scripted);
+    const request: SandboxRequest = { method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://127.0.0.1'), headers: req.headers, body };
+    for (const upstream of upstreams) if (await upstream(request, res)) return;
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    script: (...replies) => queue.push(...replies),
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
