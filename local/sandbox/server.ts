@@ -1,0 +1,70 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createNextAuthSandbox, type NextAuthSandbox } from './nextauth.ts';
+import { createSvixSandbox } from './svix.ts';
+import type { Clock, SandboxRequest, SandboxUpstream } from './types.ts';
+
+/**
+ * The sandbox upstream: one loopback HTTP server that behaves like Svix and nextAuth, so the
+ * whole gateway runs with no vendor account. Everything beyond the upstream APIs is under `/_sandbox/`.
+ */
+
+export interface SandboxOptions {
+  port?: number;
+  host?: string;
+  svixKey: string;
+  nextauth: { apiKey: string; serverId: string; limitedApiKey?: string };
+  clock?: Clock;
+  /** Base URL people reach the sandbox on (for the Svix magic link). */
+  publicUrl?: string;
+}
+
+export interface Sandbox {
+  url: string;
+  server: Server;
+  nextauth: NextAuthSandbox;
+  close(): Promise<void>;
+}
+
+export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const clockOption = options.clock ? { clock: options.clock } : {};
+
+  const nextauth = createNextAuthSandbox({ ...options.nextauth, ...clockOption });
+  const upstreams: SandboxUpstream[] = [
+    createSvixSandbox({ orgKey: options.svixKey, publicUrl: `${options.publicUrl ?? url}/_sandbox/svix/portal`, ...clockOption }),
+    nextauth.upstream,
+  ];
+
+  server.on('request', async (req, res) => {
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const request: SandboxRequest = {
+        method: (req.method ?? 'GET').toUpperCase(),
+        url: new URL(req.url ?? '/', url),
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      };
+      for (const upstream of upstreams) {
+        if (await upstream(request, res)) return;
+      }
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'not_found', detail: 'Not found' }));
+    } catch (err) {
+      process.stderr.write(`sandbox: ${err instanceof Error ? err.stack : String(err)}\n`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{}');
+    }
+  });
+
+  return {
+    url,
+    server,
+    nextauth,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

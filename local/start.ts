@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalApi } from './api.ts';
+import { DEFAULT_SANDBOX_SERVER_ID } from './sandbox/nextauth.ts';
+import { startSandbox } from './sandbox/server.ts';
+
+/**
+ * `npm start`: the sandbox upstream and the local API, both on 127.0.0.1.
+ *
+ * The upstream keys are made fresh at every start and handed to the gateway the way AWS would:
+ * as secrets, here read from a file (SECRETS_SOURCE=file) instead of Secrets Manager.
+ */
+
+const port = Number(process.env.PORT ?? 3000);
+const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
+const serverId = process.env.SANDBOX_NEXTAUTH_SERVER_ID ?? DEFAULT_SANDBOX_SERVER_ID;
+
+const svixKey = `sk_sandbox_${randomBytes(18).toString('base64url')}`;
+const nextauthKey = randomBytes(24).toString('base64url');
+const secretsDir = mkdtempSync(join(tmpdir(), 'authgate-'));
+const secretsFile = join(secretsDir, 'secrets.json');
+writeFileSync(secretsFile, JSON.stringify({ 'local/svix': svixKey, 'local/nextauth': { apiKey: nextauthKey } }), { mode: 0o600 });
+
+const sandbox = await startSandbox({ port: sandboxPort, svixKey, nextauth: { apiKey: nextauthKey, serverId } });
+
+Object.assign(process.env, {
+  SECRETS_SOURCE: 'file',
+  SECRETS_FILE: secretsFile,
+  SVIX_API_URL: sandbox.url,
+  SVIX_SECRET_ID: 'local/svix',
+  NEXTAUTH_API_URL: sandbox.url,
+  NEXTAUTH_SECRET_ID: 'local/nextauth',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+});
+
+const api = await startLocalApi({ port });
+
+process.stdout.write(
+  [
+    '',
+    `authgate local API   ${api.url}`,
+    `sandbox upstream     ${sandbox.url}   (Svix + nextAuth; sandbox-only routes under /_sandbox/)`,
+    `nextAuth server id   ${serverId}   (percent-encode it in paths: ${encodeURIComponent(serverId)})`,
+    'Svix apps           app_demo, app_2 (others are created with an `application` body)',
+    'nextAuth users      alice (accounts 1, 2), bob (account 3)',
+    '',
+    'Ctrl-C stops both.',
+    '',
+  ].join('\n'),
+);
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write(`\n${signal}: stopping\n`);
+  await Promise.all([api.close(), sandbox.close()]);
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
