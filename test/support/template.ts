@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_DIR } from './global-setup.ts';
+
+export interface CfnResource {
+  Type: string;
+  Properties: Record<string, unknown> & { [key: string]: unknown };
+  DependsOn?: string | string[];
+}
+
+export interface Template {
+  Resources: Record<string, CfnResource>;
+}
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/** The CloudFormation template `serverless package` wrote in the global setup. */
+export function packagedTemplate(): Template {
+  return JSON.parse(readFileSync(join(ROOT, PACKAGE_DIR, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+}
+
+export const resourcesOfType = (template: Template, type: string) =>
+  Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+
+export interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+/** Every IAM statement of a role's inline policies. */
+export function statementsOf(role: CfnResource): Statement[] {
+  const policies = (role.Properties.Policies ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>;
+  return policies.flatMap((p) => p.PolicyDocument.Statement);
+}
+
+export const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+/** The role a function runs with (`Fn::GetAtt [<Role>, Arn]`). */
+export function roleOf(template: Template, functionLogicalId: string): [string, CfnResource] {
+  const fn = template.Resources[functionLogicalId];
+  const ref = (fn?.Properties.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt'];
+  if (!ref) throw new Error(`${functionLogicalId} has no role reference`);
+  const role = template.Resources[ref[0]];
+  if (!role) throw new Error(`${ref[0]} not in template`);
+  return [ref[0], role];
+}
