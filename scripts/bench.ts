@@ -1,0 +1,169 @@
+/**
+ * `npm run bench`: the figures behind the README's Performance section, printed side by side
+ * with their floors. Figures, not assertions: nothing here fails a build.
+ *
+ *   1. bundle size per function (minified, deflated as in the zip), against a budget
+ *   2. cold start: load + init of each bundle in a fresh Node process, against two floors
+ *   3. warm overhead: a full handler invocation vs the same call made directly to the sandbox
+ *   4. Secrets Manager calls per 1,000 warm invocations
+ *   5. local API start-up time
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { deflateRawSync } from 'node:zlib';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { build } from 'esbuild';
+import { lambdaContext, httpEvent } from '../local/events.ts';
+import { httpRoutes, PROJECT_ROOT, queueFunctions, readServerlessConfig } from '../local/routes.ts';
+import { startSandbox } from '../local/sandbox/server.ts';
+import { send } from '../lib/upstream/transport.ts';
+
+const BUNDLE_BUDGET_BYTES = 200 * 1024;
+const WARM_CALLS = Number(process.env.BENCH_CALLS ?? 2000);
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+const ms = (n: number) => `${n.toFixed(2)} ms`;
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+// Inside the project, so an @aws-sdk-external bundle resolves node_modules the way Lambda's runtime copy would.
+const workDir = join(PROJECT_ROOT, '.bench');
+mkdirSync(workDir, { recursive: true });
+
+async function bundle(entry: string | { contents: string }, name: string, external: string[] = []): Promise<string> {
+  const outfile = join(workDir, `${name}.cjs`);
+  const source = typeof entry === 'string' ? { entryPoints: [entry] } : { stdin: { contents: entry.contents, resolveDir: PROJECT_ROOT, loader: 'ts' as const } };
+  await build({ ...source, bundle: true, minify: true, platform: 'node', target: 'node22', format: 'cjs', outfile, external, logLevel: 'error' });
+  return outfile;
+}
+
+/** Same options as serverless.yml's esbuild block. */
+async function bundleFunctions(external: string[]) {
+  const config = readServerlessConfig();
+  const entries = Object.entries(config.functions).map(([name, fn]) => ({ name, entry: join(PROJECT_ROOT, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.ts`) }));
+  const result: Array<{ name: string; file: string; raw: number; zipped: number }> = [];
+  for (const { name, entry } of entries) {
+    const file = await bundle(entry, `${name}${external.length ? '-ext' : ''}`, external);
+    const bytes = readFileSync(file);
+    result.push({ name, file, raw: bytes.length, zipped: deflateRawSync(bytes, { level: 9 }).length });
+  }
+  return result;
+}
+
+/** Time for a fresh Node process to load the bundle and build its handler (median of runs). */
+function coldStart(file: string): number {
+  const probe = `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`;
+  const times: number[] = [];
+  for (let i = 0; i < COLD_RUNS; i++) times.push(Number(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' })));
+  return percentile(times, 50);
+}
+
+async function section1and2() {
+  out('## 1. Bundle size (minified; deflated ≈ zip size)   budget per function: ' + kb(BUNDLE_BUDGET_BYTES));
+  const bundled = await bundleFunctions([]);
+  const external = await bundleFunctions(['@aws-sdk/*']);
+  out('function                          bundled(zip)  raw        @aws-sdk external(zip)  budget');
+  for (const [i, b] of bundled.entries()) {
+    const e = external[i];
+    out(`${b.name.padEnd(34)}${kb(b.zipped).padEnd(14)}${kb(b.raw).padEnd(11)}${kb(e?.zipped ?? 0).padEnd(24)}${b.zipped <= BUNDLE_BUDGET_BYTES ? 'ok' : 'OVER'}`);
+  }
+
+  out();
+  out(`## 2. Cold start: require() + init in a fresh Node ${process.version} process, median of ${COLD_RUNS}`);
+  const emptyEntry = { contents: 'export const handler = async () => ({ statusCode: 200 });' };
+  const smEntry = { contents: "import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';\nconst c = new SecretsManagerClient({ region: 'eu-west-1' });\nexport const handler = async () => c.config.region;" };
+  const emptyFloor = coldStart(await bundle(emptyEntry, 'floor-empty'));
+  const smFloor = coldStart(await bundle(smEntry, 'floor-sm'));
+  out(`floor: empty handler ${ms(emptyFloor)}; Secrets Manager client only ${ms(smFloor)}`);
+  out('function                          bundled     ×SM floor   @aws-sdk external');
+  for (const [i, b] of bundled.entries()) {
+    const t = coldStart(b.file);
+    // The external variant resolves @aws-sdk from node_modules file by file, as Lambda's runtime copy does.
+    const ext = external[i];
+    const te = ext ? safeCold(ext.file) : Number.NaN;
+    out(`${b.name.padEnd(34)}${ms(t).padEnd(12)}${(t / smFloor).toFixed(2).padEnd(12)}${Number.isNaN(te) ? 'n/a' : ms(te)}`);
+  }
+}
+
+function safeCold(file: string): number {
+  try {
+    return coldStart(file);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function section3and4() {
+  out();
+  out(`## 3. Warm overhead: app-portal-access, ${WARM_CALLS} calls each, loopback sandbox`);
+  const key = 'sk_bench_key';
+  const sandbox = await startSandbox({ svixKey: key, nextauth: { apiKey: 'bench', serverId: 'YmVuY2g=' } });
+  const sm = mockClient(SecretsManagerClient);
+  sm.on(GetSecretValueCommand).resolves({ SecretString: key });
+  Object.assign(process.env, { SVIX_API_URL: sandbox.url, SVIX_SECRET_ID: 'bench/svix', SECRETS_SOURCE: 'aws', AWS_REGION: 'eu-west-1', LOG_LEVEL: 'error' });
+  const { handler } = await import('../functions/svix-app-portal-access.ts');
+
+  const direct: number[] = [];
+  const url = new URL('/api/v1/auth/app-portal-access/app_demo', sandbox.url);
+  for (let i = 0; i < WARM_CALLS + 50; i++) {
+    const t = performance.now();
+    const reply = await send({ method: 'POST', url, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': `d${i}` }, body: Buffer.from('{}'), timeoutMs: 5000 });
+    if (reply.status !== 200) throw new Error(`direct call failed: ${reply.status}`);
+    if (i >= 50) direct.push(performance.now() - t);
+  }
+  const viaHandler: number[] = [];
+  for (let i = 0; i < WARM_CALLS + 50; i++) {
+    const event = httpEvent({ method: 'POST', rawPath: '/api/v1/auth/app-portal-access/app_demo', pathParameters: { app_id: 'app_demo' }, headers: { 'content-type': 'application/json' }, body: '{}' });
+    const t = performance.now();
+    const res = (await handler(event, lambdaContext())) as { statusCode: number };
+    if (res.statusCode !== 200) throw new Error(`handler call failed: ${res.statusCode}`);
+    if (i >= 50) viaHandler.push(performance.now() - t);
+  }
+  const [d50, d99, h50, h99] = [percentile(direct, 50), percentile(direct, 99), percentile(viaHandler, 50), percentile(viaHandler, 99)];
+  out(`direct to sandbox (floor)   median ${ms(d50)}   p99 ${ms(d99)}`);
+  out(`through the handler         median ${ms(h50)}   p99 ${ms(h99)}`);
+  out(`handler adds                median ${ms(h50 - d50)}   ratio ${(h50 / d50).toFixed(2)}`);
+  out();
+  out('## 4. Secrets Manager calls');
+  const calls = sm.commandCalls(GetSecretValueCommand).length;
+  out(`${calls} GetSecretValue call(s) for ${WARM_CALLS + 50} warm invocations (floor: 1; refetch every SECRETS_MAX_AGE_SECONDS)`);
+  sm.restore();
+  await sandbox.close();
+}
+
+async function section5() {
+  out();
+  out('## 5. Local API start-up (npm start: sandbox + API, until the first 200 from a handler)');
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = 3900 + i;
+    const t = performance.now();
+    const child = spawn(join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), ['local/start.ts'], { cwd: PROJECT_ROOT, env: { ...process.env, PORT: String(port), SANDBOX_PORT: String(4900 + i), LOG_LEVEL: 'error' }, stdio: 'ignore' });
+    for (;;) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/api/v1/auth/app-portal-access/app_demo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        if (res.status === 200) break;
+      } catch {}
+      await new Promise((r) => setTimeout(r, 20));
+      if (performance.now() - t > 30_000) throw new Error('local API did not start in 30 s');
+    }
+    times.push(performance.now() - t);
+    child.kill('SIGTERM');
+  }
+  out(`first 200 after ${times.map((t) => ms(t)).join(', ')} (median ${ms(percentile(times, 50))})`);
+}
+
+out(`authgate bench — Node ${process.version}, ${new Date().toISOString()}`);
+out();
+await section1and2();
+await section3and4();
+await section5();
+void httpRoutes;
+void queueFunctions;
