@@ -23,7 +23,7 @@ const secretsDir = mkdtempSync(join(tmpdir(), 'authgate-'));
 const secretsFile = join(secretsDir, 'secrets.json');
 writeFileSync(secretsFile, JSON.stringify({ 'local/svix': svixKey, 'local/nextauth': { apiKey: nextauthKey } }), { mode: 0o600 });
 
-const sandbox = await startSandbox({ port: sandboxPort, svixKey, nextauth: { apiKey: nextauthKey, serverId } });
+const sandbox = await startSandbox({ port: sandboxPort, svixKey, nextauth: { apiKey: nextauthKey, serverId }, faults: process.env.SANDBOX_FAULTS });
 
 Object.assign(process.env, {
   SECRETS_SOURCE: 'file',

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { applyFault, FaultTable } from './faults.ts';
 import { createNextAuthSandbox, type NextAuthSandbox } from './nextauth.ts';
 import { createSvixSandbox } from './svix.ts';
 import type { Clock, SandboxRequest, SandboxUpstream } from './types.ts';
@@ -17,12 +18,15 @@ export interface SandboxOptions {
   clock?: Clock;
   /** Base URL people reach the sandbox on (for the Svix magic link). */
   publicUrl?: string;
+  /** Initial faults, as JSON (SANDBOX_FAULTS). */
+  faults?: string;
 }
 
 export interface Sandbox {
   url: string;
   server: Server;
   nextauth: NextAuthSandbox;
+  faults: FaultTable;
   close(): Promise<void>;
 }
 
@@ -32,6 +36,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const clockOption = options.clock ? { clock: options.clock } : {};
 
+  const faults = new FaultTable(options.faults);
   const nextauth = createNextAuthSandbox({ ...options.nextauth, ...clockOption });
   const upstreams: SandboxUpstream[] = [
     createSvixSandbox({ orgKey: options.svixKey, publicUrl: `${options.publicUrl ?? url}/_sandbox/svix/portal`, ...clockOption }),
@@ -48,6 +53,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         headers: req.headers,
         body: Buffer.concat(chunks),
       };
+      if (faults.admin(request, res)) return;
+      const fault = faults.take(request.method, request.url.pathname);
+      if (fault && (await applyFault(fault, res))) return;
       for (const upstream of upstreams) {
         if (await upstream(request, res)) return;
       }
@@ -62,6 +70,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     url,
     server,
     nextauth,
+    faults,
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

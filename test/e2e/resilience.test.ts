@@ -1,0 +1,98 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
+
+/**
+ * Upstream faults injected in the sandbox at run time (`/_sandbox/faults`), observed through the
+ * local API over real HTTP: what a caller of the gateway sees when Svix misbehaves.
+ */
+
+let stack: LocalStack;
+
+beforeAll(async () => {
+  // A short attempt bound keeps the hang cases quick; the Lambda deadline still applies on top.
+  process.env.UPSTREAM_ATTEMPT_TIMEOUT_MS = '300';
+  stack = await startLocalStack();
+});
+afterAll(() => stack.close());
+afterEach(async () => {
+  await fetch(`${stack.sandbox.url}/_sandbox/faults`, { method: 'DELETE' });
+});
+
+const setFault = async (route: string, fault: object) => {
+  const res = await fetch(`${stack.sandbox.url}/_sandbox/faults/${route}`, { method: 'PUT', body: JSON.stringify(fault) });
+  expect(res.status).toBe(200);
+};
+
+const portal = () =>
+  fetch(`${stack.api.url}/api/v1/auth/app-portal-access/app_demo/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+
+async function timed(call: () => Promise<Response>) {
+  const started = performance.now();
+  const res = await call();
+  return { res, ms: performance.now() - started, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('resilience to upstream faults (Svix app-portal-access)', () => {
+  it('adds only the injected latency on a slow but healthy upstream', async () => {
+    await setFault('svix.app-portal-access', { latencyMs: 150 });
+    const { res, ms } = await timed(portal);
+    expect(res.status).toBe(200);
+    expect(ms).toBeGreaterThanOrEqual(150);
+  });
+
+  it('honours Retry-After on a 503 and then succeeds', async () => {
+    await setFault('svix.app-portal-access', { status: 503, retryAfter: 1, times: 1 });
+    const { res, ms } = await timed(portal);
+    expect(res.status).toBe(200);
+    expect(ms).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('retries a 429 that says when, and passes a bare 429 straight back', async () => {
+    await setFault('svix.app-portal-access', { status: 429, retryAfter: 0, times: 1 });
+    expect((await portal()).status).toBe(200);
+    await setFault('svix.app-portal-access', { status: 429 });
+    const { res, body } = await timed(portal);
+    expect(res.status).toBe(429);
+    expect(body).toEqual({ code: 'rate_limit_exceeded', detail: expect.any(String) });
+  });
+
+  it.each([
+    [500, 502],
+    [502, 502],
+    [503, 503],
+  ])('answers a persistent %i with a clean %i {code, detail}', async (status, expected) => {
+    await setFault('svix.app-portal-access', { status });
+    const { res, body } = await timed(portal);
+    expect(res.status).toBe(expected);
+    expect(Object.keys(body).sort()).toEqual(['code', 'detail']);
+  });
+
+  it('rides out one 500 by retrying with the same idempotency key', async () => {
+    await setFault('svix.app-portal-access', { status: 500, times: 1 });
+    expect((await portal()).status).toBe(200);
+  });
+
+  it('answers 503 when the upstream resets every connection', async () => {
+    await setFault('svix.app-portal-access', { reset: true });
+    const { res, body } = await timed(portal);
+    expect(res.status).toBe(503);
+    expect(body.code).toBe('service_unavailable');
+  });
+
+  it('answers 504 in time when the upstream hangs', async () => {
+    await setFault('svix.app-portal-access', { hang: true });
+    const { res, ms, body } = await timed(portal);
+    expect(res.status).toBe(504);
+    expect(body.code).toBe('gateway_timeout');
+    // Three bounded attempts and their back-off, far below the function's 10 s timeout.
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it('faults can be set for every route at once and listed', async () => {
+    await setFault('*', { status: 500, times: 2 });
+    const table = (await (await fetch(`${stack.sandbox.url}/_sandbox/faults`)).json()) as { faults: Record<string, unknown> };
+    expect(Object.keys(table.faults)).toEqual(['*']);
+    const bad = await fetch(`${stack.sandbox.url}/_sandbox/faults/svix.nope`, { method: 'PUT', body: '{"status":500}' });
+    expect(bad.status).toBe(404);
+  });
+});

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { deadlineIn } from '#lib/deadline';
+import { UpstreamTransportError, UpstreamUnavailableError } from '#lib/errors';
+import { callWithRetry, DEFAULT_POLICY, retryAfterMs } from '#lib/upstream/retry';
+import type { UpstreamReply } from '#lib/upstream/transport';
+
+const reply = (status: number, headers: Record<string, string> = {}): UpstreamReply => ({ status, headers, body: Buffer.alloc(0) });
+const fast = { ...DEFAULT_POLICY, baseDelayMs: 1, maxDelayMs: 4 };
+
+function scripted(...outcomes: Array<UpstreamReply | UpstreamTransportError>) {
+  const timeouts: number[] = [];
+  const attempt = async (timeoutMs: number) => {
+    timeouts.push(timeoutMs);
+    const next = outcomes.shift();
+    if (!next) throw new Error('no more outcomes');
+    if (next instanceof Error) throw next;
+    return next;
+  };
+  return { attempt, timeouts };
+}
+
+describe('retryAfterMs', () => {
+  it('reads seconds and HTTP dates', () => {
+    expect(retryAfterMs('2')).toBe(2000);
+    expect(retryAfterMs(new Date(10_000).toUTCString(), 7_000)).toBe(3000);
+    expect(retryAfterMs('soon')).toBeUndefined();
+    expect(retryAfterMs(undefined)).toBeUndefined();
+  });
+});
+
+describe('callWithRetry', () => {
+  it('retries 5xx when the call is safe, and returns the first success', async () => {
+    const { attempt, timeouts } = scripted(reply(500), reply(502), reply(200));
+    const out = await callWithRetry(attempt, { deadline: deadlineIn(5000), policy: { ...fast, safe: true }, operation: 't' });
+    expect(out.status).toBe(200);
+    expect(timeouts).toHaveLength(3);
+  });
+
+  it('never repeats an unsafe call', async () => {
+    const { attempt, timeouts } = scripted(reply(500), reply(200));
+    const out = await callWithRetry(attempt, { deadline: deadlineIn(5000), policy: { ...fast, safe: false }, operation: 't' });
+    expect(out.status).toBe(500);
+    expect(timeouts).toHaveLength(1);
+  });
+
+  it('does not retry 4xx, nor a 429 without Retry-After', async () => {
+    for (const status of [400, 404, 409, 429]) {
+      const { attempt, timeouts } = scripted(reply(status), reply(200));
+      expect((await callWithRetry(attempt, { deadline: deadlineIn(5000), policy: { ...fast, safe: true }, operation: 't' })).status).toBe(status);
+      expect(timeouts).toHaveLength(1);
+    }
+  });
+
+  it('waits what Retry-After says when it fits the deadline, and not when it does not', async () => {
+    const ok = scripted(reply(429, { 'retry-after': '0' }), reply(200));
+    expect((await callWithRetry(ok.attempt, { deadline: deadlineIn(5000), policy: { ...fast, safe: true }, operation: 't' })).status).toBe(200);
+    const tooLong = scripted(reply(503, { 'retry-after': '30' }), reply(200));
+    const started = Date.now();
+    const out = await callWithRetry(tooLong.attempt, { deadline: deadlineIn(2000), policy: { ...fast, safe: true }, operation: 't' });
+    expect(out.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(100);
+  });
+
+  it('bounds each attempt by the remaining time', async () => {
+    const { attempt, timeouts } = scripted(reply(200));
+    await callWithRetry(attempt, { deadline: deadlineIn(700), policy: { ...fast, attemptTimeoutMs: 5000 }, operation: 't' });
+    expect(timeouts[0]).toBeLessThanOrEqual(700);
+    expect(timeouts[0]).toBeGreaterThan(600);
+  });
+
+  it('turns persistent timeouts into 504 and connection failures into 503', async () => {
+    const timeouts = scripted(...Array.from({ length: 3 }, () => new UpstreamTransportError('timeout', 't')));
+    await expect(callWithRetry(timeouts.attempt, { deadline: deadlineIn(5000), policy: { ...fast, safe: true }, operation: 't' })).rejects.toMatchObject({ statusCode: 504 });
+    const refused = scripted(new UpstreamTransportError('unreachable', 'r'));
+    const err = await callWithRetry(refused.attempt, { deadline: deadlineIn(5000), policy: fast, operation: 't' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamUnavailableError);
+    expect((err as UpstreamUnavailableError).statusCode).toBe(503);
+  });
+
+  it('starts no attempt when the deadline has (nearly) passed', async () => {
+    const { attempt, timeouts } = scripted(reply(200));
+    await expect(callWithRetry(attempt, { deadline: deadlineIn(50), policy: fast, operation: 't' })).rejects.toMatchObject({ statusCode: 504 });
+    expect(timeouts).toHaveLength(0);
+  });
+
+  it('backs off with full jitter, within the exponential cap', async () => {
+    const waits: number[] = [];
+    const { attempt } = scripted(reply(500), reply(500), reply(500));
+    let last = Date.now();
+    const timed = async (t: number, n: number) => {
+      waits.push(Date.now() - last);
+      const r = await attempt(t);
+      last = Date.now();
+      return r;
+    };
+    await callWithRetry(timed, { deadline: deadlineIn(5000), policy: { ...DEFAULT_POLICY, safe: true, baseDelayMs: 40, maxDelayMs: 60 }, operation: 't', random: () => 0.999 });
+    // attempt 2 waits ~40 ms (40·2⁰), attempt 3 ~60 ms (min(60, 40·2¹)).
+    expect(waits[1]).toBeGreaterThanOrEqual(35);
+    expect(waits[2]).toBeGreaterThanOrEqual(55);
+    expect(waits[2]).toBeLessThan(150);
+  });
+});
