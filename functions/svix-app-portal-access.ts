@@ -14,5 +14,5 @@ export const handler = httpHandler(
     const access = await appPortalAccess(appId, body, { deadline, idempotencyKey });
     return json(200, access);
   },
-  { operation: 'svix.app-portal-access', family: 'svix', body: 'json' },
+  { operation: 'svix.app-portal-access', family: 'svix', body: 'json', tenant: { kind: 'svix', pathParameter: 'app_id' } },
 );

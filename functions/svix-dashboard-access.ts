@@ -23,5 +23,5 @@ export const handler = httpHandler(
     return json(200, { url, token }, DEPRECATION);
   },
   // The deprecated operation takes no body (the 1.x SDK sends none).
-  { operation: 'svix.dashboard-access', family: 'svix', body: 'none' },
+  { operation: 'svix.dashboard-access', family: 'svix', body: 'none', tenant: { kind: 'svix', pathParameter: 'app_id' } },
 );

@@ -14,5 +14,5 @@ export const handler = httpHandler(
     await expireAll(appId, body, { deadline, idempotencyKey });
     return empty(204);
   },
-  { operation: 'svix.expire-all', family: 'svix', body: 'json' },
+  { operation: 'svix.expire-all', family: 'svix', body: 'json', tenant: { kind: 'svix', pathParameter: 'app_id' } },
 );

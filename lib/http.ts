@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { type Deadline, deadlineFromContext } from './deadline.ts';
 import { ApiError, ConfigError, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
 import { log } from './log.ts';
+import { assertTenant, type TenantKind } from './tenancy.ts';
 
 /**
  * The shared middy stack of every HTTP handler (API Gateway HTTP API, payload 2.0):
@@ -30,6 +31,8 @@ export interface HttpOptions {
   /** `json`: a JSON body is required; `optional-json`: parsed when present; `none`: ignored. */
   body: 'json' | 'optional-json' | 'none';
   maxBodyBytes?: number;
+  /** Tenant binding: the path parameter naming the Svix app or nextAuth server acted on. */
+  tenant?: { kind: TenantKind; pathParameter: string };
 }
 
 export type HttpFunction = (event: ParsedEvent, invocation: Invocation) => Promise<HttpResult>;
@@ -63,6 +66,11 @@ const optionalJsonBody = (): MiddlewareObj<HttpEvent> => {
     },
   };
 };
+
+/** Runs before the body is even parsed: a caller acting on another tenant learns nothing more. */
+const tenantGuard = (tenant: NonNullable<HttpOptions['tenant']>): MiddlewareObj<HttpEvent> => ({
+  before: ({ event }) => assertTenant(event.requestContext, tenant.kind, event.pathParameters?.[tenant.pathParameter]),
+});
 
 const ignoreBody = (): MiddlewareObj<HttpEvent> => ({
   before: ({ event }) => {
@@ -132,10 +140,12 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
     },
   };
 
-  return middy<HttpEvent, HttpResult, Error, Context>()
+  const stack = middy<HttpEvent, HttpResult, Error, Context>()
     .use(invocationLog(operation))
     .use(errorResponder)
-    .use(httpHeaderNormalizer())
+    .use(httpHeaderNormalizer());
+  if (options.tenant) stack.use(tenantGuard(options.tenant));
+  return stack
     .use(bodyLimit(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES))
     .use(bodyStage as MiddlewareObj<HttpEvent, HttpResult>)
     .handler((event, context) =>

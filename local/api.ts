@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { httpEvent, lambdaContext } from './events.ts';
+import { authorize, type DevKey } from './jwt.ts';
 import { httpRoutes, PROJECT_ROOT, type RouteSpec } from './routes.ts';
 
 /**
@@ -80,6 +81,11 @@ export interface LocalApiOptions {
   port?: number;
   host?: string;
   routes?: RouteSpec[];
+  /**
+   * The key the local JWT authorizer verifies with. Routes that declare an authorizer in
+   * serverless.yml are closed without a valid token, exactly as in AWS; there is no way to open them.
+   */
+  authKey: DevKey;
   /** Extra handling before routing (the console page, for instance). Return true when answered. */
   extra?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 }
@@ -90,7 +96,7 @@ export interface LocalApi {
   close(): Promise<void>;
 }
 
-export async function startLocalApi(options: LocalApiOptions = {}): Promise<LocalApi> {
+export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   const routes = (options.routes ?? httpRoutes()).map(compile);
   const handlers = new Map<string, Promise<Handler>>();
   const load = (route: RouteSpec) => {
@@ -114,6 +120,13 @@ export async function startLocalApi(options: LocalApiOptions = {}): Promise<Loca
         .find((candidate) => candidate.m);
       if (!match?.m) return send(res, 404, JSON.stringify({ message: 'Not Found' }), { 'content-type': 'application/json' });
 
+      const headers = joinedHeaders(req);
+      let authorizerContext: unknown;
+      if (match.route.authorizer) {
+        const outcome = await authorize(options.authKey, headers.authorization, match.route.authorizer);
+        if (!outcome.ok) return send(res, outcome.status, JSON.stringify(outcome.body), { 'content-type': 'application/json' });
+        authorizerContext = outcome.context;
+      }
       const body = await readBody(req);
       if (body === undefined) return send(res, 413, JSON.stringify({ message: 'Request Entity Too Large' }), { 'content-type': 'application/json' });
       const pathParameters: Record<string, string> = {};
@@ -125,20 +138,21 @@ export async function startLocalApi(options: LocalApiOptions = {}): Promise<Loca
         method,
         rawPath: url.pathname,
         rawQueryString: url.search.slice(1),
-        headers: joinedHeaders(req),
+        headers,
         routeKey: `${match.route.method} ${match.route.path}`,
         pathParameters,
         body,
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
       });
+      if (authorizerContext) Object.assign(event.requestContext, { authorizer: authorizerContext });
       const handler = await load(match.route);
       const result = await handler(event, lambdaContext({ functionName: match.route.functionName, timeoutMs: match.route.timeoutSeconds * 1000 }));
       if (typeof result === 'string' || !result) return send(res, 200, result ?? '', { 'content-type': 'application/json' });
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
+      const responseHeaders: Record<string, string> = {};
+      for (const [k, v] of Object.entries(result.headers ?? {})) responseHeaders[k] = String(v);
       const bytes = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : Buffer.from(result.body ?? '');
       if (result.cookies?.length) res.setHeader('set-cookie', result.cookies);
-      send(res, result.statusCode ?? 200, bytes, headers);
+      send(res, result.statusCode ?? 200, bytes, responseHeaders);
     } catch (err) {
       // What API Gateway answers when the integration itself fails.
       process.stderr.write(`local api: handler failed: ${err instanceof Error ? err.stack : String(err)}\n`);

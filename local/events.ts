@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { createHash, randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 
 /**
  * Builders of the real AWS shapes the local API and the tests hand to handlers: API Gateway
@@ -89,4 +89,65 @@ export function lambdaContext(options: { functionName?: string; timeoutMs?: numb
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+export interface SqsEventOptions {
+  /** Queue name in the records' `eventSourceARN`. */
+  queueName?: string;
+  /** Per body: the message id (kept across redeliveries, as SQS does). Default: fresh UUIDs. */
+  messageIds?: string[];
+  /** Per body: `ApproximateReceiveCount` (1 on the first delivery). */
+  receiveCounts?: number[];
+}
+
+/**
+ * An SQS event as Lambda's event source mapping delivers it: one record per body, with the
+ * attributes and MD5 SQS sets. Redeliveries reuse `messageIds` and raise `receiveCounts`.
+ *
+ * @example
+ * sqsEvent([JSON.stringify({ appId: 'app_demo' })], { queueName: 'authgate-dev-expire-all' })
+ */
+export function sqsEvent(bodies: string[], opts: SqsEventOptions = {}): SQSEvent {
+  const queueName = opts.queueName ?? 'authgate-local-jobs';
+  const now = String(Date.now());
+  return {
+    Records: bodies.map(
+      (body, i): SQSRecord => ({
+        messageId: opts.messageIds?.[i] ?? randomUUID(),
+        receiptHandle: `local-${randomUUID()}`,
+        body,
+        attributes: {
+          ApproximateReceiveCount: String(opts.receiveCounts?.[i] ?? 1),
+          SentTimestamp: now,
+          SenderId: 'AIDAEXAMPLELOCAL',
+          ApproximateFirstReceiveTimestamp: now,
+        },
+        messageAttributes: {},
+        md5OfBody: createHash('md5').update(body).digest('hex'),
+        eventSource: 'aws:sqs',
+        eventSourceARN: `arn:aws:sqs:eu-west-1:123456789012:${queueName}`,
+        awsRegion: 'eu-west-1',
+      }),
+    ),
+  };
+}
+
+/**
+ * The body an EventBridge rule with an SQS target puts in the queue: the whole event, as JSON.
+ *
+ * @example
+ * eventBridgeBody('authgate.logout.requested', { targets: [{ serverid, nonce }] })
+ */
+export function eventBridgeBody(detailType: string, detail: unknown, opts: { source?: string; id?: string } = {}): string {
+  return JSON.stringify({
+    version: '0',
+    id: opts.id ?? randomUUID(),
+    'detail-type': detailType,
+    source: opts.source ?? 'com.example.hr',
+    account: '123456789012',
+    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: 'eu-west-1',
+    resources: [],
+    detail,
+  });
 }

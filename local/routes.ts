@@ -17,6 +17,8 @@ export interface RouteSpec {
   modulePath: string;
   exportName: string;
   timeoutSeconds: number;
+  /** The route's API Gateway authorizer, as declared; absent = open route. */
+  authorizer?: { name: string; scopes?: string[] };
 }
 
 export interface QueueFunctionSpec {
@@ -29,7 +31,7 @@ export interface QueueFunctionSpec {
 interface ServerlessFunction {
   handler: string;
   timeout?: number;
-  events?: Array<{ httpApi?: { method: string; path: string }; sqs?: unknown }>;
+  events?: Array<{ httpApi?: { method: string; path: string; authorizer?: { name: string; scopes?: string[] } }; sqs?: unknown }>;
 }
 
 interface ServerlessConfig {
@@ -62,6 +64,7 @@ export function httpRoutes(config = readServerlessConfig()): RouteSpec[] {
         functionName,
         method: event.httpApi.method.toUpperCase(),
         path: event.httpApi.path,
+        ...(event.httpApi.authorizer ? { authorizer: event.httpApi.authorizer } : {}),
         ...splitHandler(fn.handler),
         timeoutSeconds: fn.timeout ?? config.provider.timeout ?? 6,
       });

@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalApi } from './api.ts';
+import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.ts';
+import { httpRoutes } from './routes.ts';
 import { DEFAULT_SANDBOX_SERVER_ID } from './sandbox/nextauth.ts';
 import { startSandbox } from './sandbox/server.ts';
 
@@ -10,7 +12,8 @@ import { startSandbox } from './sandbox/server.ts';
  * `npm start`: the sandbox upstream and the local API, both on 127.0.0.1.
  *
  * The upstream keys are made fresh at every start and handed to the gateway the way AWS would:
- * as secrets, here read from a file (SECRETS_SOURCE=file) instead of Secrets Manager.
+ * as secrets, here read from a file (SECRETS_SOURCE=file) instead of Secrets Manager. Routes are
+ * closed exactly as in AWS; the development token printed below opens them all.
  */
 
 const port = Number(process.env.PORT ?? 3000);
@@ -32,10 +35,15 @@ Object.assign(process.env, {
   SVIX_SECRET_ID: 'local/svix',
   NEXTAUTH_API_URL: sandbox.url,
   NEXTAUTH_SECRET_ID: 'local/nextauth',
+  SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,
+  NEXTAUTH_TENANT_CLAIM: TENANT_CLAIMS.nextauth,
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
 });
 
-const api = await startLocalApi({ port });
+const routes = httpRoutes();
+const authKey = await loadOrCreateDevKey();
+const devToken = await mintToken(authKey, { scopes: allScopes(routes), claims: { [TENANT_CLAIMS.svix]: ['*'], [TENANT_CLAIMS.nextauth]: ['*'] } });
+const api = await startLocalApi({ port, authKey, routes });
 
 process.stdout.write(
   [
@@ -43,8 +51,11 @@ process.stdout.write(
     `authgate local API   ${api.url}`,
     `sandbox upstream     ${sandbox.url}   (Svix + nextAuth; sandbox-only routes under /_sandbox/)`,
     `nextAuth server id   ${serverId}   (percent-encode it in paths: ${encodeURIComponent(serverId)})`,
-    'Svix apps           app_demo, app_2 (others are created with an `application` body)',
-    'nextAuth users      alice (accounts 1, 2), bob (account 3)',
+    'Svix apps            app_demo, app_2 (others are created with an `application` body)',
+    'nextAuth users       alice (accounts 1, 2), bob (account 3)',
+    '',
+    'Development token (every scope, every tenant; 12 h). Narrower ones: npm run token -- --help',
+    `export TOKEN=${devToken}`,
     '',
     'Ctrl-C stops both.',
     '',

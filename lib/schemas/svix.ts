@@ -9,8 +9,17 @@ import * as v from 'valibot';
 const ID_PATTERN = /^[a-zA-Z0-9\-_.]+$/;
 const SESSION_ID_PATTERN = /^[a-zA-Z0-9@_-]+$/;
 
-/** `app_id`: "The Application's ID or UID". */
-export const AppId = v.pipe(v.string(), v.minLength(1), v.maxLength(256), v.regex(ID_PATTERN, 'must match ^[a-zA-Z0-9\\-_.]+$'));
+/**
+ * `app_id`: "The Application's ID or UID". The spec's pattern admits `.` and `..`, which no app
+ * can be named and which a URL would resolve as dot segments, aiming the call at another path.
+ */
+export const AppId = v.pipe(
+  v.string(),
+  v.minLength(1),
+  v.maxLength(256),
+  v.regex(ID_PATTERN, 'must match ^[a-zA-Z0-9\\-_.]+$'),
+  v.check((id) => id !== '.' && id !== '..', 'must not be a dot segment'),
+);
 
 const SessionId = v.pipe(v.string(), v.minLength(1), v.maxLength(64), v.regex(SESSION_ID_PATTERN, 'must match ^[a-zA-Z0-9@_-]+$'));
 

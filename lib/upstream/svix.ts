@@ -53,10 +53,20 @@ async function post(operation: string, path: string, token: string, body: unknow
   if (payload) headers['content-type'] = 'application/json';
   // Every Svix POST carries an idempotency key, so repeating it is safe.
   const policy: RetryPolicy = { ...DEFAULT_POLICY, safe: true, attemptTimeoutMs };
-  return callWithRetry(
+  const reply = await callWithRetry(
     (timeoutMs, attempt) => send({ method: 'POST', url, headers: attempt > 1 ? { ...headers, 'svix-retry-count': String(attempt - 1) } : headers, body: payload, timeoutMs }),
     { deadline: options.deadline, policy, operation },
   );
+  return withoutCredential(reply, token);
+}
+
+/**
+ * Error details are passed on to the caller; should the upstream (or a proxy before it) ever echo
+ * the credential we sent, it must not travel further.
+ */
+function withoutCredential(reply: UpstreamReply, credential: string): UpstreamReply {
+  if (reply.status < 300 || !reply.body.includes(credential)) return reply;
+  return { ...reply, body: Buffer.from(reply.body.toString('utf8').replaceAll(credential, '[redacted]')) };
 }
 
 /** Calls with the org key; on 401 refetches the secret once (it may have been rotated) and retries. */

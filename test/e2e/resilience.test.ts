@@ -24,7 +24,11 @@ const setFault = async (route: string, fault: object) => {
 };
 
 const portal = () =>
-  fetch(`${stack.api.url}/api/v1/auth/app-portal-access/app_demo/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  fetch(`${stack.api.url}/api/v1/auth/app-portal-access/app_demo/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.devToken}` },
+    body: '{}',
+  });
 
 async function timed(call: () => Promise<Response>) {
   const started = performance.now();

@@ -12,9 +12,8 @@ let svix: Svix;
 
 beforeAll(async () => {
   stack = await startLocalStack();
-  // The gateway, not the caller, holds the Svix key: the SDK's own token is not used upstream
-  // for these operations (it becomes the gateway's bearer JWT once caller authorization is on).
-  svix = new Svix('testsk_caller_token', { serverUrl: stack.api.url });
+  // The gateway, not the caller, holds the Svix key: the SDK's token is the gateway's JWT.
+  svix = new Svix(stack.devToken, { serverUrl: stack.api.url });
 });
 afterAll(() => stack.close());
 
@@ -76,7 +75,7 @@ describe('the seed paths, with their trailing slash', () => {
   const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
     fetch(`${stack.api.url}${path}`, {
       method: 'POST',
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      headers: { authorization: `Bearer ${stack.devToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
 

@@ -82,6 +82,8 @@ describe('app-portal-access', () => {
   const invalid: Array<[string, string, unknown, (string | number)[]]> = [
     ['app_id with a space', 'app 1', {}, ['path', 'app_id']],
     ['app_id of 257 chars', 'a'.repeat(257), {}, ['path', 'app_id']],
+    ['app_id ".." (a dot segment)', '..', {}, ['path', 'app_id']],
+    ['app_id with an encoded slash, decoded by API Gateway', 'a/b', {}, ['path', 'app_id']],
     ['expiry below 3600', 'app_demo', { expiry: 3599 }, ['body', 'expiry']],
     ['expiry above 604800', 'app_demo', { expiry: 604_801 }, ['body', 'expiry']],
     ['expiry not an integer', 'app_demo', { expiry: 3600.5 }, ['body', 'expiry']],
@@ -175,6 +177,14 @@ describe('upstream errors', () => {
     // 4xx are answers, not faults: never repeated.
     // 401: the key is refetched, but it has not changed, so the request is not repeated.
     expect(upstream.requests).toHaveLength(1);
+  });
+
+  it('never passes on our key should the upstream echo it', async () => {
+    upstream.script({ status: 403, body: { code: 'forbidden', detail: `key ${ORG_KEY} may not do this` } });
+    const res = await portal('app_demo', {});
+    expect(res.statusCode).toBe(403);
+    expect(JSON.stringify(res.json)).not.toContain(ORG_KEY);
+    expect(res.json).toEqual({ code: 'forbidden', detail: 'key [redacted] may not do this' });
   });
 
   it('answers a 4xx without a Svix body in the Svix shape, not with the upstream text', async () => {

@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LocalApi, startLocalApi } from '#local/api';
+import { type LocalApi, type LocalApiOptions, startLocalApi } from '#local/api';
+import { allScopes, type DevKey, loadOrCreateDevKey, type MintOptions, mintToken, TENANT_CLAIMS } from '#local/jwt';
+import { httpRoutes } from '#local/routes';
 import { DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
 import { type Sandbox, startSandbox } from '#local/sandbox/server';
 
@@ -11,10 +13,19 @@ export interface LocalStack {
   sandbox: Sandbox;
   keys: { svix: string; nextauth: string };
   serverId: string;
+  authKey: DevKey;
+  /** A token with every scope and every tenant, like the one `npm start` prints. */
+  devToken: string;
+  /** Mint a narrower (or broken) token with the same key. */
+  token(options: Partial<MintOptions>): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function startLocalStack(): Promise<LocalStack> {
+export interface LocalStackOptions {
+  extra?: LocalApiOptions['extra'];
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const keys = { svix: 'sk_canary_stack_svix_key', nextauth: 'canary-stack-nextauth-key' };
   const serverId = DEFAULT_SANDBOX_SERVER_ID;
   const sandbox = await startSandbox({ svixKey: keys.svix, nextauth: { apiKey: keys.nextauth, serverId } });
@@ -28,13 +39,25 @@ export async function startLocalStack(): Promise<LocalStack> {
     SVIX_SECRET_ID: 'local/svix',
     NEXTAUTH_API_URL: sandbox.url,
     NEXTAUTH_SECRET_ID: 'local/nextauth',
+    SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,
+    NEXTAUTH_TENANT_CLAIM: TENANT_CLAIMS.nextauth,
   });
-  const api = await startLocalApi();
+  const routes = httpRoutes();
+  // A key of the test run's own, not the developer's `.local/` one.
+  const authKey = await loadOrCreateDevKey(join(dir, 'jwt'));
+  const scopes = allScopes(routes);
+  const token = (mint: Partial<MintOptions>) =>
+    mintToken(authKey, { scopes, claims: { [TENANT_CLAIMS.svix]: ['*'], [TENANT_CLAIMS.nextauth]: ['*'] }, ...mint });
+  const devToken = await token({});
+  const api = await startLocalApi({ authKey, routes, ...(options.extra ? { extra: options.extra } : {}) });
   return {
     api,
     sandbox,
     keys,
     serverId,
+    authKey,
+    devToken,
+    token,
     close: async () => {
       await Promise.all([api.close(), sandbox.close()]);
     },

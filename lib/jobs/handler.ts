@@ -1,0 +1,65 @@
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { configOnce, envInt, optionalEnv } from '../config.ts';
+import { log } from '../log.ts';
+import { type DeadLetter, queueDeadLetter, redriveOnly } from './dead-letter.ts';
+import { type RunnerOptions, runBatch } from './runner.ts';
+import { type JobDefinition, jobOperation } from './targets.ts';
+
+/**
+ * The middy adapter of a job consumer: an SQS event in, `SQSBatchResponse` out (the event source
+ * mapping has `functionResponseType: ReportBatchItemFailures`). All the logic is `runBatch`.
+ */
+
+export interface JobHandlerOptions extends Partial<Omit<RunnerOptions, 'deadLetter'>> {
+  /**
+   * Where permanent failures and invalid messages go. Default: the queue at DLQ_URL (sent at once,
+   * no pointless retries); without DLQ_URL, `redriveOnly`: retried until the redrive policy moves them.
+   */
+  deadLetter?: DeadLetter;
+}
+
+/** Defaults for a 30 s function: 8 calls in flight, no start with < 2 s left, 1 s kept to answer. */
+export const JOB_DEFAULTS = { concurrency: 8, startMarginMs: 2_000, finishMarginMs: 1_000 } as const;
+
+const envConcurrency = configOnce(() => envInt('JOB_CONCURRENCY', JOB_DEFAULTS.concurrency, { min: 1, max: 64 }));
+
+let sqs: SQSClient | undefined;
+const envDeadLetter = configOnce((): DeadLetter => {
+  const url = optionalEnv('DLQ_URL');
+  if (!url) return redriveOnly;
+  return queueDeadLetter(url, (input) => {
+    sqs ??= new SQSClient({});
+    return sqs.send(new SendMessageCommand(input));
+  });
+});
+
+const invocationLog = (operation: string): MiddlewareObj<SQSEvent, SQSBatchResponse> => ({
+  before: ({ context }) => {
+    log.setContext({ operation, requestId: context.awsRequestId });
+  },
+  onError: ({ error }) => {
+    // Only a bug gets here (runBatch settles every record); SQS then retries the whole batch.
+    log.error('job batch failed', { operation, error });
+  },
+});
+
+/**
+ * @example
+ * // functions/job-expire-all.ts
+ * export const handler = jobHandler({ kind: 'expire-all', upstream: { expireAll } });
+ */
+export function jobHandler(job: JobDefinition, options: JobHandlerOptions = {}) {
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>()
+    .use(invocationLog(jobOperation(job.kind)))
+    .handler(async (event, context) => {
+      const runner: RunnerOptions = {
+        concurrency: options.concurrency ?? envConcurrency(),
+        startMarginMs: options.startMarginMs ?? JOB_DEFAULTS.startMarginMs,
+        finishMarginMs: options.finishMarginMs ?? JOB_DEFAULTS.finishMarginMs,
+        deadLetter: options.deadLetter ?? envDeadLetter(),
+      };
+      return (await runBatch(job, event.Records, context, runner)).response;
+    });
+}

@@ -1,0 +1,200 @@
+import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { deadlineFromContext } from '../deadline.ts';
+import { log } from '../log.ts';
+import type { DeadLetter } from './dead-letter.ts';
+import { emf } from './metrics.ts';
+import { classify, type TargetOutcome } from './outcome.ts';
+import { parseMessage, type Target } from './schema.ts';
+import { describeTarget, executeTarget, type JobDefinition, targetIdempotencyKey } from './targets.ts';
+
+/**
+ * Runs one SQS batch of a job and says which records SQS must deliver again
+ * (`ReportBatchItemFailures`). Never throws for a record: every record ends `done` (deleted),
+ * `retry` (in `batchItemFailures`) or `dead-lettered` (copied to the DLQ with its reason, then
+ * deleted).
+ *
+ * - Targets of all records share one bound of upstream calls in flight (`concurrency`), started in
+ *   record order, so a batch of ten one-target messages runs ten-wide at most and a message of a
+ *   hundred targets cannot hog the upstream.
+ * - A target is started only while at least `startMarginMs` is left before the upstream deadline
+ *   (the Lambda's remaining time less `finishMarginMs`); the rest are `not-started`, and their
+ *   records are retried rather than cut off by the Lambda timeout.
+ * - A record with any transient or unstarted target is retried whole: its done targets replay
+ *   harmlessly (Svix idempotency keys, idempotent nextAuth logout).
+ */
+
+export interface RunnerOptions {
+  /** Upstream calls in flight at once, across the batch. */
+  concurrency: number;
+  /** A target is not started with less than this left for upstream work. */
+  startMarginMs: number;
+  /** Kept back from the Lambda's remaining time for dead-lettering and answering. */
+  finishMarginMs: number;
+  deadLetter: DeadLetter;
+}
+
+export interface TargetReport {
+  index: number;
+  outcome: TargetOutcome['kind'];
+  status?: number;
+  gone?: boolean;
+  reason?: string;
+}
+
+export interface MessageReport {
+  messageId: string;
+  via: 'sqs' | 'eventbridge';
+  result: 'done' | 'retry' | 'dead-lettered';
+  reason?: string;
+  targets: TargetReport[];
+}
+
+export interface BatchCounts {
+  messages: number;
+  done: number;
+  retried: number;
+  deadLettered: number;
+  targetsDone: number;
+  targetsGone: number;
+  targetsTransient: number;
+  targetsPermanent: number;
+  targetsNotStarted: number;
+}
+
+export interface BatchReport {
+  response: SQSBatchResponse;
+  messages: MessageReport[];
+  counts: BatchCounts;
+}
+
+/** A FIFO bound on concurrent tasks. */
+function limiter(max: number) {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    while (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await task();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+const receiveCount = (record: SQSRecord) => Number(record.attributes?.ApproximateReceiveCount ?? 1);
+
+/**
+ * @example
+ * const { response } = await runBatch(job, event.Records, context, { concurrency: 8, startMarginMs: 2_000, finishMarginMs: 1_000, deadLetter });
+ */
+export async function runBatch(
+  job: JobDefinition,
+  records: SQSRecord[],
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+  options: RunnerOptions,
+): Promise<BatchReport> {
+  const started = Date.now();
+  const limit = limiter(options.concurrency);
+  const deadline = deadlineFromContext(context, options.finishMarginMs);
+
+  const runTarget = (record: SQSRecord, messageKey: string, target: Target, index: number): Promise<TargetOutcome> =>
+    limit(async () => {
+      const fields = { messageId: record.messageId, target: index, ...describeTarget(target) };
+      if (deadline.remainingMs() < options.startMarginMs) {
+        const outcome: TargetOutcome = { kind: 'not-started', reason: 'too little time left in this invocation' };
+        log.warn('job target', { ...fields, outcome: outcome.kind, reason: outcome.reason });
+        return outcome;
+      }
+      const t0 = Date.now();
+      let error: unknown;
+      try {
+        await executeTarget(job, target, { deadline, idempotencyKey: targetIdempotencyKey(messageKey, index) });
+      } catch (err) {
+        error = err;
+      }
+      const outcome = classify(error);
+      const line = { ...fields, outcome: outcome.kind, status: 'status' in outcome ? outcome.status : undefined, durationMs: Date.now() - t0 };
+      if (outcome.kind === 'done') log.info('job target', { ...line, gone: outcome.gone });
+      else if (outcome.kind === 'transient' && outcome.status === undefined) log.error('job target', { ...line, reason: outcome.reason, error });
+      else log.warn('job target', { ...line, reason: 'reason' in outcome ? outcome.reason : undefined });
+      return outcome;
+    });
+
+  const sendToDeadLetter = async (record: SQSRecord, report: Omit<MessageReport, 'result'>, failedTargets: number[]): Promise<MessageReport> => {
+    try {
+      await options.deadLetter(record, { job: job.kind, reason: report.reason ?? 'unknown', failedTargets });
+      log.warn('job message', { messageId: record.messageId, via: report.via, receiveCount: receiveCount(record), result: 'dead-lettered', reason: report.reason });
+      return { ...report, result: 'dead-lettered' };
+    } catch (err) {
+      // Left to SQS: retried, and moved to the same DLQ by the redrive policy after maxReceiveCount.
+      log.error('job message', {
+        messageId: record.messageId,
+        via: report.via,
+        receiveCount: receiveCount(record),
+        result: 'retry',
+        reason: report.reason,
+        deadLetterError: err,
+      });
+      return { ...report, result: 'retry' };
+    }
+  };
+
+  const runRecord = async (record: SQSRecord): Promise<MessageReport> => {
+    const message = parseMessage(job.kind, record);
+    if (!message.ok) {
+      return sendToDeadLetter(record, { messageId: record.messageId, via: message.via, reason: `invalid message: ${message.reason}`, targets: [] }, []);
+    }
+    const outcomes = await Promise.all(message.targets.map((target, index) => runTarget(record, message.id, target, index)));
+    const targets: TargetReport[] = outcomes.map((o, index) => ({
+      index,
+      outcome: o.kind,
+      ...('status' in o && o.status !== undefined ? { status: o.status } : {}),
+      ...(o.kind === 'done' && o.gone ? { gone: true } : {}),
+      ...('reason' in o ? { reason: o.reason } : {}),
+    }));
+    const base = { messageId: record.messageId, via: message.via, targets };
+    const summarise = (kinds: string[]) =>
+      targets
+        .filter((t) => kinds.includes(t.outcome))
+        .slice(0, 5)
+        .map((t) => `target ${t.index}: ${t.reason}`)
+        .join('; ');
+
+    if (targets.some((t) => t.outcome === 'transient' || t.outcome === 'not-started')) {
+      const reason = summarise(['transient', 'not-started']);
+      log.warn('job message', { messageId: record.messageId, via: message.via, receiveCount: receiveCount(record), result: 'retry', reason });
+      return { ...base, result: 'retry', reason };
+    }
+    const failed = targets.filter((t) => t.outcome === 'permanent').map((t) => t.index);
+    if (failed.length) return sendToDeadLetter(record, { ...base, reason: summarise(['permanent']) }, failed);
+    log.info('job message', { messageId: record.messageId, via: message.via, receiveCount: receiveCount(record), result: 'done' });
+    return { ...base, result: 'done' };
+  };
+
+  const messages = await Promise.all(records.map(runRecord));
+  const batchItemFailures: SQSBatchItemFailure[] = messages.filter((m) => m.result === 'retry').map((m) => ({ itemIdentifier: m.messageId }));
+
+  const all = messages.flatMap((m) => m.targets);
+  const count = (kind: TargetReport['outcome']) => all.filter((t) => t.outcome === kind).length;
+  const counts: BatchCounts = {
+    messages: messages.length,
+    done: messages.filter((m) => m.result === 'done').length,
+    retried: batchItemFailures.length,
+    deadLettered: messages.filter((m) => m.result === 'dead-lettered').length,
+    targetsDone: count('done'),
+    targetsGone: all.filter((t) => t.gone).length,
+    targetsTransient: count('transient'),
+    targetsPermanent: count('permanent'),
+    targetsNotStarted: count('not-started'),
+  };
+  log.info('job summary', {
+    job: job.kind,
+    ...counts,
+    concurrency: options.concurrency,
+    durationMs: Date.now() - started,
+    ...emf(['job'], { ...counts }),
+  });
+  return { response: { batchItemFailures }, messages, counts };
+}

@@ -1,0 +1,150 @@
+import type { SQSRecord } from 'aws-lambda';
+import * as v from 'valibot';
+import type { Issue } from '../errors.ts';
+import { Nonce, ServerId } from '../schemas/nextauth.ts';
+import { AppId, ApplicationTokenExpireIn } from '../schemas/svix.ts';
+import { issuesOf } from '../validation.ts';
+
+/**
+ * What the job queues accept. A message body is either the message itself (a plain SQS message)
+ * or an EventBridge event whose `detail` is the message (an EventBridge rule delivering into the
+ * queue). A message is `{"targets": [...]}` or one bare target; each target is validated with
+ * the same bounds as the HTTP API (`lib/schemas/*`), so a job never sends what a caller could not.
+ *
+ * After parsing, every target is one of two upstream operations: a nextAuth logout, or a Svix
+ * expire-all (a Svix *logout* target is an expire-all of those session ids with `expiry: 0`, since
+ * Svix revokes app-portal tokens by session and an app token must never travel in a queue).
+ */
+
+export type JobKind = 'logout' | 'expire-all';
+export const JOB_KINDS: readonly JobKind[] = ['logout', 'expire-all'];
+
+/** The EventBridge `detail-type` each job consumes; the rules in serverless.yml match on these. */
+export const DETAIL_TYPES: Record<JobKind, string> = {
+  logout: 'authgate.logout.requested',
+  'expire-all': 'authgate.expire-all.requested',
+};
+
+/** Targets in one message (ours): 100 targets is 100 upstream calls, a tenth of a batch's budget. */
+export const MAX_TARGETS = 100;
+
+export type Target =
+  | { op: 'nextauth.logout'; serverid: string; nonce: string }
+  | { op: 'svix.expire-all'; appId: string; body: ApplicationTokenExpireIn };
+
+export type ParsedMessage =
+  | { ok: true; via: 'sqs' | 'eventbridge'; /** Identity for idempotency keys. */ id: string; targets: Target[] }
+  | { ok: false; via: 'sqs' | 'eventbridge'; reason: string };
+
+// The Svix bounds are defined once, in lib/schemas/svix.ts (`pipe[1]` is its object schema).
+const expireEntries = ApplicationTokenExpireIn.pipe[1].entries;
+
+const NextAuthLogoutTarget = v.strictObject({ serverid: ServerId, nonce: Nonce });
+
+const SvixLogoutTarget = v.strictObject({
+  appId: AppId,
+  // Required and non-empty here: an empty list must never turn a logout into "expire everything".
+  sessionIds: v.pipe(expireEntries.sessionIds.wrapped, v.minLength(1, 'must name at least one session')),
+});
+
+const ExpireAllTarget = v.strictObject({
+  appId: AppId,
+  expiry: expireEntries.expiry,
+  sessionIds: expireEntries.sessionIds,
+});
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+const EventBridgeEnvelope = v.object({
+  'detail-type': v.string(),
+  source: v.string(),
+  id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
+  detail: v.custom<Record<string, unknown>>(isObject, 'detail must be a JSON object'),
+});
+
+const describe = (issues: Issue[]) => issues.map((i) => `${i.loc.join('.') || '(message)'}: ${i.msg}`).join('; ');
+
+type TargetResult = { ok: true; target: Target } | { ok: false; reason: string };
+
+function parseTarget(kind: JobKind, input: unknown, loc: (string | number)[]): TargetResult {
+  const where = loc.join('.') || '(message)';
+  if (!isObject(input)) return { ok: false, reason: `${where}: a target is a JSON object` };
+  if (kind === 'logout') {
+    if ('serverid' in input || 'nonce' in input) {
+      const r = issuesOf(NextAuthLogoutTarget, input, loc);
+      return r.ok ? { ok: true, target: { op: 'nextauth.logout', ...r.value } } : { ok: false, reason: describe(r.issues) };
+    }
+    if ('appId' in input) {
+      const r = issuesOf(SvixLogoutTarget, input, loc);
+      if (!r.ok) return { ok: false, reason: describe(r.issues) };
+      return { ok: true, target: { op: 'svix.expire-all', appId: r.value.appId, body: { expiry: 0, sessionIds: r.value.sessionIds } } };
+    }
+    return { ok: false, reason: `${where}: a logout target is {serverid, nonce} (nextAuth) or {appId, sessionIds} (Svix)` };
+  }
+  const r = issuesOf(ExpireAllTarget, input, loc);
+  if (!r.ok) return { ok: false, reason: describe(r.issues) };
+  const { appId, expiry, sessionIds } = r.value;
+  const body: ApplicationTokenExpireIn = {};
+  if (expiry !== undefined) body.expiry = expiry;
+  if (sessionIds !== undefined) body.sessionIds = sessionIds;
+  return { ok: true, target: { op: 'svix.expire-all', appId, body } };
+}
+
+function parseTargets(
+  kind: JobKind,
+  message: Record<string, unknown>,
+  loc: string[],
+): { ok: true; targets: Target[] } | { ok: false; reason: string } {
+  if (!('targets' in message)) {
+    const one = parseTarget(kind, message, loc);
+    return one.ok ? { ok: true, targets: [one.target] } : one;
+  }
+  const where = [...loc, 'targets'].join('.');
+  const list = message.targets;
+  if (!Array.isArray(list)) return { ok: false, reason: `${where}: must be an array` };
+  if (list.length === 0) return { ok: false, reason: `${where}: must name at least one target` };
+  if (list.length > MAX_TARGETS) return { ok: false, reason: `${where}: at most ${MAX_TARGETS} targets per message` };
+  const targets: Target[] = [];
+  const problems: string[] = [];
+  list.forEach((item, index) => {
+    const one = parseTarget(kind, item, [...loc, 'targets', index]);
+    if (one.ok) targets.push(one.target);
+    else problems.push(one.reason);
+  });
+  // All or nothing: a half-valid message is a producer bug, and running half of it would hide it.
+  return problems.length ? { ok: false, reason: problems.slice(0, 5).join('; ') } : { ok: true, targets };
+}
+
+/**
+ * Parses an SQS record's body for a job. Never throws: an unusable body is `{ok: false, reason}`,
+ * which the runner dead-letters.
+ *
+ * @example
+ * parseMessage('logout', record) // → { ok: true, via: 'sqs', id: record.messageId, targets: [...] }
+ */
+export function parseMessage(kind: JobKind, record: Pick<SQSRecord, 'body' | 'messageId'>): ParsedMessage {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    return { ok: false, via: 'sqs', reason: 'the body is not JSON' };
+  }
+  if (!isObject(body)) return { ok: false, via: 'sqs', reason: 'the body is not a JSON object' };
+
+  if ('detail-type' in body) {
+    const envelope = v.safeParse(EventBridgeEnvelope, body);
+    if (!envelope.success) return { ok: false, via: 'eventbridge', reason: `not an EventBridge event: ${envelope.issues[0].message}` };
+    const detailType = envelope.output['detail-type'];
+    if (detailType !== DETAIL_TYPES[kind]) {
+      return { ok: false, via: 'eventbridge', reason: `detail-type "${detailType.slice(0, 100)}" is not for the ${kind} job (${DETAIL_TYPES[kind]})` };
+    }
+    const parsed = parseTargets(kind, envelope.output.detail, ['detail']);
+    // EventBridge's own retries of a delivery keep the event id, so it identifies the request
+    // better than the SQS message id does.
+    if (!parsed.ok) return { ok: false, via: 'eventbridge', reason: parsed.reason };
+    return { ok: true, via: 'eventbridge', id: envelope.output.id ?? record.messageId, targets: parsed.targets };
+  }
+
+  const parsed = parseTargets(kind, body, []);
+  return parsed.ok ? { ok: true, via: 'sqs', id: record.messageId, targets: parsed.targets } : { ok: false, via: 'sqs', reason: parsed.reason };
+}

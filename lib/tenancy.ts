@@ -1,0 +1,46 @@
+import { optionalEnv } from './config.ts';
+import { ApiError } from './errors.ts';
+
+/**
+ * Tenant binding. When the stage names a JWT claim (SVIX_TENANT_CLAIM, NEXTAUTH_TENANT_CLAIM), a
+ * caller may act only on the Svix app ids / nextAuth server ids that claim lists: one customer's
+ * back end cannot mint portal links for another's app. Checked before any upstream call, and
+ * closed by default: binding on and no such claim in the token means no access.
+ */
+
+export type TenantKind = 'svix' | 'nextauth';
+
+const CLAIM_VARIABLE: Record<TenantKind, string> = { svix: 'SVIX_TENANT_CLAIM', nextauth: 'NEXTAUTH_TENANT_CLAIM' };
+
+interface JwtAuthorizerContext {
+  authorizer?: { jwt?: { claims?: Record<string, unknown> } };
+}
+
+/**
+ * API Gateway HTTP API hands array claims to Lambda flattened to a string, `"[app_1 app_2]"`;
+ * the local API (and a custom issuer) may give a real array or a comma-separated string.
+ */
+export function parseClaimList(value: unknown): string[] {
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+  if (typeof value !== 'string') return [];
+  return value
+    .replace(/^\[|\]$/g, '')
+    .split(/[\s,]+/)
+    .filter(Boolean);
+}
+
+function forbidden(kind: TenantKind): ApiError {
+  // Svix's own 403 body; nextAuth documents none, so ours.
+  return kind === 'svix'
+    ? new ApiError(403, 'insufficient access', 'Insufficient access for the given operation.')
+    : new ApiError(403, 'forbidden', 'This caller may not act on this server.');
+}
+
+/** Throws 403 unless tenant binding is off or the caller's token lists `id`. */
+export function assertTenant(requestContext: unknown, kind: TenantKind, id: string | undefined): void {
+  const claim = optionalEnv(CLAIM_VARIABLE[kind]);
+  if (!claim) return;
+  const claims = (requestContext as JwtAuthorizerContext | undefined)?.authorizer?.jwt?.claims;
+  const allowed = parseClaimList(claims?.[claim]);
+  if (id === undefined || !allowed.includes(id) && !allowed.includes('*')) throw forbidden(kind);
+}

@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { DeadLetter, DeadLetterNote } from '#lib/jobs/dead-letter';
+import { jobHandler } from '#lib/jobs/handler';
+import { DETAIL_TYPES, JOB_KINDS, type JobKind } from '#lib/jobs/schema';
+import type { JobDefinition } from '#lib/jobs/targets';
+import { setLogSink } from '#lib/log';
+import { eventBridgeBody, lambdaContext, sqsEvent } from './events.ts';
+import { PROJECT_ROOT, queueFunctions } from './routes.ts';
+import { DEFAULT_SANDBOX_SERVER_ID } from './sandbox/nextauth.ts';
+import { type Sandbox, startSandbox } from './sandbox/server.ts';
+
+/**
+ * `npm run job -- <logout|expire-all> <json | @file> [--eventbridge] [--logs]`
+ *
+ * Runs a job consumer locally, as SQS would: the given message(s) become a real SQS event (in
+ * batches of 10, like the event source mapping), optionally each wrapped as the EventBridge event
+ * a rule delivers, and the consumer declared in serverless.yml handles it with a Lambda context of
+ * its configured timeout. Upstream: a fresh sandbox (Svix + nextAuth) on an ephemeral port, or a
+ * running one when SVIX_API_URL, NEXTAUTH_API_URL and SECRETS_FILE are all set. Dead-lettering
+ * prints instead of sending to SQS. Exit code 0 when every message is done, 1 otherwise.
+ */
+
+const USAGE = `usage: npm run job -- <${JOB_KINDS.join('|')}> <json | @file> [--eventbridge] [--logs]
+
+  <json | @file>   a message or a JSON array of messages; a string in the array is sent as the raw body
+  --eventbridge    wrap each message as an EventBridge event (detail-type ${Object.values(DETAIL_TYPES).join(' / ')})
+  --logs           also print the consumer's JSON log lines (stderr)
+
+examples:
+  npm run job -- logout '{"serverid":"${DEFAULT_SANDBOX_SERVER_ID}","nonce":"browser-session-1"}'
+  npm run job -- expire-all '[{"appId":"app_demo"},{"appId":"app_2","sessionIds":["s1"]}]' --eventbridge`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+const { positionals, values } = (() => {
+  try {
+    return parseArgs({ allowPositionals: true, options: { eventbridge: { type: 'boolean' }, logs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+})();
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const [kindArg, input] = positionals;
+if (!JOB_KINDS.includes(kindArg as JobKind)) fail(`unknown job "${kindArg ?? ''}"`);
+const kind = kindArg as JobKind;
+if (input === undefined) fail('no message given');
+
+function readMessages(raw: string): unknown[] {
+  let text = raw;
+  if (raw.startsWith('@')) {
+    try {
+      text = readFileSync(raw.slice(1), 'utf8');
+    } catch (err) {
+      fail(`cannot read ${raw.slice(1)}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return Array.isArray(parsed) ? parsed : [parsed];
+  } catch {
+    return fail('the message is not JSON (quote it for the shell, or use @file)');
+  }
+}
+const messages = readMessages(input);
+const bodies = messages.map((m) => {
+  if (typeof m === 'string') return m;
+  return values.eventbridge ? eventBridgeBody(DETAIL_TYPES[kind], m, { source: 'authgate.local' }) : JSON.stringify(m);
+});
+
+// ---- upstream: a running sandbox, or our own ------------------------------------------------
+let sandbox: Sandbox | undefined;
+if (!(process.env.SVIX_API_URL && process.env.NEXTAUTH_API_URL && process.env.SECRETS_FILE)) {
+  const svixKey = `sk_sandbox_${randomBytes(18).toString('base64url')}`;
+  const nextauthKey = randomBytes(24).toString('base64url');
+  const secretsFile = join(mkdtempSync(join(tmpdir(), 'authgate-job-')), 'secrets.json');
+  writeFileSync(secretsFile, JSON.stringify({ 'local/svix': svixKey, 'local/nextauth': { apiKey: nextauthKey } }), { mode: 0o600 });
+  const serverId = process.env.SANDBOX_NEXTAUTH_SERVER_ID ?? DEFAULT_SANDBOX_SERVER_ID;
+  sandbox = await startSandbox({ svixKey, nextauth: { apiKey: nextauthKey, serverId }, faults: process.env.SANDBOX_FAULTS });
+  Object.assign(process.env, {
+    SECRETS_SOURCE: 'file',
+    SECRETS_FILE: secretsFile,
+    SVIX_API_URL: sandbox.url,
+    SVIX_SECRET_ID: 'local/svix',
+    NEXTAUTH_API_URL: sandbox.url,
+    NEXTAUTH_SECRET_ID: 'local/nextauth',
+  });
+} else {
+  process.env.SECRETS_SOURCE ??= 'file';
+  process.env.SVIX_SECRET_ID ??= 'local/svix';
+  process.env.NEXTAUTH_SECRET_ID ??= 'local/nextauth';
+}
+
+// ---- the consumer, as declared in serverless.yml ---------------------------------------------
+const spec = queueFunctions().find((f) => f.modulePath === `functions/job-${kind}`);
+if (!spec) fail(`serverless.yml declares no SQS function with handler functions/job-${kind}`);
+const module = (await import(pathToFileURL(join(PROJECT_ROOT, `${spec.modulePath}.ts`)).href)) as { job: JobDefinition };
+
+const deadLettered = new Map<string, DeadLetterNote>();
+const deadLetter: DeadLetter = async (record: SQSRecord, note) => {
+  deadLettered.set(record.messageId, note);
+};
+const handler = jobHandler(module.job, { deadLetter }) as unknown as (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
+
+const lines: Array<Record<string, unknown>> = [];
+setLogSink((line) => {
+  lines.push(JSON.parse(line) as Record<string, unknown>);
+  if (values.logs) process.stderr.write(`${line}\n`);
+});
+
+// ---- run, in batches of 10 as the event source mapping delivers ------------------------------
+const out = (s = '') => process.stdout.write(`${s}\n`);
+out(`${spec.functionName} (${kind}): ${bodies.length} message(s) ${values.eventbridge ? 'as EventBridge events' : 'as plain SQS messages'}`);
+out(`upstream ${process.env.SVIX_API_URL}${sandbox ? ' (a fresh sandbox)' : ''}`);
+
+let allDone = true;
+const totals = { done: 0, retry: 0, 'dead-lettered': 0 };
+for (let start = 0; start < bodies.length; start += 10) {
+  const event = sqsEvent(bodies.slice(start, start + 10), { queueName: `authgate-local-${kind}` });
+  const response = await handler(event, lambdaContext({ functionName: spec.functionName, timeoutMs: spec.timeoutSeconds * 1000 }));
+  const retried = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+  event.Records.forEach((record, i) => {
+    const note = deadLettered.get(record.messageId);
+    const result = retried.has(record.messageId) ? 'retry' : note ? 'dead-lettered' : 'done';
+    totals[result]++;
+    if (result !== 'done') allDone = false;
+    const why = result === 'retry' ? ` (SQS would deliver it again): ${lines.find((l) => l.msg === 'job message' && l.messageId === record.messageId)?.reason ?? ''}` : note ? `: ${note.reason}` : '';
+    out();
+    out(`message ${start + i + 1}  ${record.messageId}  ${result}${why}`);
+    for (const t of lines.filter((l) => l.msg === 'job target' && l.messageId === record.messageId).sort((a, b) => Number(a.target) - Number(b.target))) {
+      const what = t.op === 'nextauth.logout' ? `nextAuth logout, server ${String(t.serverid)}` : `Svix expire-all, app ${String(t.appId)}, sessions: ${String(t.sessions)}${t.expiry !== undefined ? `, expiry ${String(t.expiry)}` : ''}`;
+      const outcome = t.outcome === 'done' ? (t.gone ? 'done (404: already gone)' : 'done') : `${String(t.outcome)}: ${String(t.reason ?? '')}`;
+      out(`  target ${String(t.target)}  ${what}  →  ${outcome}${t.durationMs !== undefined ? `  (${String(t.durationMs)} ms)` : ''}`);
+    }
+  });
+}
+out();
+out(`done ${totals.done}, retried ${totals.retry}, dead-lettered ${totals['dead-lettered']}`);
+
+await sandbox?.close();
+process.exit(allDone ? 0 : 1);

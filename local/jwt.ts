@@ -1,0 +1,98 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, importJWK, type JWK, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { PROJECT_ROOT } from './routes.ts';
+
+/**
+ * The local stand-in for API Gateway's JWT authorizer: the same checks (signature, issuer,
+ * audience, expiry, one of the route's scopes) and the same answers (401/403 `{"message": …}`),
+ * with a development signing key kept in `.local/` (git-ignored) so `npm start` and
+ * `npm run token` agree on it.
+ */
+
+export const LOCAL_ISSUER = 'https://authgate.local/';
+export const LOCAL_AUDIENCE = 'authgate';
+const ALG = 'ES256';
+
+export interface RouteAuthorizer {
+  name: string;
+  scopes?: string[];
+}
+
+export interface DevKey {
+  privateJwk: JWK;
+  publicJwk: JWK;
+}
+
+export async function loadOrCreateDevKey(dir = join(PROJECT_ROOT, '.local')): Promise<DevKey> {
+  const file = join(dir, 'jwt-dev-key.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevKey;
+  const { privateKey, publicKey } = await generateKeyPair(ALG, { extractable: true });
+  const key: DevKey = { privateJwk: await exportJWK(privateKey), publicJwk: await exportJWK(publicKey) };
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, JSON.stringify(key), { mode: 0o600 });
+  return key;
+}
+
+export interface MintOptions {
+  scopes: string[];
+  claims?: Record<string, unknown>;
+  subject?: string;
+  /** e.g. '12h', '-1m' for an expired token. */
+  expiresIn?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export async function mintToken(key: DevKey, options: MintOptions): Promise<string> {
+  const privateKey = await importJWK(key.privateJwk, ALG);
+  return new SignJWT({ ...options.claims, scope: options.scopes.join(' ') })
+    .setProtectedHeader({ alg: ALG, typ: 'JWT' })
+    .setIssuer(options.issuer ?? LOCAL_ISSUER)
+    .setAudience(options.audience ?? LOCAL_AUDIENCE)
+    .setSubject(options.subject ?? 'local-developer')
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '12h')
+    .sign(privateKey);
+}
+
+export type AuthorizerOutcome =
+  | { ok: true; context: { jwt: { claims: Record<string, string>; scopes: string[] } } }
+  | { ok: false; status: 401 | 403; body: { message: string } };
+
+/** API Gateway hands claims to Lambda as strings, arrays flattened to `"[a b]"`. */
+function flattenClaims(payload: JWTPayload): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(payload)) {
+    out[k] = Array.isArray(v) ? `[${v.join(' ')}]` : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+  }
+  return out;
+}
+
+const UNAUTHORIZED = { ok: false, status: 401, body: { message: 'Unauthorized' } } as const;
+
+export async function authorize(key: DevKey, authorization: string | undefined, route: RouteAuthorizer): Promise<AuthorizerOutcome> {
+  if (!authorization) return UNAUTHORIZED;
+  // API Gateway accepts the token with or without the Bearer prefix.
+  const token = authorization.replace(/^Bearer\s+/i, '').trim();
+  let payload: JWTPayload;
+  try {
+    const publicKey = await importJWK(key.publicJwk, ALG);
+    ({ payload } = await jwtVerify(token, publicKey, { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, algorithms: [ALG] }));
+  } catch {
+    return UNAUTHORIZED;
+  }
+  const scopes = String(payload.scope ?? payload.scp ?? '').split(' ').filter(Boolean);
+  if (route.scopes?.length && !route.scopes.some((s) => scopes.includes(s))) {
+    return { ok: false, status: 403, body: { message: 'Forbidden' } };
+  }
+  return { ok: true, context: { jwt: { claims: flattenClaims(payload), scopes } } };
+}
+
+/** The claims the local API binds tenants with (the stage parameters name them in AWS). */
+export const TENANT_CLAIMS = { svix: 'svix_app_ids', nextauth: 'nextauth_server_ids' } as const;
+
+/** Every scope some route in serverless.yml asks for: what the development token carries. */
+export function allScopes(routes: Array<{ authorizer?: RouteAuthorizer }>): string[] {
+  return [...new Set(routes.flatMap((r) => r.authorizer?.scopes ?? []))].sort();
+}

@@ -1,0 +1,48 @@
+import { parseArgs } from 'node:util';
+import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.ts';
+import { httpRoutes } from './routes.ts';
+
+/**
+ * `npm run token -- [--scope S]... [--claim name=v1,v2]... [--svix-apps a,b] [--nextauth-servers s] [--expires 1h]`
+ * mints a JWT the local API accepts (same key as `npm start`). Without --scope: every scope.
+ */
+
+const { values } = parseArgs({
+  options: {
+    scope: { type: 'string', multiple: true },
+    claim: { type: 'string', multiple: true },
+    'svix-apps': { type: 'string' },
+    'nextauth-servers': { type: 'string' },
+    expires: { type: 'string', default: '12h' },
+    subject: { type: 'string', default: 'local-developer' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+const scopes = allScopes(httpRoutes());
+if (values.help) {
+  process.stdout.write(
+    [
+      'npm run token -- [options]',
+      `  --scope S               repeatable; one of: ${scopes.join(', ')} (default: all)`,
+      `  --svix-apps a,b         Svix app ids this caller may act on (claim ${TENANT_CLAIMS.svix}; default: none)`,
+      `  --nextauth-servers s    nextAuth server ids (claim ${TENANT_CLAIMS.nextauth}; default: none)`,
+      '  --claim name=v1,v2      any other claim (a list)',
+      '  --expires 1h            lifetime (default 12h)',
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
+
+const list = (v: string | undefined) => (v ? v.split(',').filter(Boolean) : []);
+const claims: Record<string, string[]> = {
+  [TENANT_CLAIMS.svix]: list(values['svix-apps']),
+  [TENANT_CLAIMS.nextauth]: list(values['nextauth-servers']),
+};
+for (const c of values.claim ?? []) {
+  const [name, value] = c.split('=', 2);
+  if (name) claims[name] = list(value);
+}
+const token = await mintToken(await loadOrCreateDevKey(), { scopes: values.scope ?? scopes, claims, expiresIn: values.expires, subject: values.subject });
+process.stdout.write(`${token}\n`);

@@ -1,0 +1,177 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PushRecord } from '#local/sandbox/nextauth';
+import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
+import { decodeQrPng } from '../support/qr.ts';
+
+/**
+ * nextAuth through the local API over real HTTP, against the sandbox: a web server's back end
+ * doing a QR login and a push login, with the sandbox playing the phone.
+ */
+
+let stack: LocalStack;
+
+beforeAll(async () => {
+  stack = await startLocalStack();
+});
+afterAll(() => stack.close());
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** `node:http`, not `fetch`: getQrLogin may carry a body on its GET. */
+function call(method: 'GET' | 'POST', path: string, options: { nonce?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
+  const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+  const headers: Record<string, string> = {
+    // Sent whether or not the route has an authorizer; an open route ignores it.
+    authorization: `Bearer ${stack.devToken}`,
+    ...options.headers,
+  };
+  if (options.nonce !== undefined) headers['X-Nonce'] = options.nonce;
+  if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(payload.length) });
+  return new Promise((resolve, reject) => {
+    const req = request(`${stack.api.url}${path}`, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const server = () => `/servers/${encodeURIComponent(stack.serverId)}`;
+const newNonce = () => randomBytes(16).toString('base64');
+
+async function loginStatus(nonce: string): Promise<Record<string, unknown>> {
+  const res = await call('GET', `${server()}/sessions`, { nonce });
+  expect(res.status).toBe(200);
+  expect(res.headers['content-type']).toBe('application/json');
+  return JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
+}
+
+/** The sandbox phone: `scan`, `push/confirm`, `push/reject`. */
+async function phone(action: string, body: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${stack.sandbox.url}/_sandbox/nextauth/${action}`, { method: 'POST', body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+}
+
+async function pushesFor(nonce: string): Promise<PushRecord[]> {
+  const all = (await (await fetch(`${stack.sandbox.url}/_sandbox/nextauth/pushes`)).json()) as PushRecord[];
+  return all.filter((p) => p.nonce === nonce);
+}
+
+describe('nextAuth through the local API', () => {
+  it('QR login: not logged in → the QR PNG decodes to the raw bytes → the phone scans → logged in as alice on account 1', async () => {
+    const nonce = newNonce();
+    const before = await loginStatus(nonce);
+    expect(before).toMatchObject({ loggedin: false, canprovoke: false });
+    const raw = Buffer.from(before.loginqrdata as string, 'base64');
+
+    const png = await call('GET', `${server()}/sessions/qr/login?img=png&s=300`, { nonce });
+    expect(png.status).toBe(200);
+    expect(png.headers['content-type']).toBe('application/octet-stream');
+    expect(PNG.sync.read(png.body).width).toBe(300);
+    expect(decodeQrPng(png.body)).toEqual(raw);
+
+    const bytes = await call('GET', `${server()}/sessions/qr/login`, { nonce });
+    expect(bytes.status).toBe(200);
+    expect(bytes.body).toEqual(raw);
+
+    await phone('scan', { serverid: stack.serverId, nonce, accountid: 1 });
+    expect(await loginStatus(nonce)).toEqual({
+      loggedin: true,
+      userid: 'alice',
+      accountid: 1,
+      pk: expect.any(String),
+      canprovoke: true,
+      hsid: before.hsid,
+      loginqrdata: before.loginqrdata,
+    });
+  });
+
+  it('push login: logout → provoke → the phone confirms → logged in again', async () => {
+    const nonce = newNonce();
+    await phone('scan', { serverid: stack.serverId, nonce, accountid: 2 });
+
+    const out = await call('POST', `${server()}/sessions/logout`, { nonce });
+    expect(out.status).toBe(200);
+    expect(out.body.length).toBe(0);
+    expect(await loginStatus(nonce)).toMatchObject({ loggedin: false, canprovoke: true });
+
+    const userContext = { announceinfo: { info: { text: 'Log in to the demo shop?' }, ip: '203.0.113.9', useragent: 'curl/8' } };
+    const provoke = await call('POST', `${server()}/sessions/provokelogin`, { nonce, body: userContext });
+    expect(provoke.status).toBe(200);
+    expect(provoke.body.length).toBe(0);
+    expect(await pushesFor(nonce)).toEqual([expect.objectContaining({ via: 'session', accountids: [2], state: 'pending', userContext })]);
+    expect(await loginStatus(nonce)).toMatchObject({ loggedin: false });
+
+    await phone('push/confirm', { serverid: stack.serverId, nonce });
+    expect(await loginStatus(nonce)).toMatchObject({ loggedin: true, userid: 'alice', accountid: 2 });
+  });
+
+  it('forwards a UserContext on the getQrLogin GET', async () => {
+    const nonce = newNonce();
+    const raw = Buffer.from((await loginStatus(nonce)).loginqrdata as string, 'base64');
+    const res = await call('GET', `${server()}/sessions/qr/login`, { nonce, body: { sessioninfo: { ip: '192.0.2.1', logo: 'iVBORw0KGgo=' } } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual(raw);
+  });
+
+  it('provoke on a session that never logged in fails with a 4xx', async () => {
+    const res = await call('POST', `${server()}/sessions/provokelogin`, { nonce: newNonce() });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(JSON.parse(res.body.toString('utf8'))).toEqual({ code: 'forbidden', detail: 'nextAuth answered HTTP 403.' });
+  });
+
+  it('provoke on an account or a user pushes to their phones; unknown ones are 404', async () => {
+    const nonce = newNonce();
+    expect((await call('POST', `${server()}/accounts/3/provokelogin`, { nonce })).status).toBe(200);
+    expect((await call('POST', `${server()}/users/alice/provokelogin`, { nonce })).status).toBe(200);
+    expect((await pushesFor(nonce)).map((p) => [p.via, p.accountids, p.state])).toEqual([
+      ['account', [3], 'superseded'],
+      ['user', [1, 2], 'pending'],
+    ]);
+
+    const account = await call('POST', `${server()}/accounts/99/provokelogin`, { nonce });
+    expect(account.status).toBe(404);
+    expect(JSON.parse(account.body.toString('utf8'))).toEqual({ code: 'not_found', detail: 'nextAuth answered HTTP 404.' });
+    expect((await call('POST', `${server()}/users/mallory/provokelogin`, { nonce })).status).toBe(404);
+  });
+
+  it('serves every path with and without the trailing slash', async () => {
+    const nonce = newNonce();
+    await phone('scan', { serverid: stack.serverId, nonce, accountid: 1 });
+    const paths: Array<['GET' | 'POST', string]> = [
+      ['GET', '/sessions/qr/login'],
+      ['GET', '/sessions'],
+      ['POST', '/sessions/provokelogin'],
+      ['POST', '/accounts/1/provokelogin'],
+      ['POST', '/users/bob/provokelogin'],
+      ['POST', '/sessions/logout'],
+    ];
+    for (const [method, tail] of paths) {
+      for (const path of [`${server()}${tail}`, `${server()}${tail}/`]) {
+        const res = await call(method, path, { nonce });
+        expect([method, path, res.status]).toEqual([method, path, 200]);
+      }
+    }
+  });
+
+  it('needs X-Nonce and a valid, percent-encoded server id', async () => {
+    const missing = await call('GET', `${server()}/sessions`);
+    expect(missing.status).toBe(400);
+    expect(JSON.parse(missing.body.toString('utf8'))).toEqual({ code: 'validation_error', detail: 'header.x-nonce: the X-Nonce header is required' });
+    expect((await call('GET', '/servers/not%20base64/sessions', { nonce: newNonce() })).status).toBe(400);
+    // The default server id holds '/': sent unencoded, no route matches, as in API Gateway.
+    expect(stack.serverId).toContain('/');
+    expect((await call('GET', `/servers/${stack.serverId}/sessions`, { nonce: newNonce() })).status).toBe(404);
+  });
+});

@@ -1,0 +1,380 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { job as expireAllJob, handler as expireAllHandler } from '#functions/job-expire-all';
+import { job as logoutJob, handler as logoutHandler } from '#functions/job-logout';
+import { ApiError, UpstreamResponseError, UpstreamUnavailableError } from '#lib/errors';
+import { type DeadLetter, type DeadLetterNote, queueDeadLetter } from '#lib/jobs/dead-letter';
+import { type JobHandlerOptions, jobHandler } from '#lib/jobs/handler';
+import { classify } from '#lib/jobs/outcome';
+import { DETAIL_TYPES, parseMessage } from '#lib/jobs/schema';
+import { type JobDefinition, targetIdempotencyKey } from '#lib/jobs/targets';
+import { eventBridgeBody, lambdaContext, sqsEvent } from '#local/events';
+import { createNextAuthSandbox } from '#local/sandbox/nextauth';
+import { createSvixSandbox } from '#local/sandbox/svix';
+import { logLines, parsedLogs } from '../support/logs.ts';
+import { mockSecrets } from '../support/secrets.ts';
+import { startTestUpstream, type TestUpstream } from '../support/upstream.ts';
+
+const ORG_KEY = 'sk_canary_jobs_org_key';
+const NEXTAUTH_KEY = 'canary-jobs-nextauth-key';
+const SERVER_ID = 'c2VydmVyL2pvYnM+Pz4='; // holds '/' and '=': must be percent-encoded upstream
+const NONCE = 'nonce-canary-0123456789abcdef';
+mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NEXTAUTH_KEY }) });
+let upstream: TestUpstream;
+
+beforeAll(async () => {
+  upstream = await startTestUpstream([
+    createSvixSandbox({ orgKey: ORG_KEY }),
+    createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream,
+  ]);
+  Object.assign(process.env, {
+    SVIX_API_URL: upstream.url,
+    SVIX_SECRET_ID: 'test/svix',
+    NEXTAUTH_API_URL: upstream.url,
+    NEXTAUTH_SECRET_ID: 'test/nextauth',
+    SECRETS_SOURCE: 'aws',
+    AWS_REGION: 'eu-west-1',
+    UPSTREAM_ATTEMPT_TIMEOUT_MS: '400',
+  });
+});
+afterAll(() => upstream.close());
+beforeEach(() => {
+  upstream.requests.length = 0;
+});
+
+type Handler = (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
+
+/** A handler of the real job (real upstream clients) with a recording dead-letter function. */
+function consumer(job: JobDefinition, options: JobHandlerOptions = {}) {
+  const deadLettered: Array<{ record: SQSRecord; note: DeadLetterNote }> = [];
+  const deadLetter: DeadLetter = async (record, note) => {
+    deadLettered.push({ record, note });
+  };
+  const handler = jobHandler(job, { deadLetter, ...options }) as unknown as Handler;
+  return { handler, deadLettered };
+}
+
+const run = (handler: Handler, event: SQSEvent, timeoutMs = 10_000) => handler(event, lambdaContext({ functionName: 'job', timeoutMs }));
+const failedIds = (res: SQSBatchResponse) => res.batchItemFailures.map((f) => f.itemIdentifier);
+const idsOf = (event: SQSEvent, ...indexes: number[]) => indexes.map((i) => event.Records[i]!.messageId);
+const json = (value: unknown) => JSON.stringify(value);
+
+const nextauthTarget = { serverid: SERVER_ID, nonce: NONCE };
+const svixLogout = (sessionIds: string[] = ['sess-1'], appId = 'app_demo') => ({ appId, sessionIds });
+const svixError = (status: number, code: string) => ({ status, body: { code, detail: `scripted ${status}` } });
+
+async function portalToken(sessionId: string, appId = 'app_demo'): Promise<string> {
+  const res = await fetch(`${upstream.url}/api/v1/auth/app-portal-access/${appId}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ORG_KEY}`, 'content-type': 'application/json' },
+    body: json({ sessionId }),
+  });
+  return ((await res.json()) as { token: string }).token;
+}
+const tokenValid = async (token: string) => ((await (await fetch(`${upstream.url}/_sandbox/svix/tokens/${token}`)).json()) as { valid: boolean }).valid;
+
+describe('a mixed batch', () => {
+  it('reports exactly the transient failures; dead-letters permanent and invalid ones; 404 is done', async () => {
+    // concurrency 1: upstream calls happen in record order, so the scripted answers meet the
+    // records they are meant for (the first six upstream calls; invalid records make none).
+    const { handler, deadLettered } = consumer(logoutJob, { concurrency: 1 });
+    upstream.script(
+      svixError(429, 'rate_limit_exceeded'), // r0: a bare 429, not retried by the client
+      svixError(403, 'forbidden'), // r2
+      { status: 500 },
+      { status: 500 },
+      { status: 500 }, // r3: 5xx on all three client attempts
+      { status: 401, body: 'nope' }, // r5: nextAuth refuses the key (the refetched one is the same)
+    );
+    const event = sqsEvent([
+      json(svixLogout(['s-429'])), // r0 transient
+      'not json {', // r1 invalid
+      json(svixLogout(['s-403'])), // r2 permanent
+      json({ targets: [svixLogout(['s-500'])] }), // r3 transient
+      json({ appId: 'app_demo', sessionIds: [] }), // r4 invalid: an empty logout
+      json(nextauthTarget), // r5 permanent (401)
+      json(nextauthTarget), // r6 done
+      json(svixLogout(['s-gone'], 'app_gone')), // r7 404: already gone = done
+      eventBridgeBody(DETAIL_TYPES.logout, { targets: [nextauthTarget, svixLogout(['s-eb'])] }), // r8 done
+      eventBridgeBody(DETAIL_TYPES['expire-all'], { appId: 'app_demo' }), // r9 invalid here: wrong detail-type
+    ]);
+
+    const res = await run(handler, event);
+
+    expect(failedIds(res)).toEqual(idsOf(event, 0, 3));
+    expect(deadLettered.map((d) => event.Records.indexOf(d.record)).sort()).toEqual([1, 2, 4, 5, 9]);
+    const notes = Object.fromEntries(deadLettered.map((d) => [event.Records.indexOf(d.record), d.note]));
+    expect(notes[1]).toEqual({ job: 'logout', reason: 'invalid message: the body is not JSON', failedTargets: [] });
+    expect(notes[2]).toEqual({ job: 'logout', reason: 'target 0: 403: upstream answered 403', failedTargets: [0] });
+    expect(notes[4]?.reason).toBe('invalid message: sessionIds: must name at least one session');
+    expect(notes[5]?.reason).toMatch(/^target 0: 401: /);
+    expect(notes[9]?.reason).toMatch(/^invalid message: detail-type "authgate.expire-all.requested" is not for the logout job/);
+    // invalid messages never reach an upstream: r0 1, r2 1, r3 3 attempts, r5 1 (the refetched key
+    // is the same, so no second try), r6 1, r7 1, r8 2
+    expect(upstream.requests).toHaveLength(10);
+  });
+
+  it('logs one line per target, one per message, and one summary carrying the counts as EMF metrics', async () => {
+    const { handler } = consumer(logoutJob, { concurrency: 1 });
+    upstream.script(svixError(429, 'rate_limit_exceeded'));
+    await run(handler, sqsEvent([json(svixLogout()), json(nextauthTarget), '[]']));
+    const logs = parsedLogs();
+    expect(logs.filter((l) => l.msg === 'job target')).toHaveLength(2);
+    expect(logs.filter((l) => l.msg === 'job message').map((l) => l.result)).toEqual(expect.arrayContaining(['retry', 'done', 'dead-lettered']));
+    const summaries = logs.filter((l) => l.msg === 'job summary');
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ job: 'logout', operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsTransient: 1 });
+    const emf = (summaries[0]?._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> })
+      .CloudWatchMetrics[0]!;
+    expect(emf.Namespace).toBe('authgate/jobs');
+    expect(emf.Dimensions).toEqual([['job']]);
+    for (const { Name } of emf.Metrics) expect(typeof summaries[0]?.[Name]).toBe('number');
+    // the nonce travels in the queue, never in a log line
+    expect(logLines.join('\n')).not.toContain(NONCE);
+  });
+});
+
+describe('message formats', () => {
+  it('runs plain and EventBridge-enveloped bodies alike, for both jobs, against the real upstream paths', async () => {
+    const logout = consumer(logoutJob);
+    const token = await portalToken('sess-offboard');
+    upstream.requests.length = 0;
+    const plain = sqsEvent([json({ targets: [nextauthTarget, svixLogout(['sess-offboard'])] })]);
+    const enveloped = sqsEvent([eventBridgeBody(DETAIL_TYPES.logout, { targets: [nextauthTarget, svixLogout(['sess-offboard'])] })]);
+    expect(failedIds(await run(logout.handler, plain))).toEqual([]);
+    expect(failedIds(await run(logout.handler, enveloped))).toEqual([]);
+    expect(logout.deadLettered).toEqual([]);
+    expect(await tokenValid(token)).toBe(false);
+
+    const paths = upstream.requests.map((r) => `${r.method} ${r.path}`);
+    expect(paths.filter((p) => p === `POST /servers/${encodeURIComponent(SERVER_ID)}/sessions/logout`)).toHaveLength(2);
+    const svix = upstream.requests.filter((r) => r.path === '/api/v1/auth/app/app_demo/expire-all');
+    expect(svix).toHaveLength(2);
+    for (const r of svix) {
+      expect(JSON.parse(r.body)).toEqual({ expiry: 0, sessionIds: ['sess-offboard'] });
+      expect(r.headers.authorization).toBe(`Bearer ${ORG_KEY}`);
+    }
+    const nextauth = upstream.requests.find((r) => r.path.startsWith('/servers/'));
+    expect(nextauth?.headers['x-nonce']).toBe(NONCE);
+    expect(nextauth?.headers['x-apikey']).toBe(NEXTAUTH_KEY);
+
+    const expire = consumer(expireAllJob);
+    upstream.requests.length = 0;
+    const event = sqsEvent([
+      json({ appId: 'app_2', expiry: 60 }),
+      eventBridgeBody(DETAIL_TYPES['expire-all'], { targets: [{ appId: 'app_demo' }, { appId: 'app_2', sessionIds: ['a', 'b'] }] }),
+    ]);
+    expect(failedIds(await run(expire.handler, event))).toEqual([]);
+    expect(expire.deadLettered).toEqual([]);
+    expect(upstream.requests.map((r) => [r.path, JSON.parse(r.body)])).toEqual(
+      expect.arrayContaining([
+        ['/api/v1/auth/app/app_2/expire-all', { expiry: 60 }],
+        ['/api/v1/auth/app/app_demo/expire-all', {}],
+        ['/api/v1/auth/app/app_2/expire-all', { sessionIds: ['a', 'b'] }],
+      ]),
+    );
+  });
+
+  const invalid: Array<[string, 'logout' | 'expire-all', string, RegExp]> = [
+    ['a JSON array', 'logout', '[]', /^the body is not a JSON object$/],
+    ['no target at all', 'logout', json({ reason: 'offboarding' }), /^\(message\): a logout target is/],
+    ['an empty target list', 'logout', json({ targets: [] }), /^targets: must name at least one target$/],
+    ['101 targets', 'expire-all', json({ targets: Array.from({ length: 101 }, () => ({ appId: 'a' })) }), /^targets: at most 100/],
+    ['a nextAuth target without nonce', 'logout', json({ serverid: SERVER_ID }), /^nonce: /],
+    ['a nonce with a space', 'logout', json({ serverid: SERVER_ID, nonce: 'a b' }), /^nonce: must be printable ASCII/],
+    ['both kinds of target in one', 'logout', json({ ...nextauthTarget, appId: 'app_demo' }), /^appId: Invalid key/],
+    ['an app token in the queue', 'logout', json({ appId: 'app_demo', sessionIds: ['s'], token: 'appsk_x' }), /^token: Invalid key/],
+    ['a nextAuth target in expire-all', 'expire-all', json(nextauthTarget), /^appId: /],
+    ['expiry above 259200', 'expire-all', json({ appId: 'app_demo', expiry: 259_201 }), /^expiry: /],
+    ['a bad session id', 'expire-all', json({ targets: [{ appId: 'a' }, { appId: 'a', sessionIds: ['a.b'] }] }), /^targets\.1\.sessionIds\.0: /],
+    ['an app id of ".."', 'expire-all', json({ appId: '..' }), /^appId: must not be a dot segment/],
+    ['an envelope without detail', 'logout', json({ 'detail-type': DETAIL_TYPES.logout, source: 'x' }), /^not an EventBridge event/],
+    ['an invalid detail', 'logout', eventBridgeBody(DETAIL_TYPES.logout, { targets: [{ serverid: '' , nonce: 'n' }] }), /^detail\.targets\.0\.serverid: /],
+  ];
+  it.each(invalid)('rejects %s with a reason that says where', (_name, kind, body, reason) => {
+    const parsed = parseMessage(kind, { body, messageId: 'm-1' });
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toMatch(reason);
+  });
+
+  it('identifies an EventBridge event by its event id, a plain message by its SQS message id', () => {
+    const body = eventBridgeBody(DETAIL_TYPES.logout, nextauthTarget, { id: 'evt-42' });
+    expect(parseMessage('logout', { body, messageId: 'm-1' })).toMatchObject({ ok: true, via: 'eventbridge', id: 'evt-42' });
+    expect(parseMessage('logout', { body: json(nextauthTarget), messageId: 'm-1' })).toMatchObject({ ok: true, via: 'sqs', id: 'm-1' });
+  });
+});
+
+describe('deadline', () => {
+  const slowSvix = (calls: string[], ms: number): JobDefinition => ({
+    kind: 'expire-all',
+    upstream: {
+      expireAll: async (appId) => {
+        calls.push(appId);
+        await sleep(ms);
+      },
+    },
+  });
+
+  it('starts nothing with too little time left and reports every record failed', async () => {
+    const { handler, deadLettered } = consumer(expireAllJob);
+    const event = sqsEvent(Array.from({ length: 5 }, () => json({ appId: 'app_demo' })));
+    const res = await run(handler, event, 2_500); // 1.5 s for upstream work, below the 2 s start margin
+    expect(failedIds(res)).toEqual(event.Records.map((r) => r.messageId));
+    expect(upstream.requests).toHaveLength(0);
+    expect(deadLettered).toEqual([]);
+    expect(parsedLogs().find((l) => l.msg === 'job summary')).toMatchObject({ retried: 5, targetsNotStarted: 5 });
+  });
+
+  it('stops starting records when time runs low: the unstarted ones fail, the started ones finish', async () => {
+    const calls: string[] = [];
+    const { handler } = consumer(slowSvix(calls, 300), { concurrency: 2, startMarginMs: 1_500, finishMarginMs: 1_000 });
+    const event = sqsEvent(Array.from({ length: 10 }, (_, i) => json({ appId: `app_${i}` })));
+    // 2.2 s for upstream work: two rounds of two start (2.2 s, 1.9 s, then 1.6 s left), the 4th round would begin below 1.5 s
+    const res = await run(handler, event, 3_200);
+    const failed = failedIds(res);
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(calls.length).toBeLessThan(10);
+    expect(calls.length + failed.length).toBe(10);
+    // the unstarted ones are the tail of the batch, and none of them called the upstream
+    expect(failed).toEqual(event.Records.slice(calls.length).map((r) => r.messageId));
+    expect(calls).toEqual(Array.from({ length: calls.length }, (_, i) => `app_${i}`));
+  });
+});
+
+describe('dead-lettering', () => {
+  it('sends the original body with job, reason, failed targets and source message id as attributes', async () => {
+    const sent: unknown[] = [];
+    const deadLetter = queueDeadLetter('https://sqs.eu-west-1.amazonaws.com/123456789012/authgate-test-logout-dlq', async (input) => {
+      sent.push(input);
+    });
+    const { handler } = consumer(logoutJob, { deadLetter, concurrency: 1 });
+    upstream.script({ status: 422 }); // answers the first call: target 0, the nextAuth logout
+    const body = json({ targets: [nextauthTarget, svixLogout(['x'])] });
+    const event = sqsEvent([body], { receiveCounts: [2] });
+    const res = await run(handler, event);
+    expect(failedIds(res)).toEqual([]);
+    expect(sent).toEqual([
+      {
+        QueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/authgate-test-logout-dlq',
+        MessageBody: body,
+        MessageAttributes: {
+          'authgate.job': { DataType: 'String', StringValue: 'logout' },
+          'authgate.reason': { DataType: 'String', StringValue: expect.stringMatching(/^target 0: 422: /) },
+          'authgate.failed-targets': { DataType: 'String', StringValue: '0' },
+          'authgate.source-message-id': { DataType: 'String', StringValue: event.Records[0]!.messageId },
+          'authgate.receive-count': { DataType: 'Number', StringValue: '2' },
+        },
+      },
+    ]);
+  });
+
+  it('leaves a message to the redrive policy when it cannot be dead-lettered', async () => {
+    const failing: DeadLetter = async () => {
+      throw new Error('SQS SendMessage failed');
+    };
+    const { handler } = consumer(logoutJob, { deadLetter: failing });
+    const event = sqsEvent(['nope', json(nextauthTarget)]);
+    expect(failedIds(await run(handler, event))).toEqual(idsOf(event, 0));
+    expect(parsedLogs().find((l) => l.msg === 'job message' && l.result === 'retry')).toMatchObject({ level: 'error', reason: expect.stringMatching(/not JSON/) });
+  });
+
+  it('the deployed handlers send permanent failures and invalid messages to DLQ_URL at once', async () => {
+    const sqs = mockClient(SQSClient);
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
+    process.env.DLQ_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/authgate-test-expire-all-dlq';
+    upstream.script(svixError(403, 'forbidden'));
+    const event = sqsEvent([json({ appId: 'app_demo' }), '{}']);
+    const res = await (expireAllHandler as unknown as Handler)(event, lambdaContext());
+    expect(failedIds(res)).toEqual([]);
+    const sent = sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+    expect(sent.map((i) => i.QueueUrl)).toEqual([process.env.DLQ_URL, process.env.DLQ_URL]);
+    expect(sent.map((i) => i.MessageBody).sort()).toEqual([json({ appId: 'app_demo' }), '{}'].sort());
+    expect(sent.every((i) => (i.MessageAttributes?.['authgate.reason']?.StringValue ?? '').length > 0)).toBe(true);
+    sqs.restore();
+  });
+
+  it('keeps a record for redrive when the DLQ itself cannot be reached', async () => {
+    const sqs = mockClient(SQSClient);
+    sqs.on(SendMessageCommand).rejects(new Error('ServiceUnavailable'));
+    const event = sqsEvent(['{}']);
+    const res = await (expireAllHandler as unknown as Handler)(event, lambdaContext());
+    expect(failedIds(res)).toEqual(idsOf(event, 0));
+    sqs.restore();
+  });
+
+  it('a message with a permanent and a transient target is retried, not dead-lettered, until the transient one clears', async () => {
+    const { handler, deadLettered } = consumer(expireAllJob, { concurrency: 1 });
+    const body = json({ targets: [{ appId: 'app_demo' }, { appId: 'app_2' }] });
+    const event = sqsEvent([body]);
+    upstream.script(svixError(403, 'forbidden'), svixError(429, 'rate_limit_exceeded'));
+    expect(failedIds(await run(handler, event))).toEqual(idsOf(event, 0));
+    expect(deadLettered).toEqual([]);
+    upstream.script(svixError(403, 'forbidden'));
+    const again = sqsEvent([body], { messageIds: idsOf(event, 0), receiveCounts: [2] });
+    expect(failedIds(await run(handler, again))).toEqual([]);
+    expect(deadLettered.map((d) => d.note.failedTargets)).toEqual([[0]]);
+  });
+});
+
+describe('idempotency', () => {
+  it('a redelivered message calls Svix with the same key per target; targets and messages differ', async () => {
+    const { handler } = consumer(expireAllJob, { concurrency: 1 });
+    const body = json({ targets: [{ appId: 'app_demo' }, { appId: 'app_2' }] });
+    const first = sqsEvent([body, body]);
+    await run(handler, first);
+    const redelivered = sqsEvent([body], { messageIds: idsOf(first, 0), receiveCounts: [2] });
+    await run(handler, redelivered);
+
+    const keys = upstream.requests.map((r) => r.headers['idempotency-key']);
+    const [m0t0, m0t1, m1t0, m1t1, again0, again1] = keys;
+    expect([again0, again1]).toEqual([m0t0, m0t1]);
+    expect(new Set([m0t0, m0t1, m1t0, m1t1]).size).toBe(4);
+    const expected = `job_${createHash('sha256').update(`${first.Records[0]!.messageId}:0`).digest('hex')}`;
+    expect(m0t0).toBe(expected);
+    expect(targetIdempotencyKey(first.Records[0]!.messageId, 0)).toBe(expected);
+  });
+
+  it('an EventBridge event delivered twice (two SQS messages) keeps its key', async () => {
+    const { handler } = consumer(expireAllJob);
+    const body = eventBridgeBody(DETAIL_TYPES['expire-all'], { appId: 'app_demo' }, { id: 'evt-dup-1' });
+    await run(handler, sqsEvent([body]));
+    await run(handler, sqsEvent([body]));
+    const keys = upstream.requests.map((r) => r.headers['idempotency-key']);
+    expect(keys).toEqual([targetIdempotencyKey('evt-dup-1', 0), targetIdempotencyKey('evt-dup-1', 0)]);
+  });
+});
+
+describe('outcome classification', () => {
+  it.each([
+    [undefined, 'done'],
+    [new UpstreamResponseError(404, {}), 'done'],
+    [new ApiError(404, 'not_found', 'nextAuth answered HTTP 404.'), 'done'],
+    [new UpstreamResponseError(429, {}), 'transient'],
+    [new UpstreamResponseError(409, {}), 'transient'],
+    [new UpstreamUnavailableError(502, 'x'), 'transient'],
+    [new UpstreamUnavailableError(503, 'x'), 'transient'],
+    [new UpstreamUnavailableError(504, 'x'), 'transient'],
+    [new TypeError('a bug'), 'transient'],
+    [new UpstreamResponseError(400, {}), 'permanent'],
+    [new UpstreamResponseError(401, {}), 'permanent'],
+    [new ApiError(403, 'forbidden', 'x'), 'permanent'],
+    [new UpstreamResponseError(422, {}), 'permanent'],
+  ])('%s → %s', (error, kind) => {
+    expect(classify(error).kind).toBe(kind);
+  });
+
+  it('a bug in a target is retried and logged as an error, not dead-lettered', async () => {
+    const spy = vi.fn(async () => {
+      throw new TypeError('cannot read properties of undefined');
+    });
+    const { handler, deadLettered } = consumer({ kind: 'expire-all', upstream: { expireAll: spy } });
+    const event = sqsEvent([json({ appId: 'app_demo' })]);
+    expect(failedIds(await run(handler, event))).toEqual(idsOf(event, 0));
+    expect(deadLettered).toEqual([]);
+    expect(parsedLogs().find((l) => l.msg === 'job target')).toMatchObject({ level: 'error', outcome: 'transient' });
+  });
+});

@@ -1,0 +1,45 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApiError } from '#lib/errors';
+import { assertTenant, parseClaimList } from '#lib/tenancy';
+
+const ctx = (claims: Record<string, unknown>) => ({ authorizer: { jwt: { claims } } });
+
+afterEach(() => {
+  delete process.env.SVIX_TENANT_CLAIM;
+});
+
+describe('parseClaimList', () => {
+  it('reads the flattened array API Gateway hands to Lambda, real arrays and comma lists', () => {
+    expect(parseClaimList('[app_1 app_2]')).toEqual(['app_1', 'app_2']);
+    expect(parseClaimList(['a', 'b'])).toEqual(['a', 'b']);
+    expect(parseClaimList('a,b')).toEqual(['a', 'b']);
+    expect(parseClaimList('[]')).toEqual([]);
+    expect(parseClaimList(undefined)).toEqual([]);
+  });
+});
+
+describe('assertTenant', () => {
+  it('is off when no claim is configured', () => {
+    expect(() => assertTenant(undefined, 'svix', 'app_1')).not.toThrow();
+  });
+
+  it('allows listed ids and refuses others with 403', () => {
+    process.env.SVIX_TENANT_CLAIM = 'apps';
+    expect(() => assertTenant(ctx({ apps: '[app_1 app_2]' }), 'svix', 'app_2')).not.toThrow();
+    const err = (() => {
+      try {
+        assertTenant(ctx({ apps: '[app_1]' }), 'svix', 'app_10');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).statusCode).toBe(403);
+  });
+
+  it('fails closed without claims', () => {
+    process.env.SVIX_TENANT_CLAIM = 'apps';
+    expect(() => assertTenant(undefined, 'svix', 'app_1')).toThrow(ApiError);
+    expect(() => assertTenant(ctx({}), 'svix', 'app_1')).toThrow(ApiError);
+  });
+});
