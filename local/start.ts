@@ -3,8 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalApi } from './api.ts';
+import { consoleRoutes } from './console/serve.ts';
 import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.ts';
 import { httpRoutes } from './routes.ts';
+import { runJobInProcess } from './run-job.ts';
 import { DEFAULT_SANDBOX_SERVER_ID } from './sandbox/nextauth.ts';
 import { startSandbox } from './sandbox/server.ts';
 
@@ -43,12 +45,18 @@ Object.assign(process.env, {
 const routes = httpRoutes();
 const authKey = await loadOrCreateDevKey();
 const devToken = await mintToken(authKey, { scopes: allScopes(routes), claims: { [TENANT_CLAIMS.svix]: ['*'], [TENANT_CLAIMS.nextauth]: ['*'] } });
-const api = await startLocalApi({ port, authKey, routes });
+const api = await startLocalApi({
+  port,
+  authKey,
+  routes,
+  extra: consoleRoutes({ sandboxUrl: sandbox.url, serverId, devToken, runJob: (kind, messages) => runJobInProcess(kind, messages) }),
+});
 
 process.stdout.write(
   [
     '',
     `authgate local API   ${api.url}`,
+    `console              ${api.url}/   (QR login, Svix portal, jobs, faults in a browser)`,
     `sandbox upstream     ${sandbox.url}   (Svix + nextAuth; sandbox-only routes under /_sandbox/)`,
     `nextAuth server id   ${serverId}   (percent-encode it in paths: ${encodeURIComponent(serverId)})`,
     'Svix apps            app_demo, app_2 (others are created with an `application` body)',
@@ -56,6 +64,9 @@ process.stdout.write(
     '',
     'Development token (every scope, every tenant; 12 h). Narrower ones: npm run token -- --help',
     `export TOKEN=${devToken}`,
+    '',
+    'Jobs against this sandbox (npm run job, in another shell):',
+    `export SVIX_API_URL=${sandbox.url} NEXTAUTH_API_URL=${sandbox.url} SECRETS_FILE=${secretsFile}`,
     '',
     'Ctrl-C stops both.',
     '',
