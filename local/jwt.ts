@@ -71,14 +71,24 @@ function flattenClaims(payload: JWTPayload): Record<string, string> {
 
 const UNAUTHORIZED = { ok: false, status: 401, body: { message: 'Unauthorized' } } as const;
 
+/** Importing a JWK costs more than verifying with it: once per key, not per request. */
+const publicKeys = new WeakMap<DevKey, ReturnType<typeof importJWK>>();
+function publicKeyOf(key: DevKey) {
+  let imported = publicKeys.get(key);
+  if (!imported) {
+    imported = importJWK(key.publicJwk, ALG);
+    publicKeys.set(key, imported);
+  }
+  return imported;
+}
+
 export async function authorize(key: DevKey, authorization: string | undefined, route: RouteAuthorizer): Promise<AuthorizerOutcome> {
   if (!authorization) return UNAUTHORIZED;
   // API Gateway accepts the token with or without the Bearer prefix.
   const token = authorization.replace(/^Bearer\s+/i, '').trim();
   let payload: JWTPayload;
   try {
-    const publicKey = await importJWK(key.publicJwk, ALG);
-    ({ payload } = await jwtVerify(token, publicKey, { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, algorithms: [ALG] }));
+    ({ payload } = await jwtVerify(token, await publicKeyOf(key), { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, algorithms: [ALG] }));
   } catch {
     return UNAUTHORIZED;
   }

@@ -6,7 +6,7 @@
  *   2. cold start: load + init of each bundle in a fresh Node process, against two floors
  *   3. warm overhead: a full handler invocation vs the same call made directly to the sandbox
  *   4. Secrets Manager calls per 1,000 warm invocations
- *   5. local API start-up time
+ *   5. local API start-up time, and the local API under load next to the sandbox alone
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -138,26 +138,81 @@ async function section3and4() {
   await sandbox.close();
 }
 
+async function startStack(port: number, sandboxPort: number) {
+  const t = performance.now();
+  const child = spawn(join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), ['local/start.ts'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, PORT: String(port), SANDBOX_PORT: String(sandboxPort), LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let printed = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    printed += chunk.toString();
+  });
+  for (;;) {
+    const token = /export TOKEN=(\S+)/.exec(printed)?.[1];
+    if (token) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/api/v1/auth/app-portal-access/app_demo`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: '{}',
+        });
+        if (res.status === 200) return { child, token, printed, ms: performance.now() - t };
+      } catch {}
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    if (performance.now() - t > 30_000) throw new Error('local API did not start in 30 s');
+  }
+}
+
+/** A closed-loop load generator: `connections` callers, each sending its next request on an answer. */
+async function load(send: () => Promise<Response>, connections: number, total: number, maxMs: number) {
+  const latencies: number[] = [];
+  let issued = 0;
+  let failed = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (issued < total && performance.now() - started < maxMs) {
+        issued++;
+        const t = performance.now();
+        const res = await send();
+        await res.arrayBuffer();
+        if (res.status >= 400) failed++;
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { rps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), n: latencies.length, failed };
+}
+
 async function section5() {
   out();
-  out('## 5. Local API start-up (npm start: sandbox + API, until the first 200 from a handler)');
+  out('## 5. Local API: start-up (npm start until the first 200 from a handler), and under load');
   const times: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const port = 3900 + i;
-    const t = performance.now();
-    const child = spawn(join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), ['local/start.ts'], { cwd: PROJECT_ROOT, env: { ...process.env, PORT: String(port), SANDBOX_PORT: String(4900 + i), LOG_LEVEL: 'error' }, stdio: 'ignore' });
-    for (;;) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/api/v1/auth/app-portal-access/app_demo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-        if (res.status === 200) break;
-      } catch {}
-      await new Promise((r) => setTimeout(r, 20));
-      if (performance.now() - t > 30_000) throw new Error('local API did not start in 30 s');
-    }
-    times.push(performance.now() - t);
+    const { child, ms: t } = await startStack(3900 + i, 4900 + i);
+    times.push(t);
     child.kill('SIGTERM');
   }
-  out(`first 200 after ${times.map((t) => ms(t)).join(', ')} (median ${ms(percentile(times, 50))})`);
+  out(`start-up: first 200 after ${times.map((t) => ms(t)).join(', ')} (median ${ms(percentile(times, 50))})`);
+
+  const { child, token, printed } = await startStack(3950, 4950);
+  const nonce = 'bench-nonce-0123456789abcdef';
+  const serverPath = `/servers/${encodeURIComponent('c2FuZGJveC1zZXJ2ZXI/Pj4+MQ==')}/sessions/`;
+  const total = Number(process.env.BENCH_LOAD_REQUESTS ?? 4000);
+  const connections = 16;
+  const viaApi = await load(() => fetch(`http://127.0.0.1:3950${serverPath}`, { headers: { authorization: `Bearer ${token}`, 'x-nonce': nonce } }), connections, total, 20_000);
+  // The sandbox alone, same operation, with the key the gateway would use.
+  const secrets = JSON.parse(readFileSync(/SECRETS_FILE=(\S+)/.exec(printed)?.[1] ?? '', 'utf8')) as Record<string, { apiKey: string }>;
+  const key = secrets['local/nextauth']?.apiKey ?? '';
+  const direct = await load(() => fetch(`http://127.0.0.1:4950${serverPath}`, { headers: { 'x-apikey': key, 'x-nonce': nonce } }), connections, total, 20_000);
+  child.kill('SIGTERM');
+  out(`load: nextAuth getSession, ${connections} connections, ${total} requests (loopback, 2 cores shared with the load generator)`);
+  out(`sandbox alone (floor)     ${direct.rps.toFixed(0)} req/s   p50 ${ms(direct.p50)}   p99 ${ms(direct.p99)}   errors ${direct.failed}`);
+  out(`through the local API     ${viaApi.rps.toFixed(0)} req/s   p50 ${ms(viaApi.p50)}   p99 ${ms(viaApi.p99)}   errors ${viaApi.failed}`);
 }
 
 out(`authgate bench — Node ${process.version}, ${new Date().toISOString()}`);
