@@ -32,7 +32,7 @@ export function envUrl(name: string): URL {
     const url = new URL(raw);
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('protocol');
     return url;
-  } catch (cause) {
+  } catch {
     throw new ConfigError(name, 'must be an http(s) URL');
   }
 }

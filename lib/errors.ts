@@ -122,7 +122,10 @@ export class UpstreamTransportError extends Error {
 
 /** A required environment variable is missing or malformed. Names the variable, never a value. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, problem: string) {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
     super(`${variable} ${problem}`);
     this.name = 'ConfigError';
   }
@@ -130,7 +133,10 @@ export class ConfigError extends Error {
 
 /** Secrets Manager (or the local secrets file) could not give us a secret we have no cached copy of. */
 export class SecretUnavailableError extends ApiError {
-  constructor(readonly secretId: string, options?: ErrorOptions) {
+  constructor(
+    readonly secretId: string,
+    options?: ErrorOptions,
+  ) {
     // The secret's id is logged by the caller; the response stays generic.
     super(503, 'service_unavailable', 'The gateway cannot reach its credentials store; try again later.', options);
     this.name = 'SecretUnavailableError';
@@ -138,5 +144,4 @@ export class SecretUnavailableError extends ApiError {
 }
 
 /** Anything else: a bug. Answered 500 without a word about what went wrong inside. */
-export const internalErrorResponse = (): ErrorResponse =>
-  new ApiError(500, 'internal_server_error', 'Internal server error.').toResponse();
+export const internalErrorResponse = (): ErrorResponse => new ApiError(500, 'internal_server_error', 'Internal server error.').toResponse();

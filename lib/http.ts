@@ -140,17 +140,12 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
     },
   };
 
-  const stack = middy<HttpEvent, HttpResult, Error, Context>()
-    .use(invocationLog(operation))
-    .use(errorResponder)
-    .use(httpHeaderNormalizer());
+  const stack = middy<HttpEvent, HttpResult, Error, Context>().use(invocationLog(operation)).use(errorResponder).use(httpHeaderNormalizer());
   if (options.tenant) stack.use(tenantGuard(options.tenant));
   return stack
     .use(bodyLimit(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES))
     .use(bodyStage as MiddlewareObj<HttpEvent, HttpResult>)
-    .handler((event, context) =>
-      fn(event as unknown as ParsedEvent, { deadline: deadlineFromContext(context), requestId: context.awsRequestId }),
-    );
+    .handler((event, context) => fn(event as unknown as ParsedEvent, { deadline: deadlineFromContext(context), requestId: context.awsRequestId }));
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {

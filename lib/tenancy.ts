@@ -42,5 +42,5 @@ export function assertTenant(requestContext: unknown, kind: TenantKind, id: stri
   if (!claim) return;
   const claims = (requestContext as JwtAuthorizerContext | undefined)?.authorizer?.jwt?.claims;
   const allowed = parseClaimList(claims?.[claim]);
-  if (id === undefined || !allowed.includes(id) && !allowed.includes('*')) throw forbidden(kind);
+  if (id === undefined || (!allowed.includes(id) && !allowed.includes('*'))) throw forbidden(kind);
 }

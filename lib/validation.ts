@@ -18,7 +18,11 @@ function toIssue(issue: v.BaseIssue<unknown>, prefix: IssueLocation): Issue {
   };
 }
 
-export function issuesOf<S extends v.GenericSchema>(schema: S, input: unknown, prefix: IssueLocation): { ok: true; value: v.InferOutput<S> } | { ok: false; issues: Issue[] } {
+export function issuesOf<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  prefix: IssueLocation,
+): { ok: true; value: v.InferOutput<S> } | { ok: false; issues: Issue[] } {
   const result = v.safeParse(schema, input, { abortPipeEarly: true });
   if (result.success) return { ok: true, value: result.output };
   return { ok: false, issues: result.issues.map((i) => toIssue(i, prefix)) };

@@ -115,9 +115,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (options.extra && (await options.extra(req, res, url))) return;
       const method = (req.method ?? 'GET').toUpperCase();
-      const match = routes
-        .map((route) => ({ route, m: route.method === method ? route.pattern.exec(url.pathname) : null }))
-        .find((candidate) => candidate.m);
+      const match = routes.map((route) => ({ route, m: route.method === method ? route.pattern.exec(url.pathname) : null })).find((candidate) => candidate.m);
       if (!match?.m) return send(res, 404, JSON.stringify({ message: 'Not Found' }), { 'content-type': 'application/json' });
 
       const headers = joinedHeaders(req);
@@ -165,10 +163,11 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
   return {
     url: `http://127.0.0.1:${port}`,
     server,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

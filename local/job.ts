@@ -43,7 +43,10 @@ function fail(message: string): never {
 
 const { positionals, values } = (() => {
   try {
-    return parseArgs({ allowPositionals: true, options: { eventbridge: { type: 'boolean' }, logs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    return parseArgs({
+      allowPositionals: true,
+      options: { eventbridge: { type: 'boolean' }, logs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -135,11 +138,19 @@ for (let start = 0; start < bodies.length; start += 10) {
     const result = retried.has(record.messageId) ? 'retry' : note ? 'dead-lettered' : 'done';
     totals[result]++;
     if (result !== 'done') allDone = false;
-    const why = result === 'retry' ? ` (SQS would deliver it again): ${lines.find((l) => l.msg === 'job message' && l.messageId === record.messageId)?.reason ?? ''}` : note ? `: ${note.reason}` : '';
+    const why =
+      result === 'retry'
+        ? ` (SQS would deliver it again): ${lines.find((l) => l.msg === 'job message' && l.messageId === record.messageId)?.reason ?? ''}`
+        : note
+          ? `: ${note.reason}`
+          : '';
     out();
     out(`message ${start + i + 1}  ${record.messageId}  ${result}${why}`);
     for (const t of lines.filter((l) => l.msg === 'job target' && l.messageId === record.messageId).sort((a, b) => Number(a.target) - Number(b.target))) {
-      const what = t.op === 'nextauth.logout' ? `nextAuth logout, server ${String(t.serverid)}` : `Svix expire-all, app ${String(t.appId)}, sessions: ${String(t.sessions)}${t.expiry !== undefined ? `, expiry ${String(t.expiry)}` : ''}`;
+      const what =
+        t.op === 'nextauth.logout'
+          ? `nextAuth logout, server ${String(t.serverid)}`
+          : `Svix expire-all, app ${String(t.appId)}, sessions: ${String(t.sessions)}${t.expiry !== undefined ? `, expiry ${String(t.expiry)}` : ''}`;
       const outcome = t.outcome === 'done' ? (t.gone ? 'done (404: already gone)' : 'done') : `${String(t.outcome)}: ${String(t.reason ?? '')}`;
       out(`  target ${String(t.target)}  ${what}  →  ${outcome}${t.durationMs !== undefined ? `  (${String(t.durationMs)} ms)` : ''}`);
     }

@@ -92,7 +92,9 @@ export async function authorize(key: DevKey, authorization: string | undefined, 
   } catch {
     return UNAUTHORIZED;
   }
-  const scopes = String(payload.scope ?? payload.scp ?? '').split(' ').filter(Boolean);
+  const scopes = String(payload.scope ?? payload.scp ?? '')
+    .split(' ')
+    .filter(Boolean);
   if (route.scopes?.length && !route.scopes.some((s) => scopes.includes(s))) {
     return { ok: false, status: 403, body: { message: 'Forbidden' } };
   }

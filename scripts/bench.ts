@@ -16,10 +16,10 @@ import { deflateRawSync } from 'node:zlib';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
-import { lambdaContext, httpEvent } from '../local/events.ts';
+import { send } from '../lib/upstream/transport.ts';
+import { httpEvent, lambdaContext } from '../local/events.ts';
 import { httpRoutes, PROJECT_ROOT, queueFunctions, readServerlessConfig } from '../local/routes.ts';
 import { startSandbox } from '../local/sandbox/server.ts';
-import { send } from '../lib/upstream/transport.ts';
 
 const BUNDLE_BUDGET_BYTES = 200 * 1024;
 const WARM_CALLS = Number(process.env.BENCH_CALLS ?? 2000);
@@ -39,7 +39,8 @@ mkdirSync(workDir, { recursive: true });
 
 async function bundle(entry: string | { contents: string }, name: string, external: string[] = []): Promise<string> {
   const outfile = join(workDir, `${name}.cjs`);
-  const source = typeof entry === 'string' ? { entryPoints: [entry] } : { stdin: { contents: entry.contents, resolveDir: PROJECT_ROOT, loader: 'ts' as const } };
+  const source =
+    typeof entry === 'string' ? { entryPoints: [entry] } : { stdin: { contents: entry.contents, resolveDir: PROJECT_ROOT, loader: 'ts' as const } };
   await build({ ...source, bundle: true, minify: true, platform: 'node', target: 'node22', format: 'cjs', outfile, external, logLevel: 'error' });
   return outfile;
 }
@@ -47,7 +48,10 @@ async function bundle(entry: string | { contents: string }, name: string, extern
 /** Same options as serverless.yml's esbuild block. */
 async function bundleFunctions(external: string[]) {
   const config = readServerlessConfig();
-  const entries = Object.entries(config.functions).map(([name, fn]) => ({ name, entry: join(PROJECT_ROOT, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.ts`) }));
+  const entries = Object.entries(config.functions).map(([name, fn]) => ({
+    name,
+    entry: join(PROJECT_ROOT, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.ts`),
+  }));
   const result: Array<{ name: string; file: string; raw: number; zipped: number }> = [];
   for (const { name, entry } of entries) {
     const file = await bundle(entry, `${name}${external.length ? '-ext' : ''}`, external);
@@ -66,19 +70,24 @@ function coldStart(file: string): number {
 }
 
 async function section1and2() {
-  out('## 1. Bundle size (minified; deflated ≈ zip size)   budget per function: ' + kb(BUNDLE_BUDGET_BYTES));
+  out(`## 1. Bundle size (minified; deflated ≈ zip size)   budget per function: ${kb(BUNDLE_BUDGET_BYTES)}`);
   const bundled = await bundleFunctions([]);
   const external = await bundleFunctions(['@aws-sdk/*']);
   out('function                          bundled(zip)  raw        @aws-sdk external(zip)  budget');
   for (const [i, b] of bundled.entries()) {
     const e = external[i];
-    out(`${b.name.padEnd(34)}${kb(b.zipped).padEnd(14)}${kb(b.raw).padEnd(11)}${kb(e?.zipped ?? 0).padEnd(24)}${b.zipped <= BUNDLE_BUDGET_BYTES ? 'ok' : 'OVER'}`);
+    out(
+      `${b.name.padEnd(34)}${kb(b.zipped).padEnd(14)}${kb(b.raw).padEnd(11)}${kb(e?.zipped ?? 0).padEnd(24)}${b.zipped <= BUNDLE_BUDGET_BYTES ? 'ok' : 'OVER'}`,
+    );
   }
 
   out();
   out(`## 2. Cold start: require() + init in a fresh Node ${process.version} process, median of ${COLD_RUNS}`);
   const emptyEntry = { contents: 'export const handler = async () => ({ statusCode: 200 });' };
-  const smEntry = { contents: "import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';\nconst c = new SecretsManagerClient({ region: 'eu-west-1' });\nexport const handler = async () => c.config.region;" };
+  const smEntry = {
+    contents:
+      "import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';\nconst c = new SecretsManagerClient({ region: 'eu-west-1' });\nexport const handler = async () => c.config.region;",
+  };
   const emptyFloor = coldStart(await bundle(emptyEntry, 'floor-empty'));
   const smFloor = coldStart(await bundle(smEntry, 'floor-sm'));
   out(`floor: empty handler ${ms(emptyFloor)}; Secrets Manager client only ${ms(smFloor)}`);
@@ -114,13 +123,25 @@ async function section3and4() {
   const url = new URL('/api/v1/auth/app-portal-access/app_demo', sandbox.url);
   for (let i = 0; i < WARM_CALLS + 50; i++) {
     const t = performance.now();
-    const reply = await send({ method: 'POST', url, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': `d${i}` }, body: Buffer.from('{}'), timeoutMs: 5000 });
+    const reply = await send({
+      method: 'POST',
+      url,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': `d${i}` },
+      body: Buffer.from('{}'),
+      timeoutMs: 5000,
+    });
     if (reply.status !== 200) throw new Error(`direct call failed: ${reply.status}`);
     if (i >= 50) direct.push(performance.now() - t);
   }
   const viaHandler: number[] = [];
   for (let i = 0; i < WARM_CALLS + 50; i++) {
-    const event = httpEvent({ method: 'POST', rawPath: '/api/v1/auth/app-portal-access/app_demo', pathParameters: { app_id: 'app_demo' }, headers: { 'content-type': 'application/json' }, body: '{}' });
+    const event = httpEvent({
+      method: 'POST',
+      rawPath: '/api/v1/auth/app-portal-access/app_demo',
+      pathParameters: { app_id: 'app_demo' },
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     const t = performance.now();
     const res = (await handler(event, lambdaContext())) as { statusCode: number };
     if (res.statusCode !== 200) throw new Error(`handler call failed: ${res.statusCode}`);
@@ -204,7 +225,12 @@ async function section5() {
   const serverPath = `/servers/${encodeURIComponent('c2FuZGJveC1zZXJ2ZXI/Pj4+MQ==')}/sessions/`;
   const total = Number(process.env.BENCH_LOAD_REQUESTS ?? 4000);
   const connections = 16;
-  const viaApi = await load(() => fetch(`http://127.0.0.1:3950${serverPath}`, { headers: { authorization: `Bearer ${token}`, 'x-nonce': nonce } }), connections, total, 20_000);
+  const viaApi = await load(
+    () => fetch(`http://127.0.0.1:3950${serverPath}`, { headers: { authorization: `Bearer ${token}`, 'x-nonce': nonce } }),
+    connections,
+    total,
+    20_000,
+  );
   // The sandbox alone, same operation, with the key the gateway would use.
   const secrets = JSON.parse(readFileSync(/SECRETS_FILE=(\S+)/.exec(printed)?.[1] ?? '', 'utf8')) as Record<string, { apiKey: string }>;
   const key = secrets['local/nextauth']?.apiKey ?? '';

@@ -125,7 +125,13 @@ export async function runBatch(
   const sendToDeadLetter = async (record: SQSRecord, report: Omit<MessageReport, 'result'>, failedTargets: number[]): Promise<MessageReport> => {
     try {
       await options.deadLetter(record, { job: job.kind, reason: report.reason ?? 'unknown', failedTargets });
-      log.warn('job message', { messageId: record.messageId, via: report.via, receiveCount: receiveCount(record), result: 'dead-lettered', reason: report.reason });
+      log.warn('job message', {
+        messageId: record.messageId,
+        via: report.via,
+        receiveCount: receiveCount(record),
+        result: 'dead-lettered',
+        reason: report.reason,
+      });
       return { ...report, result: 'dead-lettered' };
     } catch (err) {
       // Left to SQS: retried, and moved to the same DLQ by the redrive policy after maxReceiveCount.

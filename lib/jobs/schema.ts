@@ -28,12 +28,10 @@ export const DETAIL_TYPES: Record<JobKind, string> = {
 /** Targets in one message (ours): 100 targets is 100 upstream calls, a tenth of a batch's budget. */
 export const MAX_TARGETS = 100;
 
-export type Target =
-  | { op: 'nextauth.logout'; serverid: string; nonce: string }
-  | { op: 'svix.expire-all'; appId: string; body: ApplicationTokenExpireIn };
+export type Target = { op: 'nextauth.logout'; serverid: string; nonce: string } | { op: 'svix.expire-all'; appId: string; body: ApplicationTokenExpireIn };
 
 export type ParsedMessage =
-  | { ok: true; via: 'sqs' | 'eventbridge'; /** Identity for idempotency keys. */ id: string; targets: Target[] }
+  | { ok: true; via: 'sqs' | 'eventbridge' /** Identity for idempotency keys. */; id: string; targets: Target[] }
   | { ok: false; via: 'sqs' | 'eventbridge'; reason: string };
 
 // The Svix bounds are defined once, in lib/schemas/svix.ts (`pipe[1]` is its object schema).
@@ -90,11 +88,7 @@ function parseTarget(kind: JobKind, input: unknown, loc: (string | number)[]): T
   return { ok: true, target: { op: 'svix.expire-all', appId, body } };
 }
 
-function parseTargets(
-  kind: JobKind,
-  message: Record<string, unknown>,
-  loc: string[],
-): { ok: true; targets: Target[] } | { ok: false; reason: string } {
+function parseTargets(kind: JobKind, message: Record<string, unknown>, loc: string[]): { ok: true; targets: Target[] } | { ok: false; reason: string } {
   if (!('targets' in message)) {
     const one = parseTarget(kind, message, loc);
     return one.ok ? { ok: true, targets: [one.target] } : one;

@@ -45,28 +45,32 @@ export const AppPortalCapability = v.picklist([
   'ManageEndpoint',
 ]);
 
-export const AppPortalAccessIn = jsonObject(v.object({
-  application: v.nullish(ApplicationIn),
-  /** Deprecated upstream, still accepted. */
-  readOnly: v.nullish(v.boolean()),
-  capabilities: v.nullish(v.pipe(v.array(AppPortalCapability), v.check(unique, 'items must be unique'))),
-  // The spec says minItems 1, yet its own examples send []; Svix accepts [] (we do too).
-  featureFlags: v.nullish(
-    v.pipe(
-      v.array(v.pipe(v.string(), v.maxLength(256), v.regex(ID_PATTERN, 'must match ^[a-zA-Z0-9\\-_.]+$'))),
-      v.maxLength(25),
-      v.check(unique, 'items must be unique'),
+export const AppPortalAccessIn = jsonObject(
+  v.object({
+    application: v.nullish(ApplicationIn),
+    /** Deprecated upstream, still accepted. */
+    readOnly: v.nullish(v.boolean()),
+    capabilities: v.nullish(v.pipe(v.array(AppPortalCapability), v.check(unique, 'items must be unique'))),
+    // The spec says minItems 1, yet its own examples send []; Svix accepts [] (we do too).
+    featureFlags: v.nullish(
+      v.pipe(
+        v.array(v.pipe(v.string(), v.maxLength(256), v.regex(ID_PATTERN, 'must match ^[a-zA-Z0-9\\-_.]+$'))),
+        v.maxLength(25),
+        v.check(unique, 'items must be unique'),
+      ),
     ),
-  ),
-  expiry: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(3600), v.maxValue(604_800))),
-  sessionId: v.nullish(SessionId),
-}));
+    expiry: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(3600), v.maxValue(604_800))),
+    sessionId: v.nullish(SessionId),
+  }),
+);
 export type AppPortalAccessIn = v.InferOutput<typeof AppPortalAccessIn>;
 
-export const ApplicationTokenExpireIn = jsonObject(v.object({
-  expiry: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(259_200))),
-  sessionIds: v.optional(v.pipe(v.array(SessionId), v.maxLength(1000))),
-}));
+export const ApplicationTokenExpireIn = jsonObject(
+  v.object({
+    expiry: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(259_200))),
+    sessionIds: v.optional(v.pipe(v.array(SessionId), v.maxLength(1000))),
+  }),
+);
 export type ApplicationTokenExpireIn = v.InferOutput<typeof ApplicationTokenExpireIn>;
 
 /** Both AppPortalAccessOut and the legacy DashboardAccessOut. */

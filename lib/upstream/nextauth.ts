@@ -201,7 +201,9 @@ function toLoginStatus(body: unknown): LoginStatus {
     hsid: optional(raw.hsid, isString),
     loginqrdata: optional(raw.loginqrdata, isString),
   };
-  const dropped = Object.entries(fields).filter(([k, v]) => v === undefined && raw[k] !== undefined && raw[k] !== null).map(([k]) => k);
+  const dropped = Object.entries(fields)
+    .filter(([k, v]) => v === undefined && raw[k] !== undefined && raw[k] !== null)
+    .map(([k]) => k);
   if (dropped.length) log.warn('nextauth LoginStatus had ill-typed fields; dropped', { fields: dropped });
   const status: LoginStatus = { loggedin: raw.loggedin === true };
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) (status as unknown as Record<string, unknown>)[k] = v;

@@ -54,7 +54,8 @@ async function post(operation: string, path: string, token: string, body: unknow
   // Every Svix POST carries an idempotency key, so repeating it is safe.
   const policy: RetryPolicy = { ...DEFAULT_POLICY, safe: true, attemptTimeoutMs };
   const reply = await callWithRetry(
-    (timeoutMs, attempt) => send({ method: 'POST', url, headers: attempt > 1 ? { ...headers, 'svix-retry-count': String(attempt - 1) } : headers, body: payload, timeoutMs }),
+    (timeoutMs, attempt) =>
+      send({ method: 'POST', url, headers: attempt > 1 ? { ...headers, 'svix-retry-count': String(attempt - 1) } : headers, body: payload, timeoutMs }),
     { deadline: options.deadline, policy, operation },
   );
   return withoutCredential(reply, token);

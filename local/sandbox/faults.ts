@@ -104,26 +104,30 @@ export class FaultTable {
     const match = /^\/_sandbox\/faults(?:\/([^/]+))?\/?$/.exec(req.url.pathname);
     if (!match) return false;
     const route = match[1] ? decodeURIComponent(match[1]) : undefined;
-    const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (req.method === 'GET') return reply(200, { routes: FAULT_ROUTES, faults: this.list() }), true;
-    if (req.method === 'DELETE') return this.clear(route), reply(200, { faults: this.list() }), true;
-    if (req.method === 'PUT' && route) {
-      let body: unknown;
-      try {
-        body = JSON.parse(req.body.toString('utf8'));
-      } catch {
-        return reply(400, { error: 'body must be JSON' }), true;
-      }
-      const fault = parseFault(body);
-      if (typeof fault === 'string') return reply(400, { error: fault }), true;
-      try {
-        this.set(route, fault);
-      } catch (err) {
-        return reply(404, { error: (err as Error).message, routes: FAULT_ROUTES }), true;
-      }
-      return reply(200, { faults: this.list() }), true;
+    const reply = (status: number, body: unknown): true => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      return true;
+    };
+    if (req.method === 'GET') return reply(200, { routes: FAULT_ROUTES, faults: this.list() });
+    if (req.method === 'DELETE') {
+      this.clear(route);
+      return reply(200, { faults: this.list() });
     }
-    return reply(405, { error: 'use GET, PUT /_sandbox/faults/{route} or DELETE' }), true;
+    if (req.method !== 'PUT' || !route) return reply(405, { error: 'use GET, PUT /_sandbox/faults/{route} or DELETE' });
+    let body: unknown;
+    try {
+      body = JSON.parse(req.body.toString('utf8'));
+    } catch {
+      return reply(400, { error: 'body must be JSON' });
+    }
+    const fault = parseFault(body);
+    if (typeof fault === 'string') return reply(400, { error: fault });
+    try {
+      this.set(route, fault);
+    } catch (err) {
+      return reply(404, { error: (err as Error).message, routes: FAULT_ROUTES });
+    }
+    return reply(200, { faults: this.list() });
   }
 }
 
@@ -141,7 +145,10 @@ export async function applyFault(fault: Fault, res: ServerResponse): Promise<boo
   if (fault.status) {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
-    const body = fault.status === 429 ? { code: 'rate_limit_exceeded', detail: 'Too many requests (sandbox fault).' } : { code: 'server_error', detail: 'Injected fault.' };
+    const body =
+      fault.status === 429
+        ? { code: 'rate_limit_exceeded', detail: 'Too many requests (sandbox fault).' }
+        : { code: 'server_error', detail: 'Injected fault.' };
     res.writeHead(fault.status, headers).end(JSON.stringify(body));
     return true;
   }

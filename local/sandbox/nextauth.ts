@@ -197,10 +197,7 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
         const size = parseSize(req.url.searchParams.get('s'));
         const s = session(nonce);
         s.qrUserContext = parseUserContext(req.body);
-        const bytes =
-          img === 'png'
-            ? await QRCode.toBuffer([{ data: s.qrBytes, mode: 'byte' }], { type: 'png', width: size, margin: 1 })
-            : s.qrBytes;
+        const bytes = img === 'png' ? await QRCode.toBuffer([{ data: s.qrBytes, mode: 'byte' }], { type: 'png', width: size, margin: 1 }) : s.qrBytes;
         send(res, 200, 'application/octet-stream', bytes);
         return;
       }
@@ -211,9 +208,7 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
           hsid: s.hsid,
           canprovoke: s.lastLoginAccountId !== null,
           loginqrdata: s.qrBytes.toString('base64'),
-          ...(s.loggedin && s.account !== null
-            ? { userid: s.account.userid, accountid: s.account.id, pk: s.account.pk }
-            : {}),
+          ...(s.loggedin && s.account !== null ? { userid: s.account.userid, accountid: s.account.id, pk: s.account.pk } : {}),
         };
         sendJson(res, 200, status);
         return;

@@ -71,9 +71,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     server,
     nextauth,
     faults,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -18,14 +18,7 @@ export interface SvixSandboxOptions {
   publicUrl?: string;
 }
 
-const CAPABILITIES = [
-  'ViewBase',
-  'ViewEndpointSecret',
-  'ManageEndpointSecret',
-  'ManageTransformations',
-  'CreateAttempts',
-  'ManageEndpoint',
-] as const;
+const CAPABILITIES = ['ViewBase', 'ViewEndpointSecret', 'ManageEndpointSecret', 'ManageTransformations', 'CreateAttempts', 'ManageEndpoint'] as const;
 const APP_ID = /^[a-zA-Z0-9\-_.]+$/;
 const SESSION_ID = /^[a-zA-Z0-9@_-]+$/;
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -254,10 +247,7 @@ export function createSvixSandbox(opts: SvixSandboxOptions): SandboxUpstream {
     const idemKey = req.headers['idempotency-key'];
     // Like the OSS server, the body is not part of the key and the layer sits in front of auth,
     // so a cached success replays even if its token has since been logged out.
-    const cacheKey =
-      typeof authorization === 'string' && typeof idemKey === 'string'
-        ? JSON.stringify([authorization, idemKey, path])
-        : null;
+    const cacheKey = typeof authorization === 'string' && typeof idemKey === 'string' ? JSON.stringify([authorization, idemKey, path]) : null;
     if (cacheKey !== null) {
       const hit = idempotent.get(cacheKey);
       if (hit && clock() < hit.expiresAt) return write(res, hit.reply, { 'idempotent-replayed': 'true' });

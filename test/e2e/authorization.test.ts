@@ -1,4 +1,4 @@
-import { generateKeyPair, exportJWK } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mintToken, TENANT_CLAIMS } from '#local/jwt';
 import { type LocalStack, startLocalStack } from '../support/local-stack.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logLines } from '../support/logs.ts';
 import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
+import { logLines } from '../support/logs.ts';
 
 /**
  * Canary secrets: every operation runs, healthy and under upstream faults, with known strings as

@@ -19,8 +19,16 @@ import { decodeQrPng } from '../support/qr.ts';
 const CHROMIUM_CANDIDATES = process.env.CHROMIUM_PATH ? [process.env.CHROMIUM_PATH] : ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
 const executablePath = CHROMIUM_CANDIDATES.find((path) => existsSync(path));
 const SCREENSHOT = join(PROJECT_ROOT, 'test-artifacts', 'console.png');
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 if (!executablePath) {
   console.warn(`console e2e SKIPPED: no Chromium at ${CHROMIUM_CANDIDATES.join(', ')}; run scripts/install-browser.sh or set CHROMIUM_PATH`);
@@ -28,7 +36,7 @@ if (!executablePath) {
 
 /** A stack whose console options can be swapped per test (the sandbox URL is known only after start). */
 let stack: LocalStack;
-let consoleOptions: Partial<ConsoleOptions> = {};
+const consoleOptions: Partial<ConsoleOptions> = {};
 let routes: ReturnType<typeof consoleRoutes> | undefined;
 const configure = (extra: Partial<ConsoleOptions> = {}) => {
   routes = consoleRoutes({ sandboxUrl: stack.sandbox.url, serverId: stack.serverId, devToken: stack.devToken, ...consoleOptions, ...extra });
@@ -69,7 +77,8 @@ describe('console routes (no browser)', () => {
   });
 
   it('answers 501 for jobs without runJob, and runs them with it', async () => {
-    const post = (kind: string, body: string) => fetch(`${stack.api.url}/_console/jobs/${kind}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const post = (kind: string, body: string) =>
+      fetch(`${stack.api.url}/_console/jobs/${kind}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect((await post('logout', '{}')).status).toBe(501);
     const calls: unknown[] = [];
     configure({
@@ -139,9 +148,13 @@ describe.skipIf(!executablePath)('console page in headless Chromium', () => {
     await page.locator('[data-testid="qr-image"]:not([hidden])').waitFor();
     expect(await byId('qr-image').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(240);
     await page.locator('[data-testid="qr-status"][data-state="logged-out"]').waitFor();
-    const status = JSON.parse((await (await fetch(`${stack.api.url}/servers/${encodeURIComponent(stack.serverId)}/sessions/`, {
-      headers: { 'x-nonce': nonce, authorization: `Bearer ${stack.devToken}` },
-    })).text()));
+    const status = JSON.parse(
+      await (
+        await fetch(`${stack.api.url}/servers/${encodeURIComponent(stack.serverId)}/sessions/`, {
+          headers: { 'x-nonce': nonce, authorization: `Bearer ${stack.devToken}` },
+        })
+      ).text(),
+    );
     expect(decodeQrPng(await byId('qr-image').screenshot()).toString('base64')).toBe(status.loginqrdata);
 
     await byId('qr-account').selectOption('1');
@@ -159,8 +172,8 @@ describe.skipIf(!executablePath)('console page in headless Chromium', () => {
     // The log documents each call: the encoded path, the headers sent, the status.
     const log = await logText();
     const encoded = encodeURIComponent(stack.serverId);
-    expect(log).toMatch(new RegExp(`GET\\s+${escape(`/servers/${encoded}/sessions/qr/login?img=png&s=240`)}\\s+200`));
-    expect(log).toMatch(new RegExp(`POST\\s+${escape(`/servers/${encoded}/sessions/provokelogin`)}\\s+200`));
+    expect(log).toMatch(new RegExp(`GET\\s+${escapeRegExp(`/servers/${encoded}/sessions/qr/login?img=png&s=240`)}\\s+200`));
+    expect(log).toMatch(new RegExp(`POST\\s+${escapeRegExp(`/servers/${encoded}/sessions/provokelogin`)}\\s+200`));
     expect(log).toMatch(/POST\s+\/_sandbox\/nextauth\/scan\s+200/);
     expect(log).toContain(`X-Nonce: ${nonce}`);
     expect(log).toMatch(/Authorization: Bearer eyJ\S+ \(dev token\)/);
@@ -194,7 +207,10 @@ describe.skipIf(!executablePath)('console page in headless Chromium', () => {
     await byId('fault-apply').click();
     await page.locator('[data-testid="fault-table"]', { hasText: 'svix.app-portal-access' }).waitFor();
     await byId('svix-portal').click();
-    await page.locator('[data-testid="log-entry"]', { hasText: /app-portal-access\/app_demo\/\s*5\d\d/ }).first().waitFor();
+    await page
+      .locator('[data-testid="log-entry"]', { hasText: /app-portal-access\/app_demo\/\s*5\d\d/ })
+      .first()
+      .waitFor();
     await byId('fault-kind').selectOption('none');
     await byId('fault-apply').click();
     await page.locator('[data-testid="fault-table"]', { hasText: 'no faults' }).waitFor();

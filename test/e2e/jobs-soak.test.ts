@@ -121,7 +121,11 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
   fetch(`${upstream.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
 async function portalToken(appId: string, sessionId: string): Promise<string> {
-  const res = await post(`/api/v1/auth/app-portal-access/${appId}`, { sessionId, application: { name: appId, uid: appId } }, { authorization: `Bearer ${ORG_KEY}` });
+  const res = await post(
+    `/api/v1/auth/app-portal-access/${appId}`,
+    { sessionId, application: { name: appId, uid: appId } },
+    { authorization: `Bearer ${ORG_KEY}` },
+  );
   expect(res.status).toBe(200);
   return ((await res.json()) as { token: string }).token;
 }
@@ -143,7 +147,13 @@ interface Planned extends QueuedMessage {
 
 async function plan(): Promise<Planned[]> {
   const messages: Planned[] = [];
-  const add = (queue: Planned['queue'], fate: Planned['fate'], message: unknown, effects: { tokens?: string[]; nonces?: string[] }, viaEventBridge: boolean) => {
+  const add = (
+    queue: Planned['queue'],
+    fate: Planned['fate'],
+    message: unknown,
+    effects: { tokens?: string[]; nonces?: string[] },
+    viaEventBridge: boolean,
+  ) => {
     const targets = typeof message === 'object' && message !== null && 'targets' in message ? (message.targets as unknown[]).length : 1;
     const body = viaEventBridge ? eventBridgeBody(DETAIL_TYPES[queue], message) : JSON.stringify(message);
     messages.push({ messageId: randomUUID(), body, queue, fate, targets, tokens: effects.tokens ?? [], nonces: effects.nonces ?? [] });
@@ -192,7 +202,12 @@ async function plan(): Promise<Planned[]> {
         ? { appId, expiry: 0 }
         : i % 3 === 1
           ? { targets: [{ appId, sessionIds: ['x', 'y'] }, { appId: `app_gone_${i}` }] }
-          : { targets: [{ appId, sessionIds: ['x'] }, { appId, sessionIds: ['y'], expiry: 0 }] };
+          : {
+              targets: [
+                { appId, sessionIds: ['x'] },
+                { appId, sessionIds: ['y'], expiry: 0 },
+              ],
+            };
     add('expire-all', 'done', message, { tokens }, viaEventBridge);
   }
   await Promise.all(setup);

@@ -17,8 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 
-const tokenIsValid = async (token: string) =>
-  ((await (await fetch(`${stack.sandbox.url}/_sandbox/svix/tokens/${token}`)).json()) as { valid: boolean }).valid;
+const tokenIsValid = async (token: string) => ((await (await fetch(`${stack.sandbox.url}/_sandbox/svix/tokens/${token}`)).json()) as { valid: boolean }).valid;
 
 const asAppToken = (token: string) => new Svix(token, { serverUrl: stack.api.url });
 

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { job as expireAllJob, handler as expireAllHandler } from '#functions/job-expire-all';
-import { job as logoutJob, handler as logoutHandler } from '#functions/job-logout';
+import { handler as expireAllHandler, job as expireAllJob } from '#functions/job-expire-all';
+import { job as logoutJob } from '#functions/job-logout';
 import { ApiError, UpstreamResponseError, UpstreamUnavailableError } from '#lib/errors';
 import { type DeadLetter, type DeadLetterNote, queueDeadLetter } from '#lib/jobs/dead-letter';
 import { type JobHandlerOptions, jobHandler } from '#lib/jobs/handler';
@@ -27,10 +27,7 @@ mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NE
 let upstream: TestUpstream;
 
 beforeAll(async () => {
-  upstream = await startTestUpstream([
-    createSvixSandbox({ orgKey: ORG_KEY }),
-    createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream,
-  ]);
+  upstream = await startTestUpstream([createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream]);
   Object.assign(process.env, {
     SVIX_API_URL: upstream.url,
     SVIX_SECRET_ID: 'test/svix',
@@ -128,7 +125,7 @@ describe('a mixed batch', () => {
     const summaries = logs.filter((l) => l.msg === 'job summary');
     expect(summaries).toHaveLength(1);
     expect(summaries[0]).toMatchObject({ job: 'logout', operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsTransient: 1 });
-    const emf = (summaries[0]?._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> })
+    const emf = (summaries[0]!._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> })
       .CloudWatchMetrics[0]!;
     expect(emf.Namespace).toBe('authgate/jobs');
     expect(emf.Dimensions).toEqual([['job']]);
@@ -193,7 +190,7 @@ describe('message formats', () => {
     ['a bad session id', 'expire-all', json({ targets: [{ appId: 'a' }, { appId: 'a', sessionIds: ['a.b'] }] }), /^targets\.1\.sessionIds\.0: /],
     ['an app id of ".."', 'expire-all', json({ appId: '..' }), /^appId: must not be a dot segment/],
     ['an envelope without detail', 'logout', json({ 'detail-type': DETAIL_TYPES.logout, source: 'x' }), /^not an EventBridge event/],
-    ['an invalid detail', 'logout', eventBridgeBody(DETAIL_TYPES.logout, { targets: [{ serverid: '' , nonce: 'n' }] }), /^detail\.targets\.0\.serverid: /],
+    ['an invalid detail', 'logout', eventBridgeBody(DETAIL_TYPES.logout, { targets: [{ serverid: '', nonce: 'n' }] }), /^detail\.targets\.0\.serverid: /],
   ];
   it.each(invalid)('rejects %s with a reason that says where', (_name, kind, body, reason) => {
     const parsed = parseMessage(kind, { body, messageId: 'm-1' });
@@ -279,7 +276,10 @@ describe('dead-lettering', () => {
     const { handler } = consumer(logoutJob, { deadLetter: failing });
     const event = sqsEvent(['nope', json(nextauthTarget)]);
     expect(failedIds(await run(handler, event))).toEqual(idsOf(event, 0));
-    expect(parsedLogs().find((l) => l.msg === 'job message' && l.result === 'retry')).toMatchObject({ level: 'error', reason: expect.stringMatching(/not JSON/) });
+    expect(parsedLogs().find((l) => l.msg === 'job message' && l.result === 'retry')).toMatchObject({
+      level: 'error',
+      reason: expect.stringMatching(/not JSON/),
+    });
   });
 
   it('the deployed handlers send permanent failures and invalid messages to DLQ_URL at once', async () => {

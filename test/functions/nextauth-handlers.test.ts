@@ -419,7 +419,7 @@ describe('validation: 400 {code: validation_error} and no upstream call', () => 
     expect((await run('provoke', { serverId: 'c2FuZGJveC1zZXJ2ZXI_Pj4-MQ', body: { sessioninfo: { logo: 'YWI' } } })).statusCode).toBe(404);
     expect((await run('user', { userId: `ü${'x'.repeat(255)}` })).statusCode).toBe(404);
     expect((await run('account', { accountId: '9007199254740991' })).statusCode).toBe(404);
-    expect((await run('session', { serverId: 'A'.repeat(254) + '==' })).statusCode).toBe(404);
+    expect((await run('session', { serverId: `${'A'.repeat(254)}==` })).statusCode).toBe(404);
     expect(upstream.requests).toHaveLength(5);
   });
 });
@@ -433,7 +433,7 @@ describe('upstream errors', () => {
     [409, 'conflict'],
     [418, 'upstream_error'],
     [429, 'too_many_requests'],
-  ])('passes %i through with the gateway\'s own body, never the upstream text, and does not repeat it', async (code, name) => {
+  ])("passes %i through with the gateway's own body, never the upstream text, and does not repeat it", async (code, name) => {
     upstream.script({ status: code, body: `echo: x-apikey ${API_KEY}` });
     const res = await run('session');
     expect(res.statusCode).toBe(code);
@@ -544,7 +544,7 @@ describe('credentials', () => {
     clearSecretCache();
   });
 
-  it('never forwards the caller\'s own X-apikey or X-su', async () => {
+  it("never forwards the caller's own X-apikey or X-su", async () => {
     const res = await run('session', { headers: { 'X-apikey': 'caller-own-key', 'X-Su': 'root', 'x-api-key': 'other' } });
     expect(res.statusCode).toBe(200);
     const sent = upstream.requests[0]?.headers;
@@ -553,7 +553,7 @@ describe('credentials', () => {
     expect(sent?.['x-api-key']).toBeUndefined();
   });
 
-  it('sends X-su from the secret, never the caller\'s', async () => {
+  it("sends X-su from the secret, never the caller's", async () => {
     sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: secretOf(API_KEY, 'role-7') });
     const res = await run('logout', { headers: { 'x-su': 'root' } });
     expect(res.statusCode).toBe(200);
@@ -572,7 +572,9 @@ describe('credentials', () => {
   });
 
   it('refetches the secret once on 401 (rotated key) and succeeds with the new one', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolvesOnce({ SecretString: secretOf('rotated-away') }).resolves({ SecretString: secretOf() });
+    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID })
+      .resolvesOnce({ SecretString: secretOf('rotated-away') })
+      .resolves({ SecretString: secretOf() });
     const res = await run('session');
     expect(res.statusCode).toBe(200);
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
@@ -580,7 +582,9 @@ describe('credentials', () => {
   });
 
   it('repeats a provoke rejected with 401 once with the refetched key: one push', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolvesOnce({ SecretString: secretOf('rotated-away') }).resolves({ SecretString: secretOf() });
+    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID })
+      .resolvesOnce({ SecretString: secretOf('rotated-away') })
+      .resolves({ SecretString: secretOf() });
     const nonce = newNonce();
     const res = await run('account', { nonce, accountId: '3' });
     expect(res.statusCode).toBe(200);
@@ -638,13 +642,18 @@ describe('tenant binding (NEXTAUTH_TENANT_CLAIM)', () => {
 
   /** A call as API Gateway makes it after its JWT authorizer: claims flattened to strings. */
   const asTenant = async (op: Op, serverIds: string) => {
-    const event = httpEvent({ method: OPS[op].method, rawPath: '/servers/x', pathParameters: { serverid: SID, accountid: '1', userid: 'bob' }, headers: { 'x-nonce': newNonce() } });
+    const event = httpEvent({
+      method: OPS[op].method,
+      rawPath: '/servers/x',
+      pathParameters: { serverid: SID, accountid: '1', userid: 'bob' },
+      headers: { 'x-nonce': newNonce() },
+    });
     Object.assign(event.requestContext, { authorizer: { jwt: { claims: { nextauth_server_ids: serverIds }, scopes: ['nextauth/sessions'] } } });
     const res = await OPS[op].handler(event, lambdaContext());
     return typeof res === 'string' ? 0 : res.statusCode;
   };
 
-  it.each(ALL_OPS)('%s acts only on the server ids of the caller\'s token', async (op) => {
+  it.each(ALL_OPS)("%s acts only on the server ids of the caller's token", async (op) => {
     process.env.NEXTAUTH_TENANT_CLAIM = 'nextauth_server_ids';
     expect(await asTenant(op, '[b3RoZXI= c29tZQ==]')).toBe(403);
     expect(upstream.requests).toHaveLength(0);

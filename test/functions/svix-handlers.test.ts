@@ -169,7 +169,10 @@ describe('upstream errors', () => {
   });
 
   it.each([400, 401, 403, 409, 422, 429])('passes %i through with only the documented fields', async (status) => {
-    const body = status === 422 ? { detail: [{ loc: ['body', 'x'], msg: 'bad', type: 'value_error', input: 'echo' }] } : { code: 'c', detail: 'd', echoed: 'Authorization: x' };
+    const body =
+      status === 422
+        ? { detail: [{ loc: ['body', 'x'], msg: 'bad', type: 'value_error', input: 'echo' }] }
+        : { code: 'c', detail: 'd', echoed: 'Authorization: x' };
     upstream.script({ status, body });
     const res = await portal('app_demo', {});
     expect(res.statusCode).toBe(status);

@@ -1,6 +1,6 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpEvent, lambdaContext } from '#local/events';
@@ -56,7 +56,13 @@ const params = (route: RouteSpec) => [...route.path.matchAll(/\{(\w+)\}/g)].map(
 /** Plausible values (so some cases reach deep validation and the upstream) mixed with anything. */
 const paramValue = (name: string) =>
   fc.oneof(
-    name === 'app_id' ? fc.constantFrom('app_demo', 'app_2', 'app_x.y', '..') : name === 'serverid' ? fc.constant(SERVER_ID) : name === 'accountid' ? fc.constantFrom('1', '3', '99', '-1', '1e3') : fc.constantFrom('alice', 'bob', 'nobody'),
+    name === 'app_id'
+      ? fc.constantFrom('app_demo', 'app_2', 'app_x.y', '..')
+      : name === 'serverid'
+        ? fc.constant(SERVER_ID)
+        : name === 'accountid'
+          ? fc.constantFrom('1', '3', '99', '-1', '1e3')
+          : fc.constantFrom('alice', 'bob', 'nobody'),
     fc.string({ maxLength: 300, unit: 'binary' }),
   );
 
@@ -76,11 +82,24 @@ const body = fc.oneof(
   fc.constant(undefined),
   fc.json({ maxDepth: 3 }),
   fc.string({ maxLength: 200, unit: 'binary' }),
-  fc.record({ expiry: fc.oneof(fc.integer(), fc.double(), fc.string()), sessionIds: fc.array(fc.string(), { maxLength: 5 }), featureFlags: fc.array(fc.string({ maxLength: 10 }), { maxLength: 30 }) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
-  fc.record({ sessioninfo: fc.record({ ip: fc.anything(), logo: fc.string(), info: fc.anything() }, { requiredKeys: [] }) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  fc
+    .record(
+      {
+        expiry: fc.oneof(fc.integer(), fc.double(), fc.string()),
+        sessionIds: fc.array(fc.string(), { maxLength: 5 }),
+        featureFlags: fc.array(fc.string({ maxLength: 10 }), { maxLength: 30 }),
+      },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o)),
+  fc
+    .record({ sessioninfo: fc.record({ ip: fc.anything(), logo: fc.string(), info: fc.anything() }, { requiredKeys: [] }) }, { requiredKeys: [] })
+    .map((o) => JSON.stringify(o)),
 );
 
-const query = fc.dictionary(fc.constantFrom('img', 's', 'x'), fc.oneof(fc.constantFrom('png', '50', '500', '2001', 'abc'), fc.string({ maxLength: 20 })), { maxKeys: 3 });
+const query = fc.dictionary(fc.constantFrom('img', 's', 'x'), fc.oneof(fc.constantFrom('png', '50', '500', '2001', 'abc'), fc.string({ maxLength: 20 })), {
+  maxKeys: 3,
+});
 
 function isFamilyShape(route: RouteSpec, status: number, text: string): boolean {
   if (status < 300) return true;
@@ -93,12 +112,31 @@ function isFamilyShape(route: RouteSpec, status: number, text: string): boolean 
   const o = json as Record<string, unknown>;
   if (typeof o.code === 'string' && typeof o.detail === 'string') return true;
   // Svix's HTTPValidationError.
-  return route.path.startsWith('/api/') && Array.isArray(o.detail) && o.detail.every((d: { loc?: unknown; msg?: unknown; type?: unknown }) => Array.isArray(d.loc) && typeof d.msg === 'string' && typeof d.type === 'string');
+  return (
+    route.path.startsWith('/api/') &&
+    Array.isArray(o.detail) &&
+    o.detail.every((d: { loc?: unknown; msg?: unknown; type?: unknown }) => Array.isArray(d.loc) && typeof d.msg === 'string' && typeof d.type === 'string')
+  );
 }
 
-async function call(handler: Lambda, route: RouteSpec, pathParameters: Record<string, string>, h: Record<string, string>, q: Record<string, string>, b: string | undefined) {
+async function call(
+  handler: Lambda,
+  route: RouteSpec,
+  pathParameters: Record<string, string>,
+  h: Record<string, string>,
+  q: Record<string, string>,
+  b: string | undefined,
+) {
   const rawPath = route.path.replace(/\{(\w+)\}/g, (_, n: string) => encodeURIComponent(pathParameters[n] ?? ''));
-  const event = httpEvent({ method: route.method, rawPath, rawQueryString: new URLSearchParams(q).toString(), headers: h, routeKey: `${route.method} ${route.path}`, pathParameters, ...(b === undefined ? {} : { body: b }) });
+  const event = httpEvent({
+    method: route.method,
+    rawPath,
+    rawQueryString: new URLSearchParams(q).toString(),
+    headers: h,
+    routeKey: `${route.method} ${route.path}`,
+    pathParameters,
+    ...(b === undefined ? {} : { body: b }),
+  });
   const result = (await handler(event, lambdaContext({ timeoutMs: 6000 }))) as { statusCode: number; body?: string; isBase64Encoded?: boolean };
   const text = result.isBase64Encoded ? '' : (result.body ?? '');
   return { status: result.statusCode, text };
@@ -106,7 +144,8 @@ async function call(handler: Lambda, route: RouteSpec, pathParameters: Record<st
 
 describe.each(httpRoutes().map((r) => [`${r.method} ${r.path}`, r] as const))('fuzz %s', (_key, route) => {
   const names = params(route);
-  const load = async () => ((await import(/* @vite-ignore */ pathToFileURL(join(PROJECT_ROOT, `${route.modulePath}.ts`)).href)) as Record<string, Lambda>)[route.exportName] as Lambda;
+  const load = async () =>
+    ((await import(/* @vite-ignore */ pathToFileURL(join(PROJECT_ROOT, `${route.modulePath}.ts`)).href)) as Record<string, Lambda>)[route.exportName] as Lambda;
 
   it('never answers 5xx, always in the family error shape', async () => {
     const handler = await load();
@@ -128,7 +167,9 @@ describe.each(httpRoutes().map((r) => [`${r.method} ${r.path}`, r] as const))('f
     const poison = (name: string) => (name === 'serverid' ? ['%', ' ', '\u0000', '\n'] : ['/', '\u0000', '\n', '\u007f']);
     const bad = (name: string) =>
       fc.tuple(fc.string({ maxLength: 20 }), fc.constantFrom(...poison(name)), fc.string({ maxLength: 20 })).map(([a, c, z]) => `${a}${c}${z}`);
-    const pathParams = fc.record(Object.fromEntries(names.map((n, i) => [n, i === names.length - 1 ? bad(n) : paramValue(n)])) as Record<string, fc.Arbitrary<string>>);
+    const pathParams = fc.record(
+      Object.fromEntries(names.map((n, i) => [n, i === names.length - 1 ? bad(n) : paramValue(n)])) as Record<string, fc.Arbitrary<string>>,
+    );
     await fc.assert(
       fc.asyncProperty(pathParams, headers, query, body, async (p, h, q, b) => {
         counts[_key] = (counts[_key] ?? 0) + 1;

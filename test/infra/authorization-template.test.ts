@@ -34,7 +34,7 @@ describe('packaged template: caller authorization', () => {
     const logout = routes.find((r) => r.RouteKey === LOGOUT);
     expect(logout?.AuthorizationType ?? 'NONE').toBe('NONE');
     const [[, stage] = []] = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage');
-    const settings = (stage?.Properties.RouteSettings as Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }>)[LOGOUT];
+    const settings = (stage!.Properties.RouteSettings as Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }>)[LOGOUT];
     expect(settings?.ThrottlingRateLimit).toBeGreaterThan(0);
     expect(settings?.ThrottlingBurstLimit).toBeGreaterThan(0);
   });

@@ -46,7 +46,9 @@ describe.each(JOBS)('packaged template: the $kind job', ({ kind, fn, queue, dlq,
   });
 
   it('is consumed in batches with ReportBatchItemFailures, within the visibility timeout', () => {
-    const mappings = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').filter(([, m]) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(arnOf(queue)));
+    const mappings = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').filter(
+      ([, m]) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(arnOf(queue)),
+    );
     expect(mappings).toHaveLength(1);
     const mapping = mappings[0]![1].Properties;
     expect(mapping.FunctionName).toEqual(arnOf(fn));

@@ -19,7 +19,7 @@ describe('packaged template: nextAuth functions', () => {
     expect(secretStatements[0]!.Resource).toEqual({
       'Fn::Sub': 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:authgate/test/nextauth-??????',
     });
-    const env = (template.Resources[id]?.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    const env = (template.Resources[id]!.Properties.Environment as { Variables: Record<string, string> }).Variables;
     expect(env.NEXTAUTH_SECRET_ID).toBe('authgate/test/nextauth');
     expect(env.SVIX_SECRET_ID).toBeUndefined();
   });

@@ -26,7 +26,7 @@ describe('packaged template: Svix functions', () => {
 
   it('logout has no Secrets Manager permission at all', () => {
     expect(secretStatements('SvixLogoutLambdaFunction')).toEqual([]);
-    const env = (template.Resources.SvixLogoutLambdaFunction?.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    const env = (template.Resources.SvixLogoutLambdaFunction!.Properties.Environment as { Variables: Record<string, string> }).Variables;
     expect(env.SVIX_SECRET_ID).toBeUndefined();
   });
 

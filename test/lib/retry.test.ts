@@ -70,7 +70,9 @@ describe('callWithRetry', () => {
 
   it('turns persistent timeouts into 504 and connection failures into 503', async () => {
     const timeouts = scripted(...Array.from({ length: 3 }, () => new UpstreamTransportError('timeout', 't')));
-    await expect(callWithRetry(timeouts.attempt, { deadline: deadlineIn(5000), policy: { ...fast, safe: true }, operation: 't' })).rejects.toMatchObject({ statusCode: 504 });
+    await expect(callWithRetry(timeouts.attempt, { deadline: deadlineIn(5000), policy: { ...fast, safe: true }, operation: 't' })).rejects.toMatchObject({
+      statusCode: 504,
+    });
     const refused = scripted(new UpstreamTransportError('unreachable', 'r'));
     const err = await callWithRetry(refused.attempt, { deadline: deadlineIn(5000), policy: fast, operation: 't' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
@@ -87,13 +89,18 @@ describe('callWithRetry', () => {
     const waits: number[] = [];
     const { attempt } = scripted(reply(500), reply(500), reply(500));
     let last = Date.now();
-    const timed = async (t: number, n: number) => {
+    const timed = async (t: number, _n: number) => {
       waits.push(Date.now() - last);
       const r = await attempt(t);
       last = Date.now();
       return r;
     };
-    await callWithRetry(timed, { deadline: deadlineIn(5000), policy: { ...DEFAULT_POLICY, safe: true, baseDelayMs: 40, maxDelayMs: 60 }, operation: 't', random: () => 0.999 });
+    await callWithRetry(timed, {
+      deadline: deadlineIn(5000),
+      policy: { ...DEFAULT_POLICY, safe: true, baseDelayMs: 40, maxDelayMs: 60 },
+      operation: 't',
+      random: () => 0.999,
+    });
     // attempt 2 waits ~40 ms (40·2⁰), attempt 3 ~60 ms (min(60, 40·2¹)).
     expect(waits[1]).toBeGreaterThanOrEqual(35);
     expect(waits[2]).toBeGreaterThanOrEqual(55);

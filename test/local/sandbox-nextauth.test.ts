@@ -3,12 +3,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createNextAuthSandbox,
-  DEFAULT_SANDBOX_SERVER_ID,
-  type NextAuthSandbox,
-  type PushRecord,
-} from '../../local/sandbox/nextauth.ts';
+import { createNextAuthSandbox, DEFAULT_SANDBOX_SERVER_ID, type NextAuthSandbox, type PushRecord } from '../../local/sandbox/nextauth.ts';
 import type { SandboxUpstream } from '../../local/sandbox/types.ts';
 import { decodeQrPng } from '../support/qr.ts';
 
@@ -52,12 +47,7 @@ interface LoginStatus {
 }
 
 /** Calls the emulated upstream API the way the gateway will: key and nonce as headers. */
-function api(
-  nonce: string | null,
-  method: string,
-  path: string,
-  opts: { key?: string | null; body?: string; server?: string } = {},
-): Promise<Response> {
+function api(nonce: string | null, method: string, path: string, opts: { key?: string | null; body?: string; server?: string } = {}): Promise<Response> {
   const headers: Record<string, string> = {};
   const key = opts.key === undefined ? API_KEY : opts.key;
   if (key !== null) headers['X-apikey'] = key;
@@ -156,7 +146,10 @@ describe('nextAuth sandbox: QR login', () => {
             'content-length': Buffer.byteLength(body),
           },
         });
-        req.on('response', (res) => resolve(res.resume().statusCode ?? 0)).on('error', reject).end(body);
+        req
+          .on('response', (res) => resolve(res.resume().statusCode ?? 0))
+          .on('error', reject)
+          .end(body);
       });
     expect(await getWithBody(JSON.stringify({ announceinfo: { info: { shop: 'sandbox' } } }))).toBe(200);
     expect(await getWithBody('{oops')).toBe(400);

@@ -1,8 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSvixSandbox } from '../../local/sandbox/svix.ts';
 import type { SvixSandboxOptions } from '../../local/sandbox/svix.ts';
+import { createSvixSandbox } from '../../local/sandbox/svix.ts';
 
 const ORG_KEY = 'sk_sandbox_org';
 const closers: Array<() => Promise<void>> = [];

@@ -19,8 +19,7 @@ export function packagedTemplate(): Template {
   return JSON.parse(readFileSync(join(ROOT, PACKAGE_DIR, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
 }
 
-export const resourcesOfType = (template: Template, type: string) =>
-  Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+export const resourcesOfType = (template: Template, type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 
 export interface Statement {
   Effect: string;

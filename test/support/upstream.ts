@@ -15,10 +15,7 @@ export interface RecordedRequest {
   body: string;
 }
 
-export type ScriptedReply =
-  | { status: number; body?: string | object; headers?: Record<string, string>; delayMs?: number }
-  | { hang: true }
-  | { reset: true };
+export type ScriptedReply = { status: number; body?: string | object; headers?: Record<string, string>; delayMs?: number } | { hang: true } | { reset: true };
 
 export interface TestUpstream {
   url: string;
@@ -60,9 +57,10 @@ export async function startTestUpstream(upstreams: SandboxUpstream[]): Promise<T
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     script: (...replies) => queue.push(...replies),
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
