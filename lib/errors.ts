@@ -111,7 +111,7 @@ export class UpstreamUnavailableError extends ApiError {
 /** A transport failure of one attempt; the retry policy decides what it becomes. */
 export class UpstreamTransportError extends Error {
   constructor(
-    readonly kind: 'timeout' | 'unreachable',
+    readonly kind: 'timeout' | 'unreachable' | 'invalid',
     message: string,
     options?: ErrorOptions,
   ) {

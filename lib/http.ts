@@ -104,13 +104,14 @@ function toResult(err: unknown, family: Family, operation: string): HttpResult {
 }
 
 const invocationLog = (operation: string): MiddlewareObj<HttpEvent, HttpResult> => {
-  let started = 0;
-  const done = (request: { response: HttpResult | null | undefined }) => {
-    log.info('request', { operation, status: request.response?.statusCode, durationMs: Date.now() - started });
+  // Keyed by invocation: the local API runs several at once in one process.
+  const started = new WeakMap<Context, number>();
+  const done = (request: { response: HttpResult | null | undefined; context: Context }) => {
+    log.info('request', { operation, status: request.response?.statusCode, durationMs: Date.now() - (started.get(request.context) ?? Date.now()) });
   };
   return {
     before: ({ event, context }) => {
-      started = Date.now();
+      started.set(context, Date.now());
       log.setContext({ operation, requestId: context.awsRequestId, apiRequestId: event.requestContext?.requestId });
     },
     after: done,
@@ -145,7 +146,11 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
   return stack
     .use(bodyLimit(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES))
     .use(bodyStage as MiddlewareObj<HttpEvent, HttpResult>)
-    .handler((event, context) => fn(event as unknown as ParsedEvent, { deadline: deadlineFromContext(context), requestId: context.awsRequestId }));
+    .handler((event, context) => {
+      // HTTP API omits `headers` when there are none.
+      event.headers ??= {};
+      return fn(event as unknown as ParsedEvent, { deadline: deadlineFromContext(context), requestId: context.awsRequestId });
+    });
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {

@@ -16,7 +16,8 @@ const SECRET_FIELD = /^(authorization|x-apikey|x-su|cookie|set-cookie|key|url|bo
 const REDACTED = '[redacted]';
 
 function redact(value: unknown, depth = 0): unknown {
-  if (depth > 5 || value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 5) return '[truncated]';
   if (value instanceof Error) return { name: value.name, message: value.message };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
@@ -40,6 +41,27 @@ export type LogSink = (line: string) => void;
 
 let sink: LogSink = (line) => process.stdout.write(`${line}\n`);
 
+/**
+ * Secret values this container holds (upstream keys). Every line is scrubbed of them whatever field
+ * or message they hide in: the field-name redaction above cannot see inside an error message.
+ */
+const secretValues = new Set<string>();
+
+/** Registers a credential to be scrubbed from every later log line. Short values are ignored: they would scrub noise. */
+export function registerSecretValue(value: string): void {
+  if (value.length >= 8) secretValues.add(value);
+}
+
+function scrub(line: string): string {
+  let out = line;
+  for (const value of secretValues) {
+    if (out.includes(value)) out = out.replaceAll(value, '[redacted]');
+    const escaped = JSON.stringify(value).slice(1, -1);
+    if (escaped !== value && out.includes(escaped)) out = out.replaceAll(escaped, '[redacted]');
+  }
+  return out;
+}
+
 export function setLogSink(next: LogSink): LogSink {
   const previous = sink;
   sink = next;
@@ -52,7 +74,7 @@ function createLogger(): Logger {
   const write = (level: Level, msg: string, fields?: LogFields) => {
     if (LEVELS[level] < threshold) return;
     const line = { level, time: new Date().toISOString(), msg, ...context, ...(redact(fields ?? {}) as LogFields) };
-    sink(JSON.stringify(line));
+    sink(scrub(JSON.stringify(line)));
   };
   return {
     debug: (msg, fields) => write('debug', msg, fields),

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { configOnce, envInt, optionalEnv, requireEnv } from './config.ts';
 import { ConfigError, SecretUnavailableError } from './errors.ts';
-import { log } from './log.ts';
+import { log, registerSecretValue } from './log.ts';
 
 /**
  * Upstream keys, fetched once per container and cached.
@@ -24,7 +24,12 @@ import { log } from './log.ts';
 interface CacheEntry {
   value: string;
   fetchedAt: number;
+  /** After a failed refresh, the next one is not tried before this (no storm of slow calls). */
+  retryAt?: number;
 }
+
+/** How long a failed refresh is not repeated while the stale value is served. */
+const REFRESH_BACKOFF_MS = 30_000;
 
 const cache = new Map<string, CacheEntry>();
 const inflight = new Map<string, Promise<string>>();
@@ -38,7 +43,8 @@ const settings = configOnce(() => ({
 let client: SecretsManagerClient | undefined;
 
 async function fetchFromAws(secretId: string): Promise<string> {
-  client ??= new SecretsManagerClient({});
+  // Bounded so that a hung Secrets Manager gives a 503 well inside the Lambda's time, not a timeout.
+  client ??= new SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
   const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
   if (out.SecretString === undefined) throw new Error('secret has no string value');
   return out.SecretString;
@@ -46,7 +52,13 @@ async function fetchFromAws(secretId: string): Promise<string> {
 
 async function fetchFromFile(secretId: string): Promise<string> {
   const path = requireEnv('SECRETS_FILE');
-  const all = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  let all: Record<string, unknown>;
+  try {
+    all = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // JSON.parse's message quotes the text it choked on: the secrets themselves.
+    throw new Error('SECRETS_FILE is missing or not valid JSON');
+  }
   const value = all[secretId];
   if (value === undefined) throw new Error('secret id not in SECRETS_FILE');
   return typeof value === 'string' ? value : JSON.stringify(value);
@@ -62,14 +74,18 @@ function fetchSecret(secretId: string): Promise<string> {
 async function refresh(secretId: string, cached: CacheEntry | undefined): Promise<string> {
   try {
     const value = await fetchSecret(secretId);
+    registerSecretValue(value);
     cache.set(secretId, { value, fetchedAt: Date.now() });
     return value;
   } catch (cause) {
     if (cause instanceof ConfigError) throw cause;
     const { maxAgeMs, staleIfErrorMs } = settings();
-    const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : 'unknown error';
+    // The error's name and status say enough; a message may quote what it failed on.
+    const status = (cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const reason = cause instanceof Error ? `${cause.name}${status ? ` (HTTP ${status})` : ''}` : 'unknown error';
     if (cached && Date.now() - cached.fetchedAt <= maxAgeMs + staleIfErrorMs) {
       log.warn('secret refresh failed; serving the cached value', { secretId, reason });
+      cached.retryAt = Date.now() + REFRESH_BACKOFF_MS;
       return cached.value;
     }
     log.error('secret unavailable', { secretId, reason });
@@ -86,7 +102,8 @@ async function refresh(secretId: string, cached: CacheEntry | undefined): Promis
  */
 export async function getSecret(secretId: string, options: { forceRefresh?: boolean } = {}): Promise<string> {
   const cached = cache.get(secretId);
-  if (cached && !options.forceRefresh && Date.now() - cached.fetchedAt < settings().maxAgeMs) return cached.value;
+  const now = Date.now();
+  if (cached && !options.forceRefresh && (now - cached.fetchedAt < settings().maxAgeMs || (cached.retryAt ?? 0) > now)) return cached.value;
   const pending = inflight.get(secretId);
   if (pending) return pending;
   const request = refresh(secretId, cached).finally(() => inflight.delete(secretId));

@@ -42,5 +42,8 @@ export function assertTenant(requestContext: unknown, kind: TenantKind, id: stri
   if (!claim) return;
   const claims = (requestContext as JwtAuthorizerContext | undefined)?.authorizer?.jwt?.claims;
   const allowed = parseClaimList(claims?.[claim]);
-  if (id === undefined || (!allowed.includes(id) && !allowed.includes('*'))) throw forbidden(kind);
+  // `*` (every tenant) is honoured only where the environment allows it (the local API's
+  // development token), so an identity provider's mapping mistake cannot grant it in AWS.
+  const wildcard = optionalEnv('TENANT_WILDCARD_ALLOWED') === '1' && allowed.includes('*');
+  if (id === undefined || (!allowed.includes(id) && !wildcard)) throw forbidden(kind);
 }

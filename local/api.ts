@@ -43,13 +43,13 @@ function compile(route: RouteSpec): CompiledRoute {
   return { ...route, params, pattern: new RegExp(`^${source}/?$`) };
 }
 
-/** Repeated headers joined with ", " as API Gateway does; Node would silently drop some of them. */
+/** Repeated headers joined with "," as API Gateway (payload 2.0) does; Node would silently drop some of them. */
 function joinedHeaders(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = (req.rawHeaders[i] ?? '').toLowerCase();
     const value = req.rawHeaders[i + 1] ?? '';
-    out[name] = name in out ? `${out[name]}, ${value}` : value;
+    out[name] = name in out ? `${out[name]},${value}` : value;
   }
   return out;
 }

@@ -88,13 +88,17 @@ export async function authorize(key: DevKey, authorization: string | undefined, 
   const token = authorization.replace(/^Bearer\s+/i, '').trim();
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, await publicKeyOf(key), { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, algorithms: [ALG] }));
+    ({ payload } = await jwtVerify(token, await publicKeyOf(key), {
+      issuer: LOCAL_ISSUER,
+      audience: LOCAL_AUDIENCE,
+      algorithms: [ALG],
+      requiredClaims: ['exp'],
+    }));
   } catch {
     return UNAUTHORIZED;
   }
-  const scopes = String(payload.scope ?? payload.scp ?? '')
-    .split(' ')
-    .filter(Boolean);
+  const raw = payload.scope ?? payload.scp;
+  const scopes = (Array.isArray(raw) ? raw.map(String) : String(raw ?? '').split(' ')).filter(Boolean);
   if (route.scopes?.length && !route.scopes.some((s) => scopes.includes(s))) {
     return { ok: false, status: 403, body: { message: 'Forbidden' } };
   }

@@ -39,6 +39,7 @@ Object.assign(process.env, {
   NEXTAUTH_SECRET_ID: 'local/nextauth',
   SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,
   NEXTAUTH_TENANT_CLAIM: TENANT_CLAIMS.nextauth,
+  TENANT_WILDCARD_ALLOWED: '1',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
 });
 

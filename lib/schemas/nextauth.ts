@@ -23,13 +23,13 @@ export const ServerId = v.pipe(
 /**
  * `X-Nonce`: opaque, chosen by the integrator (≥ 128 random bits, hex or base64 preferred, facts
  * §3). Bound (ours): 1–512 printable ASCII characters without spaces. Also what makes a repeated
- * header (joined by API Gateway as `a, b`) fail instead of forwarding a glued value.
+ * header (joined by API Gateway as `a,b`) fail instead of forwarding a glued value: no commas.
  */
 export const Nonce = v.pipe(
   v.string('the X-Nonce header is required'),
   v.minLength(1, 'must not be empty'),
   v.maxLength(512, 'must be at most 512 characters'),
-  v.regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces or control characters'),
+  v.regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'must be printable ASCII without spaces, commas or control characters'),
 );
 
 /**

@@ -84,7 +84,13 @@ export type PortalAccessOut = v.InferOutput<typeof PortalAccessOut>;
  * `idempotency-key`: the spec sets no bounds; we bound it (1–256 printable ASCII) so a header
  * cannot smuggle control characters or megabytes upstream.
  */
-export const IdempotencyKey = v.pipe(v.string(), v.minLength(1), v.maxLength(256), v.regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'));
+export const IdempotencyKey = v.pipe(
+  v.string(),
+  v.minLength(1),
+  v.maxLength(256),
+  // No commas: API Gateway joins a repeated header as `a,b`, which must not pass as one key.
+  v.regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'must be printable ASCII without spaces or commas'),
+);
 
 /** `Authorization: Bearer <app token>` as sent to logout. */
 export const BearerHeader = v.pipe(v.string(), v.regex(/^Bearer [\x21-\x7e]{1,4096}$/i, 'must be "Bearer <token>"'));

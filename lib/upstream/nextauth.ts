@@ -1,12 +1,12 @@
 import { configOnce, envInt, envUrl, requireEnv } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { ApiError, type HttpError, UpstreamUnavailableError } from '../errors.ts';
-import { log } from '../log.ts';
+import { log, registerSecretValue } from '../log.ts';
 import type { LoginStatus, UserContext } from '../schemas/nextauth.ts';
 import { getSecret } from '../secrets.ts';
 import { failureFor, headerValue, parseJson } from './failures.ts';
 import { callWithRetry, DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
-import { send, type UpstreamReply } from './transport.ts';
+import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
 
 /**
  * The nextAuth Sessions client (API 2.2, `https://api.nextauth.com`), a small typed client over
@@ -36,9 +36,6 @@ interface Credentials {
   su?: string;
 }
 
-/** What may go into a header value: printable ASCII, no spaces (an API key or role id is one token). */
-const HEADER_TOKEN = /^[\x21-\x7e]{1,4096}$/;
-
 /**
  * The secret is `{"apiKey": "...", "su": "..."}`; a bare string is read as the key alone, as the
  * Svix secret may be. A value that cannot be sent as a header is refused here (503, logged)
@@ -55,6 +52,7 @@ function credentialsFrom(secret: string): Credentials {
     log.error('nextauth secret has no usable credentials', { secretId: secretId(), problem: keyOk ? 'su' : 'apiKey' });
     throw new UpstreamUnavailableError(503, 'The gateway has no usable nextAuth credentials.');
   }
+  registerSecretValue(apiKey);
   return typeof su === 'string' && su !== '' ? { apiKey, su } : { apiKey };
 }
 

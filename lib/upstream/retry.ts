@@ -26,6 +26,11 @@ export interface RetryPolicy {
   attemptTimeoutMs: number;
   /** Below this much remaining time an attempt is not worth starting. */
   minAttemptMs: number;
+  /**
+   * A longer `Retry-After` is not waited out in the Lambda: the caller gets the answer with its
+   * `Retry-After` and can wait without holding a function (and API Gateway's 30 s) open.
+   */
+  maxRetryAfterMs: number;
 }
 
 export const DEFAULT_POLICY: RetryPolicy = {
@@ -35,6 +40,7 @@ export const DEFAULT_POLICY: RetryPolicy = {
   maxDelayMs: 1_000,
   attemptTimeoutMs: 8_000,
   minAttemptMs: 100,
+  maxRetryAfterMs: 2_000,
 };
 
 export type Attempt = (timeoutMs: number, attempt: number) => Promise<UpstreamReply>;
@@ -81,13 +87,14 @@ export async function callWithRetry(attempt: Attempt, options: CallOptions): Pro
       if (!isRetryableStatus(reply)) return reply;
     } catch (err) {
       if (!(err instanceof UpstreamTransportError)) throw err;
+      if (err.kind === 'invalid') throw new UpstreamUnavailableError(502, 'The gateway could not build the upstream request.', { cause: err });
       failure = err;
     }
 
     const hinted = reply ? retryAfterMs(reply.headers['retry-after']) : undefined;
     const backoff = random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1));
     const wait = hinted ?? backoff;
-    const canRetry = n < maxAttempts && deadline.remainingMs() - wait >= policy.minAttemptMs;
+    const canRetry = n < maxAttempts && (hinted ?? 0) <= policy.maxRetryAfterMs && deadline.remainingMs() - wait >= policy.minAttemptMs;
     log.warn('upstream attempt failed', {
       operation,
       attempt: n,

@@ -2,12 +2,12 @@ import * as v from 'valibot';
 import { configOnce, envInt, envUrl, requireEnv } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { type HttpError, UpstreamResponseError, UpstreamUnavailableError } from '../errors.ts';
-import { log } from '../log.ts';
+import { log, registerSecretValue } from '../log.ts';
 import { type ApplicationTokenExpireIn, type AppPortalAccessIn, PortalAccessOut } from '../schemas/svix.ts';
 import { getSecret } from '../secrets.ts';
 import { failureFor, headerValue, parseJson } from './failures.ts';
 import { callWithRetry, DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
-import { send, type UpstreamReply } from './transport.ts';
+import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
 
 /**
  * The Svix Authentication client: a small typed client over `transport.ts` rather than the
@@ -31,12 +31,14 @@ export interface SvixCallOptions {
 
 /** The secret holds the org API key, either as the raw string or as `{"token": "..."}`. */
 function orgKeyFrom(secret: string): string {
-  const parsed = secret.trimStart().startsWith('{') ? (parseJson(Buffer.from(secret)) as { token?: unknown } | undefined) : undefined;
-  const key = parsed ? parsed.token : secret.trim();
-  if (typeof key !== 'string' || key === '') {
+  const isJson = secret.trimStart().startsWith('{');
+  // A JSON secret that does not parse must not fall back to the raw text: that text is the secret.
+  const key = isJson ? (parseJson(Buffer.from(secret)) as { token?: unknown } | undefined)?.token : secret.trim();
+  if (typeof key !== 'string' || !HEADER_TOKEN.test(key)) {
     log.error('svix secret has no usable key', { secretId: orgSecretId() });
     throw new UpstreamUnavailableError(503, 'The gateway has no usable Svix credentials.');
   }
+  registerSecretValue(key);
   return key;
 }
 

@@ -25,6 +25,9 @@ export interface UpstreamReply {
   body: Buffer;
 }
 
+/** What may go into a credential header: printable ASCII, no spaces (an API key or token is one token). */
+export const HEADER_TOKEN = /^[\x21-\x7e]{1,4096}$/;
+
 /** API Gateway cannot return more than ~6 MB from a Lambda anyway; refuse to buffer more. */
 const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 
@@ -38,12 +41,19 @@ export function send(call: UpstreamCall): Promise<UpstreamReply> {
   if (call.body) headers['content-length'] = String(call.body.length);
 
   return new Promise((resolve, reject) => {
-    const req = requestFn(call.url, {
-      method: call.method,
-      headers,
-      agent: agents[isHttps ? 'https:' : 'http:'],
-      signal: AbortSignal.timeout(Math.max(1, Math.floor(call.timeoutMs))),
-    });
+    let req: http.ClientRequest;
+    try {
+      req = requestFn(call.url, {
+        method: call.method,
+        headers,
+        agent: agents[isHttps ? 'https:' : 'http:'],
+        signal: AbortSignal.timeout(Math.max(1, Math.floor(call.timeoutMs))),
+      });
+    } catch (err) {
+      // Node validates headers synchronously; such a request can never succeed, so it is no transport fault to retry.
+      reject(new UpstreamTransportError('invalid', 'the upstream request could not be built', { cause: err }));
+      return;
+    }
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;

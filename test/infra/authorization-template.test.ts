@@ -38,4 +38,11 @@ describe('packaged template: caller authorization', () => {
     expect(settings?.ThrottlingRateLimit).toBeGreaterThan(0);
     expect(settings?.ThrottlingBurstLimit).toBeGreaterThan(0);
   });
+
+  it('throttles every other route by default', () => {
+    const [[, stage] = []] = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage');
+    const defaults = stage!.Properties.DefaultRouteSettings as { ThrottlingRateLimit: number; ThrottlingBurstLimit: number };
+    expect(defaults.ThrottlingRateLimit).toBeGreaterThan(0);
+    expect(defaults.ThrottlingBurstLimit).toBeGreaterThan(0);
+  });
 });

@@ -15,6 +15,12 @@ describe('packaged template: Svix functions', () => {
     const roles = functions.map(([id]) => roleOf(template, id)[0]);
     expect(new Set(roles).size).toBe(functions.length);
     expect(functions.length).toBeGreaterThanOrEqual(4);
+    // ...and no other role: the framework's default one (with every queue permission) is dropped.
+    expect(
+      resourcesOfType(template, 'AWS::IAM::Role')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual([...roles].sort());
   });
 
   it.each(SVIX_FUNCTIONS)('%s may read only the Svix secret, by its exact ARN pattern', (id) => {

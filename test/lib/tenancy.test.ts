@@ -37,6 +37,14 @@ describe('assertTenant', () => {
     expect((err as ApiError).statusCode).toBe(403);
   });
 
+  it('honours the "*" wildcard only where the environment allows it (the local development token)', () => {
+    process.env.SVIX_TENANT_CLAIM = 'apps';
+    expect(() => assertTenant(ctx({ apps: '[*]' }), 'svix', 'app_1')).toThrow(ApiError);
+    process.env.TENANT_WILDCARD_ALLOWED = '1';
+    expect(() => assertTenant(ctx({ apps: '[*]' }), 'svix', 'app_1')).not.toThrow();
+    delete process.env.TENANT_WILDCARD_ALLOWED;
+  });
+
   it('fails closed without claims', () => {
     process.env.SVIX_TENANT_CLAIM = 'apps';
     expect(() => assertTenant(undefined, 'svix', 'app_1')).toThrow(ApiError);
