@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -12,8 +10,9 @@ import type { JobDefinition } from '#lib/jobs/targets';
 import { setLogSink } from '#lib/log';
 import { eventBridgeBody, lambdaContext, sqsEvent } from './events.ts';
 import { PROJECT_ROOT, queueFunctions } from './routes.ts';
+import { startGatewaySandbox } from './sandbox/for-gateway.ts';
 import { DEFAULT_SANDBOX_SERVER_ID } from './sandbox/nextauth.ts';
-import { type Sandbox, startSandbox } from './sandbox/server.ts';
+import type { Sandbox } from './sandbox/server.ts';
 
 /**
  * `npm run job -- <logout|expire-all> <json | @file> [--eventbridge] [--logs]`
@@ -85,20 +84,7 @@ const bodies = messages.map((m) => {
 // ---- upstream: a running sandbox, or our own ------------------------------------------------
 let sandbox: Sandbox | undefined;
 if (!(process.env.SVIX_API_URL && process.env.NEXTAUTH_API_URL && process.env.SECRETS_FILE)) {
-  const svixKey = `sk_sandbox_${randomBytes(18).toString('base64url')}`;
-  const nextauthKey = randomBytes(24).toString('base64url');
-  const secretsFile = join(mkdtempSync(join(tmpdir(), 'authgate-job-')), 'secrets.json');
-  writeFileSync(secretsFile, JSON.stringify({ 'local/svix': svixKey, 'local/nextauth': { apiKey: nextauthKey } }), { mode: 0o600 });
-  const serverId = process.env.SANDBOX_NEXTAUTH_SERVER_ID ?? DEFAULT_SANDBOX_SERVER_ID;
-  sandbox = await startSandbox({ svixKey, nextauth: { apiKey: nextauthKey, serverId }, faults: process.env.SANDBOX_FAULTS });
-  Object.assign(process.env, {
-    SECRETS_SOURCE: 'file',
-    SECRETS_FILE: secretsFile,
-    SVIX_API_URL: sandbox.url,
-    SVIX_SECRET_ID: 'local/svix',
-    NEXTAUTH_API_URL: sandbox.url,
-    NEXTAUTH_SECRET_ID: 'local/nextauth',
-  });
+  ({ sandbox } = await startGatewaySandbox({ faults: process.env.SANDBOX_FAULTS }));
 } else {
   process.env.SECRETS_SOURCE ??= 'file';
   process.env.SVIX_SECRET_ID ??= 'local/svix';

@@ -1,14 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startLocalApi } from './api.ts';
 import { consoleRoutes } from './console/serve.ts';
 import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.ts';
 import { httpRoutes } from './routes.ts';
 import { runJobInProcess } from './run-job.ts';
-import { DEFAULT_SANDBOX_SERVER_ID } from './sandbox/nextauth.ts';
-import { startSandbox } from './sandbox/server.ts';
+import { startGatewaySandbox } from './sandbox/for-gateway.ts';
 
 /**
  * `npm start`: the sandbox upstream and the local API, both on 127.0.0.1.
@@ -20,23 +15,9 @@ import { startSandbox } from './sandbox/server.ts';
 
 const port = Number(process.env.PORT ?? 3000);
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
-const serverId = process.env.SANDBOX_NEXTAUTH_SERVER_ID ?? DEFAULT_SANDBOX_SERVER_ID;
-
-const svixKey = `sk_sandbox_${randomBytes(18).toString('base64url')}`;
-const nextauthKey = randomBytes(24).toString('base64url');
-const secretsDir = mkdtempSync(join(tmpdir(), 'authgate-'));
-const secretsFile = join(secretsDir, 'secrets.json');
-writeFileSync(secretsFile, JSON.stringify({ 'local/svix': svixKey, 'local/nextauth': { apiKey: nextauthKey } }), { mode: 0o600 });
-
-const sandbox = await startSandbox({ port: sandboxPort, svixKey, nextauth: { apiKey: nextauthKey, serverId }, faults: process.env.SANDBOX_FAULTS });
+const { sandbox, serverId, secretsFile } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
 
 Object.assign(process.env, {
-  SECRETS_SOURCE: 'file',
-  SECRETS_FILE: secretsFile,
-  SVIX_API_URL: sandbox.url,
-  SVIX_SECRET_ID: 'local/svix',
-  NEXTAUTH_API_URL: sandbox.url,
-  NEXTAUTH_SECRET_ID: 'local/nextauth',
   SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,
   NEXTAUTH_TENANT_CLAIM: TENANT_CLAIMS.nextauth,
   TENANT_WILDCARD_ALLOWED: '1',

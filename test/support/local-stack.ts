@@ -1,11 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type LocalApi, type LocalApiOptions, startLocalApi } from '#local/api';
 import { allScopes, type DevKey, loadOrCreateDevKey, type MintOptions, mintToken, TENANT_CLAIMS } from '#local/jwt';
 import { httpRoutes } from '#local/routes';
+import { startGatewaySandbox } from '#local/sandbox/for-gateway';
 import { DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
-import { type Sandbox, startSandbox } from '#local/sandbox/server';
+import type { Sandbox } from '#local/sandbox/server';
 
 /** The whole local system over real HTTP, as `npm start` runs it, on ephemeral ports. */
 export interface LocalStack {
@@ -26,19 +25,12 @@ export interface LocalStackOptions {
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const keys = { svix: 'sk_canary_stack_svix_key', nextauth: 'canary-stack-nextauth-key' };
-  const serverId = DEFAULT_SANDBOX_SERVER_ID;
-  const sandbox = await startSandbox({ svixKey: keys.svix, nextauth: { apiKey: keys.nextauth, serverId } });
-  const dir = mkdtempSync(join(tmpdir(), 'authgate-test-'));
-  const secretsFile = join(dir, 'secrets.json');
-  writeFileSync(secretsFile, JSON.stringify({ 'local/svix': keys.svix, 'local/nextauth': { apiKey: keys.nextauth } }));
+  const { sandbox, keys, serverId, secretsFile } = await startGatewaySandbox({
+    keys: { svix: 'sk_canary_stack_svix_key', nextauth: 'canary-stack-nextauth-key' },
+    serverId: DEFAULT_SANDBOX_SERVER_ID,
+  });
+  const dir = dirname(secretsFile);
   Object.assign(process.env, {
-    SECRETS_SOURCE: 'file',
-    SECRETS_FILE: secretsFile,
-    SVIX_API_URL: sandbox.url,
-    SVIX_SECRET_ID: 'local/svix',
-    NEXTAUTH_API_URL: sandbox.url,
-    NEXTAUTH_SECRET_ID: 'local/nextauth',
     SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,
     NEXTAUTH_TENANT_CLAIM: TENANT_CLAIMS.nextauth,
     TENANT_WILDCARD_ALLOWED: '1',

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_SANDBOX_SERVER_ID } from './nextauth.ts';
+import { type Sandbox, startSandbox } from './server.ts';
+
+/**
+ * A sandbox upstream wired to the gateway code in this process, the way AWS wires the real ones:
+ * fresh upstream keys, handed to the handlers as secrets (a temporary file, SECRETS_SOURCE=file,
+ * mode 0600) and the upstream URLs in the environment. Used by `npm start`, `npm run job` and tests.
+ */
+
+export interface GatewaySandboxOptions {
+  port?: number;
+  /** Fixed keys (tests use canaries); fresh random ones otherwise. */
+  keys?: { svix: string; nextauth: string };
+  serverId?: string;
+  faults?: string;
+}
+
+export interface GatewaySandbox {
+  sandbox: Sandbox;
+  keys: { svix: string; nextauth: string };
+  serverId: string;
+  secretsFile: string;
+}
+
+export const SECRET_IDS = { svix: 'local/svix', nextauth: 'local/nextauth' } as const;
+
+export async function startGatewaySandbox(options: GatewaySandboxOptions = {}): Promise<GatewaySandbox> {
+  const keys = options.keys ?? { svix: `sk_sandbox_${randomBytes(18).toString('base64url')}`, nextauth: randomBytes(24).toString('base64url') };
+  const serverId = options.serverId ?? process.env.SANDBOX_NEXTAUTH_SERVER_ID ?? DEFAULT_SANDBOX_SERVER_ID;
+  const secretsFile = join(mkdtempSync(join(tmpdir(), 'authgate-')), 'secrets.json');
+  writeFileSync(secretsFile, JSON.stringify({ [SECRET_IDS.svix]: keys.svix, [SECRET_IDS.nextauth]: { apiKey: keys.nextauth } }), { mode: 0o600 });
+  const sandbox = await startSandbox({
+    ...(options.port === undefined ? {} : { port: options.port }),
+    svixKey: keys.svix,
+    nextauth: { apiKey: keys.nextauth, serverId },
+    ...(options.faults === undefined ? {} : { faults: options.faults }),
+  });
+  Object.assign(process.env, {
+    SECRETS_SOURCE: 'file',
+    SECRETS_FILE: secretsFile,
+    SVIX_API_URL: sandbox.url,
+    SVIX_SECRET_ID: SECRET_IDS.svix,
+    NEXTAUTH_API_URL: sandbox.url,
+    NEXTAUTH_SECRET_ID: SECRET_IDS.nextauth,
+  });
+  return { sandbox, keys, serverId, secretsFile };
+}
