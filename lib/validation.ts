@@ -28,6 +28,13 @@ export function issuesOf<S extends v.GenericSchema>(
   return { ok: false, issues: result.issues.map((i) => toIssue(i, prefix)) };
 }
 
+/** valibot's `object` accepts arrays; a JSON body or member that must be an object proper uses this. */
+export const isJsonObject = (input: unknown): input is Record<string, unknown> => typeof input === 'object' && input !== null && !Array.isArray(input);
+
+/** `schema`, but only for a JSON object (not an array, not null). */
+export const jsonObject = <S extends v.GenericSchema>(schema: S) =>
+  v.pipe(v.custom<v.InferInput<S>>(isJsonObject, 'Invalid type: Expected a JSON object'), schema);
+
 /** Parses or throws a `ValidationError` (422 for Svix, 400 for nextAuth). */
 export function validate<S extends v.GenericSchema>(schema: S, input: unknown, prefix: IssueLocation, family: 'svix' | 'nextauth'): v.InferOutput<S> {
   const result = issuesOf(schema, input, prefix);

@@ -1,4 +1,4 @@
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { configOnce, envInt, optionalEnv } from '../config.ts';
@@ -25,12 +25,26 @@ export const JOB_DEFAULTS = { concurrency: 8, startMarginMs: 2_000, finishMargin
 
 const envConcurrency = configOnce(() => envInt('JOB_CONCURRENCY', JOB_DEFAULTS.concurrency, { min: 1, max: 64 }));
 
+/**
+ * The DLQ client, bounded: dead-lettering runs in the `finishMarginMs` kept back from the Lambda's
+ * time, and an SQS endpoint that hangs must fail (the record is then retried and redriven by the
+ * policy) rather than run the function into its timeout. At worst two attempts of 0.8 s each.
+ * `requestTimeout` of @smithy/node-http-handler 4.x only warns unless `throwOnRequestTimeout` is set.
+ */
+export const DLQ_CLIENT_CONFIG = {
+  maxAttempts: 2,
+  requestHandler: { requestTimeout: 800, connectionTimeout: 500, throwOnRequestTimeout: true } satisfies NodeHttpHandlerOptions,
+} satisfies SQSClientConfig;
+
+/** @smithy/node-http-handler's options (named here: @smithy/types is not a dependency of ours). */
+type NodeHttpHandlerOptions = Extract<NonNullable<SQSClientConfig['requestHandler']>, { connectionTimeout?: number }>;
+
 let sqs: SQSClient | undefined;
 const envDeadLetter = configOnce((): DeadLetter => {
   const url = optionalEnv('DLQ_URL');
   if (!url) return redriveOnly;
   return queueDeadLetter(url, (input) => {
-    sqs ??= new SQSClient({});
+    sqs ??= new SQSClient(DLQ_CLIENT_CONFIG);
     return sqs.send(new SendMessageCommand(input));
   });
 });

@@ -1,5 +1,5 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { deadlineFromContext } from '../deadline.ts';
+import { type Deadline, deadlineFromContext, deadlineIn } from '../deadline.ts';
 import { log } from '../log.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import { emf } from './metrics.ts';
@@ -19,9 +19,16 @@ import { describeTarget, executeTarget, type JobDefinition, targetIdempotencyKey
  * - A target is started only while at least `startMarginMs` is left before the upstream deadline
  *   (the Lambda's remaining time less `finishMarginMs`); the rest are `not-started`, and their
  *   records are retried rather than cut off by the Lambda timeout.
+ * - Each started target has a deadline of its own, `min(batch deadline, TARGET_BUDGET_MS)`, so one
+ *   target honouring a long `Retry-After` (or a slow upstream) cannot hold a slot for the rest of
+ *   the invocation and leave the others not started: a wait longer than its budget is not begun
+ *   (lib/upstream/retry.ts), the target is transient, and SQS redelivery does the waiting.
  * - A record with any transient or unstarted target is retried whole: its done targets replay
  *   harmlessly (Svix idempotency keys, idempotent nextAuth logout).
  */
+
+/** The most one target may take, retries and waits included (8 s: a few attempts, never a long Retry-After). */
+export const TARGET_BUDGET_MS = 8_000;
 
 export interface RunnerOptions {
   /** Upstream calls in flight at once, across the batch. */
@@ -85,6 +92,9 @@ function limiter(max: number) {
 
 const receiveCount = (record: SQSRecord) => Number(record.attributes?.ApproximateReceiveCount ?? 1);
 
+/** The earlier of two deadlines. */
+const earliest = (a: Deadline, b: Deadline): Deadline => ({ remainingMs: () => Math.min(a.remainingMs(), b.remainingMs()) });
+
 /**
  * @example
  * const { response } = await runBatch(job, event.Records, context, { concurrency: 8, startMarginMs: 2_000, finishMarginMs: 1_000, deadLetter });
@@ -110,7 +120,9 @@ export async function runBatch(
       const t0 = Date.now();
       let error: unknown;
       try {
-        await executeTarget(job, target, { deadline, idempotencyKey: targetIdempotencyKey(messageKey, index) });
+        // Its own clock starts now, when it holds a slot, not when the batch began.
+        const targetDeadline = earliest(deadline, deadlineIn(TARGET_BUDGET_MS));
+        await executeTarget(job, target, { deadline: targetDeadline, idempotencyKey: targetIdempotencyKey(messageKey, index, target) });
       } catch (err) {
         error = err;
       }

@@ -31,7 +31,16 @@ export const MAX_TARGETS = 100;
 export type Target = { op: 'nextauth.logout'; serverid: string; nonce: string } | { op: 'svix.expire-all'; appId: string; body: ApplicationTokenExpireIn };
 
 export type ParsedMessage =
-  | { ok: true; via: 'sqs' | 'eventbridge' /** Identity for idempotency keys. */; id: string; targets: Target[] }
+  | {
+      ok: true;
+      via: 'sqs' | 'eventbridge';
+      /**
+       * The message's identity, one input of each target's idempotency key (with the target's index
+       * and content: lib/jobs/targets.ts). Chosen by the producer, so never trusted alone.
+       */
+      id: string;
+      targets: Target[];
+    }
   | { ok: false; via: 'sqs' | 'eventbridge'; reason: string };
 
 // The Svix bounds are defined once, in lib/schemas/svix.ts (`pipe[1]` is its object schema).
@@ -134,7 +143,9 @@ export function parseMessage(kind: JobKind, record: Pick<SQSRecord, 'body' | 'me
     }
     const parsed = parseTargets(kind, envelope.output.detail, ['detail']);
     // EventBridge's own retries of a delivery keep the event id, so it identifies the request
-    // better than the SQS message id does.
+    // better than the SQS message id does. Whoever writes to the queue chooses it, though: the
+    // idempotency key also hashes each target's content, so a reused id with another body is not
+    // mistaken for a redelivery.
     if (!parsed.ok) return { ok: false, via: 'eventbridge', reason: parsed.reason };
     return { ok: true, via: 'eventbridge', id: envelope.output.id ?? record.messageId, targets: parsed.targets };
   }

@@ -24,15 +24,41 @@ export interface TargetContext {
 }
 
 /**
- * The Svix idempotency key of a target: the same for every delivery of the message, different for
- * each target in it (Svix keys ignore the body, so two targets must never share one). Svix
- * replays a key's first success for 12 hours.
+ * A target's content in one canonical form: what it does, whatever the key order or session id
+ * order the producer wrote. Nothing else is folded (an absent `expiry` and `expiry: 0` stay
+ * distinct): two keys for one request only cost a harmless second execution, one key for two
+ * requests would silently drop the second.
  *
  * @example
- * targetIdempotencyKey('059f36b4-87a3-44ab-83d2-661975830a7d', 0) // → 'job_3c1e…' (68 chars)
+ * canonicalTarget({ op: 'svix.expire-all', appId: 'app_1', body: { sessionIds: ['b', 'a'], expiry: 0 } })
+ * // → '["svix.expire-all","app_1",["a","b"],0]'
  */
-export function targetIdempotencyKey(messageId: string, index: number): string {
-  return `job_${createHash('sha256').update(`${messageId}:${index}`).digest('hex')}`;
+export function canonicalTarget(target: Target): string {
+  if (target.op === 'nextauth.logout') return JSON.stringify([target.op, target.serverid, target.nonce]);
+  const sessionIds = target.body.sessionIds ? [...target.body.sessionIds].sort() : null;
+  return JSON.stringify([target.op, target.appId, sessionIds, target.body.expiry ?? null]);
+}
+
+/**
+ * The Svix idempotency key of a target: a hash of the message's identity (`id`: the EventBridge
+ * event id, or the SQS message id), the target's index AND its canonical content.
+ *
+ * - The same for every delivery of the message (a redelivery has the same id and body), so a retry
+ *   after a lost answer is replayed by Svix, not executed twice. Svix replays a key's first success
+ *   for 12 hours.
+ * - Different for each target in a message (Svix keys ignore the body, so two targets must never
+ *   share one).
+ * - Different when a producer reuses an id for a different request: the `id` is the producer's, and
+ *   Svix would otherwise replay the first request's success and silently do nothing.
+ *
+ * @example
+ * targetIdempotencyKey('059f36b4-87a3-44ab-83d2-661975830a7d', 0, target) // → 'job_3c1e…' (68 chars)
+ */
+export function targetIdempotencyKey(id: string, index: number, target: Target): string {
+  // A JSON array, so no choice of id can make two different triples hash the same input.
+  return `job_${createHash('sha256')
+    .update(JSON.stringify([id, index, canonicalTarget(target)]))
+    .digest('hex')}`;
 }
 
 export async function executeTarget(job: JobDefinition, target: Target, ctx: TargetContext): Promise<void> {

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { isJsonObject, jsonObject } from '../validation.ts';
 
 /**
  * nextAuth Sessions request schemas (`shared/upstream/nextauth-openapi.yaml`, API 2.2; facts in
@@ -75,10 +76,6 @@ export const QrLoginQuery = v.object({
   s: v.optional(Size),
 });
 export type QrLoginQuery = v.InferOutput<typeof QrLoginQuery>;
-
-/** valibot's `object` accepts arrays; JSON objects here must be objects proper. */
-const isJsonObject = (input: unknown): input is Record<string, unknown> => typeof input === 'object' && input !== null && !Array.isArray(input);
-const jsonObject = <S extends v.GenericSchema>(schema: S) => v.pipe(v.custom<v.InferInput<S>>(isJsonObject, 'must be a JSON object'), schema);
 
 /** RFC 4648 §4 base64 (`format: byte`), padding optional, no whitespace; `''` is valid base64. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { jsonObject } from '../validation.ts';
 
 /**
  * Svix Authentication request schemas, with the bounds of the hosted spec
@@ -24,10 +25,6 @@ export const AppId = v.pipe(
 const SessionId = v.pipe(v.string(), v.minLength(1), v.maxLength(64), v.regex(SESSION_ID_PATTERN, 'must match ^[a-zA-Z0-9@_-]+$'));
 
 const unique = <T>(items: T[]) => new Set(items).size === items.length;
-
-/** valibot's `object` accepts arrays; a JSON body must be an object proper. */
-const isJsonObject = (input: unknown): input is Record<string, unknown> => typeof input === 'object' && input !== null && !Array.isArray(input);
-const jsonObject = <S extends v.GenericSchema>(schema: S) => v.pipe(v.custom<v.InferInput<S>>(isJsonObject, 'Invalid type: Expected a JSON object'), schema);
 
 export const ApplicationIn = v.object({
   name: v.pipe(v.string(), v.minLength(1)),

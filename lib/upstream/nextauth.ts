@@ -3,7 +3,7 @@ import type { Deadline } from '../deadline.ts';
 import { ApiError, type HttpError, UpstreamUnavailableError } from '../errors.ts';
 import { log, registerSecretValue } from '../log.ts';
 import type { LoginStatus, UserContext } from '../schemas/nextauth.ts';
-import { getSecret } from '../secrets.ts';
+import { withRotatingCredentials } from './credentials.ts';
 import { failureFor, headerValue, parseJson } from './failures.ts';
 import { callWithRetry, DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
 import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
@@ -93,22 +93,10 @@ function attemptWith(credentials: Credentials, request: Request, options: NextAu
   });
 }
 
-/**
- * Calls with the cached credentials; on 401 refetches the secret once (the key may have been
- * rotated) and repeats with the new one. That repeat is safe even for a provoke call: a 401 is
- * answered before anything is pushed.
- */
-async function call(request: Request, options: NextAuthCallOptions): Promise<UpstreamReply> {
-  const credentials = credentialsFrom(await getSecret(secretId()));
-  const reply = await attemptWith(credentials, request, options);
-  if (reply.status !== 401) return reply;
-  const fresh = credentialsFrom(await getSecret(secretId(), { forceRefresh: true }));
-  if (sameCredentials(fresh, credentials)) {
-    log.error('nextauth rejected the gateway key', { operation: request.operation, secretId: secretId() });
-    return reply;
-  }
-  log.info('nextauth key was rotated; retrying with the refetched key', { operation: request.operation });
-  return attemptWith(fresh, request, options);
+/** Calls with the cached credentials, surviving a key rotation (see credentials.ts). */
+function call(request: Request, options: NextAuthCallOptions): Promise<UpstreamReply> {
+  const source = { upstream: 'nextauth' as const, secretId: secretId(), operation: request.operation, parse: credentialsFrom, same: sameCredentials };
+  return withRotatingCredentials(source, (credentials) => attemptWith(credentials, request, options));
 }
 
 const PASS_THROUGH_CODES: Record<number, string> = {

@@ -4,7 +4,7 @@ import type { Deadline } from '../deadline.ts';
 import { type HttpError, UpstreamResponseError, UpstreamUnavailableError } from '../errors.ts';
 import { log, registerSecretValue } from '../log.ts';
 import { type ApplicationTokenExpireIn, type AppPortalAccessIn, PortalAccessOut } from '../schemas/svix.ts';
-import { getSecret } from '../secrets.ts';
+import { withRotatingCredentials } from './credentials.ts';
 import { failureFor, headerValue, parseJson } from './failures.ts';
 import { callWithRetry, DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
 import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
@@ -72,18 +72,10 @@ function withoutCredential(reply: UpstreamReply, credential: string): UpstreamRe
   return { ...reply, body: Buffer.from(reply.body.toString('utf8').replaceAll(credential, '[redacted]')) };
 }
 
-/** Calls with the org key; on 401 refetches the secret once (it may have been rotated) and retries. */
-async function postWithOrgKey(operation: string, path: string, body: unknown, options: SvixCallOptions): Promise<UpstreamReply> {
-  const key = orgKeyFrom(await getSecret(orgSecretId()));
-  const reply = await post(operation, path, key, body, options);
-  if (reply.status !== 401) return reply;
-  const fresh = orgKeyFrom(await getSecret(orgSecretId(), { forceRefresh: true }));
-  if (fresh === key) {
-    log.error('svix rejected the gateway key', { operation, secretId: orgSecretId() });
-    return reply;
-  }
-  log.info('svix key was rotated; retrying with the refetched key', { operation });
-  return post(operation, path, fresh, body, options);
+/** Calls with the org key, surviving a key rotation (see credentials.ts). */
+function postWithOrgKey(operation: string, path: string, body: unknown, options: SvixCallOptions): Promise<UpstreamReply> {
+  const source = { upstream: 'svix' as const, secretId: orgSecretId(), operation, parse: orgKeyFrom, same: (a: string, b: string) => a === b };
+  return withRotatingCredentials(source, (key) => post(operation, path, key, body, options));
 }
 
 const HttpErrorOut = v.object({ code: v.string(), detail: v.string() });
