@@ -111,6 +111,7 @@ export class UpstreamUnavailableError extends ApiError {
 /** A transport failure of one attempt; the retry policy decides what it becomes. */
 export class UpstreamTransportError extends Error {
   constructor(
+    /** `invalid`: the exchange can never succeed (Node refused the request, the answer is too large). */
     readonly kind: 'timeout' | 'unreachable' | 'invalid',
     message: string,
     options?: ErrorOptions,

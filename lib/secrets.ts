@@ -26,7 +26,16 @@ interface CacheEntry {
   fetchedAt: number;
   /** After a failed refresh, the next one is not tried before this (no storm of slow calls). */
   retryAt?: number;
+  /** When a refetch was last forced (an upstream 401). */
+  forcedAt?: number;
 }
+
+/**
+ * A forced refetch is honoured at most this often: a key that really rotated is picked up on the
+ * first 401, but an upstream answering 401 for another reason (a missing permission) must not
+ * turn every request into a Secrets Manager call.
+ */
+const FORCED_REFRESH_INTERVAL_MS = 30_000;
 
 /** How long a failed refresh is not repeated while the stale value is served. */
 const REFRESH_BACKOFF_MS = 30_000;
@@ -103,10 +112,19 @@ async function refresh(secretId: string, cached: CacheEntry | undefined): Promis
 export async function getSecret(secretId: string, options: { forceRefresh?: boolean } = {}): Promise<string> {
   const cached = cache.get(secretId);
   const now = Date.now();
-  if (cached && !options.forceRefresh && (now - cached.fetchedAt < settings().maxAgeMs || (cached.retryAt ?? 0) > now)) return cached.value;
+  const forced = options.forceRefresh && now - (cached?.forcedAt ?? 0) >= FORCED_REFRESH_INTERVAL_MS;
+  if (cached && !forced && (now - cached.fetchedAt < settings().maxAgeMs || (cached.retryAt ?? 0) > now)) return cached.value;
   const pending = inflight.get(secretId);
   if (pending) return pending;
-  const request = refresh(secretId, cached).finally(() => inflight.delete(secretId));
+  const request = refresh(secretId, cached)
+    .then((value) => {
+      if (forced) {
+        const entry = cache.get(secretId);
+        if (entry) entry.forcedAt = now;
+      }
+      return value;
+    })
+    .finally(() => inflight.delete(secretId));
   inflight.set(secretId, request);
   return request;
 }

@@ -87,7 +87,8 @@ export async function callWithRetry(attempt: Attempt, options: CallOptions): Pro
       if (!isRetryableStatus(reply)) return reply;
     } catch (err) {
       if (!(err instanceof UpstreamTransportError)) throw err;
-      if (err.kind === 'invalid') throw new UpstreamUnavailableError(502, 'The gateway could not build the upstream request.', { cause: err });
+      // Nothing a repeat could change (a request Node refuses to send, an oversized answer).
+      if (err.kind === 'invalid') throw new UpstreamUnavailableError(502, 'The upstream exchange failed and cannot succeed on retry.', { cause: err });
       failure = err;
     }
 

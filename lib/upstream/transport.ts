@@ -60,7 +60,8 @@ export function send(call: UpstreamCall): Promise<UpstreamReply> {
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size > MAX_RESPONSE_BYTES) {
-          req.destroy(new Error('upstream response too large'));
+          reject(new UpstreamTransportError('invalid', 'the upstream answer is larger than the gateway can pass on'));
+          req.destroy();
           return;
         }
         chunks.push(chunk);

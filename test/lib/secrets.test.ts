@@ -37,10 +37,16 @@ describe('getSecret', () => {
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
   });
 
-  it('refetches on demand (after an upstream 401)', async () => {
+  it('refetches on demand (after an upstream 401), but at most every 30 s', async () => {
     await getSecret('app/key');
     sm.on(GetSecretValueCommand, { SecretId: 'app/key' }).resolves({ SecretString: 'rotated' });
     expect(await getSecret('app/key', { forceRefresh: true })).toBe('rotated');
+    sm.on(GetSecretValueCommand, { SecretId: 'app/key' }).resolves({ SecretString: 'rotated-again' });
+    // An upstream that keeps answering 401 does not turn every request into a Secrets Manager call.
+    expect(await getSecret('app/key', { forceRefresh: true })).toBe('rotated');
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    vi.advanceTimersByTime(30_000);
+    expect(await getSecret('app/key', { forceRefresh: true })).toBe('rotated-again');
   });
 
   it('keeps serving the cached value for a bounded time when a refresh fails, and logs which secret', async () => {
