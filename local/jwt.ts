@@ -96,7 +96,12 @@ async function verify(key: DevKey, token: string): Promise<JWTPayload | undefine
   if (known && (known.exp ?? 0) * 1000 > Date.now()) return known;
   verified.delete(cacheKey);
   try {
-    const { payload } = await jwtVerify(token, await publicKeyOf(key), { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, algorithms: [ALG], requiredClaims: ['exp'] });
+    const { payload } = await jwtVerify(token, await publicKeyOf(key), {
+      issuer: LOCAL_ISSUER,
+      audience: LOCAL_AUDIENCE,
+      algorithms: [ALG],
+      requiredClaims: ['exp'],
+    });
     if (verified.size >= MAX_VERIFIED) verified.clear();
     verified.set(cacheKey, payload);
     return payload;

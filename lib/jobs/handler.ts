@@ -36,8 +36,17 @@ export const DLQ_CLIENT_CONFIG = {
   requestHandler: { requestTimeout: 800, connectionTimeout: 500, throwOnRequestTimeout: true } satisfies NodeHttpHandlerOptions,
 } satisfies SQSClientConfig;
 
-/** @smithy/node-http-handler's options (named here: @smithy/types is not a dependency of ours). */
-type NodeHttpHandlerOptions = Extract<NonNullable<SQSClientConfig['requestHandler']>, { connectionTimeout?: number }>;
+/**
+ * @smithy/node-http-handler's constructor options, picked out of the SDK's `requestHandler` union
+ * (which also admits any `Record<string, unknown>`, so a misspelt option would compile unnoticed).
+ */
+type NodeHttpHandlerOptions<T = NonNullable<SQSClientConfig['requestHandler']>> = T extends unknown
+  ? string extends keyof T
+    ? never
+    : 'connectionTimeout' extends keyof T
+      ? T
+      : never
+  : never;
 
 let sqs: SQSClient | undefined;
 const envDeadLetter = configOnce((): DeadLetter => {

@@ -1,6 +1,16 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { job as expireAllJob } from '#functions/job-expire-all';
+import { job as logoutJob } from '#functions/job-logout';
+import type { DeadLetter, DeadLetterNote } from '#lib/jobs/dead-letter';
+import { jobHandler } from '#lib/jobs/handler';
+import { DETAIL_TYPES } from '#lib/jobs/schema';
+import type { JobDefinition } from '#lib/jobs/targets';
+import { clearSecretCache } from '#lib/secrets';
+import { eventBridgeBody, lambdaContext, sqsEvent } from '#local/events';
 import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
-import { logLines } from '../support/logs.ts';
+import { logLines, parsedLogs } from '../support/logs.ts';
 
 /**
  * Canary secrets: every operation runs, healthy and under upstream faults, with known strings as
@@ -71,6 +81,115 @@ describe('canary secrets', () => {
     for (const canary of canaries) {
       expect(logs.includes(canary), `log holds ${canary.slice(0, 12)}…`).toBe(false);
       expect(bodies.includes(canary), `error body holds ${canary.slice(0, 12)}…`).toBe(false);
+    }
+  });
+});
+
+describe('canary secrets: jobs', () => {
+  const JOB_NONCE = 'CANARYJOBNONCE5e1b7d93a04c6f28';
+  const APP_TOKEN = 'appsk_CANARY_job_app_token_9d2e';
+  const WRONG_KEYS = { svix: 'sk_canary_wrong_job_svix_key', nextauth: 'canary-wrong-job-nextauth-key' };
+  type Handler = (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
+  const json = (value: unknown) => JSON.stringify(value);
+  const requested = (kind: keyof typeof DETAIL_TYPES, detail: unknown) => eventBridgeBody(DETAIL_TYPES[kind], detail, { source: 'authgate.requests' });
+
+  /** Valid and invalid messages of both jobs, each holding the canary nonce (or an app token) where a producer would put it. */
+  function messages(serverid: string) {
+    const nextauth = { serverid, nonce: JOB_NONCE };
+    const svix = { appId: 'app_demo', sessionIds: ['canary-job-session'] };
+    return {
+      logout: [
+        json(nextauth),
+        json(svix),
+        requested('logout', { targets: [nextauth, svix] }),
+        // invalid: a nonce with a space, an empty server id, a too-long nonce, an app token in the
+        // queue, truncated JSON, a half-valid list, the wrong detail-type
+        json({ serverid, nonce: `${JOB_NONCE} spaced` }),
+        json({ serverid: '', nonce: JOB_NONCE }),
+        json({ serverid, nonce: `${'n'.repeat(520)}${JOB_NONCE}` }),
+        json({ ...svix, token: APP_TOKEN }),
+        `{"serverid":"${serverid}","nonce":"${JOB_NONCE}"`,
+        json({ targets: [nextauth, { appId: 'app_demo', sessionIds: [] }] }),
+        requested('expire-all', nextauth),
+      ],
+      'expire-all': [
+        json({ ...svix, expiry: 0 }),
+        requested('expire-all', { targets: [{ appId: 'app_demo' }, { ...svix, expiry: 60 }] }),
+        // invalid: a nextAuth target (with its nonce) on the wrong queue, an app token, a bad expiry
+        json(nextauth),
+        json({ appId: 'app_demo', token: APP_TOKEN }),
+        json({ appId: 'app_demo', expiry: -1, sessionIds: ['canary-job-session'] }),
+      ],
+    };
+  }
+
+  it('never appear in job logs or dead-letter reasons: upstream 5xx, 401, invalid messages, an unreachable DLQ', async () => {
+    process.env.UPSTREAM_ATTEMPT_TIMEOUT_MS = '200';
+    const notes: DeadLetterNote[] = [];
+    const capture: DeadLetter = async (_record, note) => {
+      notes.push(note);
+    };
+    // What the SQS client throws when the DLQ cannot be reached.
+    const unreachable: DeadLetter = async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { name: 'TimeoutError' });
+    };
+    const bodies = messages(stack.serverId);
+    const runAll = async (deadLetter: DeadLetter) => {
+      for (const [job, list] of [
+        [logoutJob, bodies.logout],
+        [expireAllJob, bodies['expire-all']],
+      ] as Array<[JobDefinition, string[]]>) {
+        const handler = jobHandler(job, { deadLetter }) as unknown as Handler;
+        await handler(sqsEvent(list), lambdaContext({ functionName: `job-${job.kind}`, timeoutMs: 30_000 }));
+      }
+    };
+    const secretsFile = process.env.SECRETS_FILE!;
+    const secrets = readFileSync(secretsFile, 'utf8');
+    const conditions: Array<[string, () => Promise<void>]> = [
+      ['healthy', async () => {}],
+      ['500', async () => void (await setFault({ status: 500 }))],
+      ['503', async () => void (await setFault({ status: 503, retryAfter: 0 }))],
+      [
+        '401',
+        async () => {
+          await fetch(`${stack.sandbox.url}/_sandbox/faults`, { method: 'DELETE' });
+          // Keys the upstreams reject, refetched after the 401 and still rejected: a permanent failure.
+          writeFileSync(secretsFile, JSON.stringify({ 'local/svix': WRONG_KEYS.svix, 'local/nextauth': { apiKey: WRONG_KEYS.nextauth } }));
+          clearSecretCache();
+        },
+      ],
+    ];
+    try {
+      for (const [, setUp] of conditions) {
+        await setUp();
+        await runAll(capture);
+        await runAll(unreachable);
+      }
+    } finally {
+      writeFileSync(secretsFile, secrets);
+      clearSecretCache();
+      await fetch(`${stack.sandbox.url}/_sandbox/faults`, { method: 'DELETE' });
+    }
+
+    // Every condition really happened.
+    const logs = parsedLogs();
+    const targetLines = logs.filter((l) => l.msg === 'job target');
+    expect(targetLines.some((l) => l.outcome === 'done')).toBe(true);
+    expect(targetLines.some((l) => l.outcome === 'transient' && (l.status === 500 || l.status === 503))).toBe(true);
+    expect(targetLines.filter((l) => l.outcome === 'permanent' && l.status === 401).map((l) => l.op)).toEqual(
+      expect.arrayContaining(['nextauth.logout', 'svix.expire-all']),
+    );
+    expect(logs.some((l) => l.msg === 'job message' && l.result === 'retry' && l.deadLetterError !== undefined)).toBe(true);
+    expect(notes.filter((n) => n.reason.startsWith('invalid message: ')).length).toBeGreaterThanOrEqual(4 * 10);
+    expect(notes.some((n) => /^target \d+: 401: /.test(n.reason))).toBe(true);
+
+    const canaries = [JOB_NONCE, APP_TOKEN, stack.keys.svix, stack.keys.nextauth, WRONG_KEYS.svix, WRONG_KEYS.nextauth];
+    const lines = logLines.join('\n');
+    const reasons = notes.map((n) => n.reason).join('\n');
+    for (const canary of canaries) {
+      expect(lines.includes(canary), `log holds ${canary.slice(0, 12)}…`).toBe(false);
+      // The reason travels as the DLQ copy's authgate.reason attribute, read by whoever looks at the alarm.
+      expect(reasons.includes(canary), `dead-letter reason holds ${canary.slice(0, 12)}…`).toBe(false);
     }
   });
 });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamResponseError, UpstreamUnavailableError } from '#lib/errors';
 import type { DeadLetter } from '#lib/jobs/dead-letter';
 import { JOB_DEFAULTS, jobHandler } from '#lib/jobs/handler';
-import { DETAIL_TYPES } from '#lib/jobs/schema';
-import type { JobDefinition, NextAuthPort, SvixPort } from '#lib/jobs/targets';
+import { DETAIL_TYPES, parseMessage } from '#lib/jobs/schema';
+import { type JobDefinition, type NextAuthPort, type SvixPort, targetIdempotencyKey } from '#lib/jobs/targets';
 import { logoutSession } from '#lib/upstream/nextauth';
 import { expireAll } from '#lib/upstream/svix';
 import { eventBridgeBody } from '#local/events';
@@ -21,10 +21,15 @@ import { startTestUpstream, type TestUpstream } from '../support/upstream.ts';
 
 /**
  * 1,000 job messages through both consumers against the sandbox upstreams, with a tenth of all
- * upstream calls failing transiently (half before the call, half after it succeeded, i.e. a lost
- * answer), replayed the way SQS would: failed records redelivered until they succeed or reach
- * the receive limit of 5, then the DLQ. Checks that every target ends done or dead-lettered, none
- * is lost, and none is carried out twice: a Svix key is executed once and replayed after.
+ * upstream calls failing transiently (half before the call, half after it, i.e. a lost answer),
+ * replayed the way SQS would: failed records redelivered until they succeed or reach the receive
+ * limit of 5, then the DLQ. Checks that every message ends done, dead-lettered or redriven, none is
+ * lost, and no target is carried out twice: a Svix key is executed once and replayed after.
+ *
+ * The faults are deterministic: whether a target fails is a hash of (message id, receive count,
+ * target index), never of the order in which concurrent calls happen to arrive, and the message ids
+ * are fixed. So every message's end (done, dead-lettered or redriven) and the receive it ends on
+ * are known before the run, and the test checks exactly those, on any machine, at any load.
  */
 
 const ORG_KEY = 'sk_canary_soak_org_key';
@@ -34,21 +39,25 @@ const MESSAGES = 1_000;
 const FAULT_RATE = 0.1;
 const MAX_RECEIVE_COUNT = 5;
 const POLLERS = 4;
+const SEED = 'soak-20261123';
 
 let upstream: TestUpstream;
 /** What the Svix sandbox answered, per idempotency key: executions and replays of 2xx. */
 const svixAnswers = new Map<string, { executed: number; replayed: number; paths: Set<string> }>();
 
-/** Seeded, so a failing run can be repeated exactly (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+/** A number in [0, 1) from a string: the same string, the same number, in every run. */
+function unit(input: string): number {
+  return createHash('sha256').update(input).digest().readUInt32BE(0) / 2 ** 32;
 }
+
+/** A fixed id in the shape of an SQS message id (a UUID), so every run has the same ones. */
+const fixedId = (name: string) =>
+  createHash('sha256')
+    .update(`${SEED}:${name}`)
+    .digest('hex')
+    .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
+
+type Fault = 'before' | 'after' | undefined;
 
 /** Records the status and the `idempotent-replayed` header of every Svix answer. */
 function recordingSvix(svix: SandboxUpstream): SandboxUpstream {
@@ -71,30 +80,48 @@ function recordingSvix(svix: SandboxUpstream): SandboxUpstream {
 
 const calls = { svix: 0, nextauth: 0, injected: 0 };
 
-/** Puts a transient fault in front of a tenth of the real upstream calls; app_forbidden is refused. */
-function flaky(random: () => number): SvixPort & NextAuthPort {
+/** Which message, and which of its targets, an upstream call is for. */
+interface CallOwner {
+  messageId: string;
+  index: number;
+}
+
+/**
+ * The real upstream clients behind a fault injector: a call fails when `faultOf` says so for its
+ * message's current receive, before reaching the upstream (503) or after it (504: the answer was
+ * lost, whatever it was). app_forbidden is always refused (403).
+ */
+function flaky(ownerOf: (key: string) => CallOwner | undefined, faultOf: (owner: CallOwner) => Fault, unplanned: string[]): SvixPort & NextAuthPort {
   const real = { expireAll, logoutSession };
-  const maybeFail = async (call: () => Promise<void>) => {
-    const r = random();
-    if (r < FAULT_RATE / 2) {
+  const inject = async (key: string, call: () => Promise<void>) => {
+    const owner = ownerOf(key);
+    if (!owner) unplanned.push(key);
+    const fault = owner ? faultOf(owner) : undefined;
+    if (fault === 'before') {
       calls.injected++;
       throw new UpstreamUnavailableError(503, 'injected: the upstream is unavailable');
     }
-    await call();
-    if (r < FAULT_RATE) {
+    let error: unknown;
+    try {
+      await call();
+    } catch (err) {
+      error = err;
+    }
+    if (fault === 'after') {
       calls.injected++;
       throw new UpstreamUnavailableError(504, 'injected: the answer was lost');
     }
+    if (error !== undefined) throw error;
   };
   return {
     expireAll: (appId, body, o) => {
       calls.svix++;
       if (appId === 'app_forbidden') return Promise.reject(new UpstreamResponseError(403, { code: 'forbidden', detail: 'injected' }));
-      return maybeFail(() => real.expireAll(appId, body, o));
+      return inject(o.idempotencyKey, () => real.expireAll(appId, body, o));
     },
     logoutSession: (serverId, nonce, o) => {
       calls.nextauth++;
-      return maybeFail(() => real.logoutSession(serverId, nonce, o));
+      return inject(`nonce:${nonce}`, () => real.logoutSession(serverId, nonce, o));
     },
   };
 }
@@ -139,10 +166,15 @@ async function loggedIn(nonce: string): Promise<boolean> {
 /** What a message should come to, and what it should have changed upstream. */
 interface Planned extends QueuedMessage {
   queue: 'logout' | 'expire-all';
+  /** Where it ends when the faults let it: redriven instead if they fail it on every receive. */
   fate: 'done' | 'dead-lettered';
   targets: number;
   tokens: string[];
   nonces: string[];
+  /** The keys its upstream calls are known by (see `flaky`), by target index; none when invalid. */
+  callKeys: string[];
+  /** Indexes of its targets whose calls go through the fault injector (all but app_forbidden ones). */
+  faultable: number[];
 }
 
 async function plan(): Promise<Planned[]> {
@@ -155,8 +187,18 @@ async function plan(): Promise<Planned[]> {
     viaEventBridge: boolean,
   ) => {
     const targets = typeof message === 'object' && message !== null && 'targets' in message ? (message.targets as unknown[]).length : 1;
-    const body = viaEventBridge ? eventBridgeBody(DETAIL_TYPES[queue], message) : JSON.stringify(message);
-    messages.push({ messageId: randomUUID(), body, queue, fate, targets, tokens: effects.tokens ?? [], nonces: effects.nonces ?? [] });
+    const n = messages.filter((m) => m.queue === queue).length;
+    const messageId = fixedId(`${queue}:${n}`);
+    const body = viaEventBridge ? eventBridgeBody(DETAIL_TYPES[queue], message, { id: fixedId(`${queue}:${n}:event`) }) : JSON.stringify(message);
+    // The keys the consumer will use, from the body as the consumer parses it.
+    const parsed = parseMessage(queue, { body, messageId });
+    const parsedTargets = parsed.ok ? parsed.targets : [];
+    const callKeys = parsedTargets.map((t, index) =>
+      t.op === 'nextauth.logout' ? `nonce:${t.nonce}` : targetIdempotencyKey(parsed.ok ? parsed.id : '', index, t),
+    );
+    const faultable = parsedTargets.flatMap((t, index) => (t.op === 'svix.expire-all' && t.appId === 'app_forbidden' ? [] : [index]));
+    const planned = { messageId, body, queue, fate, targets, tokens: effects.tokens ?? [], nonces: effects.nonces ?? [], callKeys, faultable };
+    messages.push(planned);
   };
   const setup: Array<Promise<void>> = [];
 
@@ -217,29 +259,83 @@ async function plan(): Promise<Planned[]> {
 type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 describe('soak: 1,000 job messages, a tenth of upstream calls failing', () => {
-  it('ends every message done or dead-lettered, loses none, and does no Svix call twice', { timeout: 120_000 }, async () => {
+  it('ends every message where its faults put it (done, dead-lettered or redriven), loses none, and does no Svix call twice', {
+    timeout: 120_000,
+  }, async () => {
     const messages = await plan();
     expect(messages).toHaveLength(MESSAGES);
     const controlToken = await portalToken('app_logout', 'ls-control');
     const controlNonce = `soak-control-${randomUUID()}`;
     await logIn(controlNonce);
 
-    const random = prng(20261123);
     const dead = new Map<string, string>();
     const deadLetter: DeadLetter = async (record, note) => {
       dead.set(record.messageId, note.reason);
     };
-    const upstreamPorts = flaky(random);
-    const consumers: Record<Planned['queue'], JobDefinition> = {
-      logout: { kind: 'logout', upstream: upstreamPorts },
-      'expire-all': { kind: 'expire-all', upstream: { expireAll: upstreamPorts.expireAll } },
-    };
-    const handler = (queue: Planned['queue']) => jobHandler(consumers[queue], { deadLetter }) as unknown as Handler;
 
     // SQS delivers at least once: a few messages arrive twice from the start.
     const deliveries = (queue: Planned['queue']) => {
       const own = messages.filter((m) => m.queue === queue);
       return [...own, ...own.filter((_, i) => i % 97 === 0)];
+    };
+    const duplicated = new Set(
+      (['logout', 'expire-all'] as const).flatMap((queue) =>
+        deliveries(queue)
+          .slice(messages.filter((m) => m.queue === queue).length)
+          .map((m) => m.messageId),
+      ),
+    );
+
+    // Failed on every receive, so the redrive path is always exercised: a nextAuth + Svix logout that
+    // never reaches the upstream, and an expire-all whose answer is lost every time (executed once,
+    // then replayed by Svix on each redelivery).
+    const alwaysFailing = new Map<string, Fault>([
+      [messages.filter((m) => m.queue === 'logout')[2]!.messageId, 'before'],
+      [messages.filter((m) => m.queue === 'expire-all')[3]!.messageId, 'after'],
+    ]);
+    /**
+     * The fault of a target on a receive. A message delivered twice has two copies that may be in
+     * flight at once with different receive counts, so a call cannot be told apart by copy: those
+     * messages get no faults (they are here for the duplicate delivery, not for the faults).
+     */
+    const faultFor = (messageId: string, receive: number, index: number): Fault => {
+      if (alwaysFailing.has(messageId)) return alwaysFailing.get(messageId);
+      if (duplicated.has(messageId)) return undefined;
+      const r = unit(`${SEED}:${messageId}:${receive}:${index}`);
+      return r < FAULT_RATE / 2 ? 'before' : r < FAULT_RATE ? 'after' : undefined;
+    };
+
+    // Which message a call is for, by its Svix idempotency key or its nextAuth nonce; and the receive
+    // count of the delivery being handled, from the records as the handler gets them.
+    const owners = new Map<string, CallOwner>();
+    for (const m of messages) for (const [index, key] of m.callKeys.entries()) owners.set(key, { messageId: m.messageId, index });
+    expect(owners.size).toBe(messages.reduce((n, m) => n + m.callKeys.length, 0)); // no two targets share a key
+    const receiveOf = new Map<string, number>();
+    const unplanned: string[] = [];
+    const upstreamPorts = flaky(
+      (key) => owners.get(key),
+      ({ messageId, index }) => faultFor(messageId, receiveOf.get(messageId) ?? 0, index),
+      unplanned,
+    );
+    const consumers: Record<Planned['queue'], JobDefinition> = {
+      logout: { kind: 'logout', upstream: upstreamPorts },
+      'expire-all': { kind: 'expire-all', upstream: { expireAll: upstreamPorts.expireAll } },
+    };
+    const handler = (queue: Planned['queue']): Handler => {
+      const consume = jobHandler(consumers[queue], { deadLetter }) as unknown as Handler;
+      return (event, context) => {
+        for (const r of event.Records) receiveOf.set(r.messageId, Number(r.attributes.ApproximateReceiveCount));
+        return consume(event, context);
+      };
+    };
+
+    /** Where a message must end, and on which receive: the first receive on which none of its targets is failed. */
+    const predict = (m: Planned): { where: string; receives: number } => {
+      if (m.callKeys.length === 0) return { where: m.fate, receives: 1 }; // invalid: dead-lettered at once
+      for (let receive = 1; receive <= MAX_RECEIVE_COUNT; receive++) {
+        if (m.faultable.every((index) => faultFor(m.messageId, receive, index) === undefined)) return { where: m.fate, receives: receive };
+      }
+      return { where: 'redriven', receives: MAX_RECEIVE_COUNT };
     };
 
     const started = performance.now();
@@ -248,21 +344,26 @@ describe('soak: 1,000 job messages, a tenth of upstream calls failing', () => {
       replayLikeSqs(handler('expire-all'), deliveries('expire-all'), { maxReceiveCount: MAX_RECEIVE_COUNT, pollers: POLLERS, queueName: 'expire-all' }),
     ]);
     const seconds = (performance.now() - started) / 1000;
+    expect(unplanned).toEqual([]);
 
-    // None lost: every message was deleted or moved to the DLQ, and took the way planned for it.
-    // A message meant to succeed may still fail on all five receives (p ≈ 0.19⁵ for two targets):
-    // then the redrive policy has moved it to the DLQ, which is an end too, never a loss.
+    // None lost, and each exactly where the faults put it: deleted (done, or dead-lettered by the
+    // consumer) or moved to the DLQ by the redrive policy, on the receive predicted.
     const redriven = new Map([...logout.redriven, ...expireAll.redriven]);
     const deleted = new Map([...logout.deleted, ...expireAll.deleted]);
     const where = (m: Planned) =>
       dead.has(m.messageId) ? 'dead-lettered' : redriven.has(m.messageId) ? 'redriven' : deleted.has(m.messageId) ? 'done' : 'lost';
+    const mismatches = messages.flatMap((m) => {
+      const actual = { where: where(m), receives: redriven.get(m.messageId) ?? deleted.get(m.messageId) ?? 0 };
+      const expected = predict(m);
+      return actual.where === expected.where && actual.receives === expected.receives ? [] : [{ message: m.messageId, queue: m.queue, actual, expected }];
+    });
+    expect(mismatches).toEqual([]);
     for (const m of messages) {
-      const expected = m.fate === 'done' && redriven.has(m.messageId) ? 'redriven' : m.fate;
-      expect({ message: m.messageId, where: where(m) }).toEqual({ message: m.messageId, where: expected });
-      if (m.fate === 'dead-lettered') expect(dead.get(m.messageId)).toMatch(/^(invalid message: |target 1: 403: )/);
+      if (where(m) === 'dead-lettered') expect(dead.get(m.messageId)).toMatch(/^(invalid message: |target 1: 403: )/);
     }
-    for (const count of redriven.values()) expect(count).toBe(MAX_RECEIVE_COUNT);
-    expect(redriven.size).toBeLessThan(5);
+    for (const id of alwaysFailing.keys()) expect(redriven.get(id)).toBe(MAX_RECEIVE_COUNT);
+    const retriedThenDone = messages.filter((m) => where(m) === 'done' && (deleted.get(m.messageId) ?? 0) > 1).length;
+    expect(retriedThenDone).toBeGreaterThan(50); // the faults did make messages come back
 
     // Done means done: every targeted token is no longer valid, every targeted session is logged out.
     const done = messages.filter((m) => where(m) === 'done');

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -10,7 +12,8 @@ import { ApiError, UpstreamResponseError, UpstreamUnavailableError } from '#lib/
 import { type DeadLetter, type DeadLetterNote, queueDeadLetter } from '#lib/jobs/dead-letter';
 import { type JobHandlerOptions, jobHandler } from '#lib/jobs/handler';
 import { classify } from '#lib/jobs/outcome';
-import { DETAIL_TYPES, parseMessage } from '#lib/jobs/schema';
+import { TARGET_BUDGET_MS } from '#lib/jobs/runner';
+import { DETAIL_TYPES, type JobKind, parseMessage, type Target } from '#lib/jobs/schema';
 import { type JobDefinition, targetIdempotencyKey } from '#lib/jobs/targets';
 import { eventBridgeBody, lambdaContext, sqsEvent } from '#local/events';
 import { createNextAuthSandbox } from '#local/sandbox/nextauth';
@@ -240,6 +243,56 @@ describe('deadline', () => {
     expect(failed).toEqual(event.Records.slice(calls.length).map((r) => r.messageId));
     expect(calls).toEqual(Array.from({ length: calls.length }, (_, i) => `app_${i}`));
   });
+
+  it('gives each target a deadline of its own: at most 8 s, from when it starts, within the batch deadline', async () => {
+    const remaining: number[] = [];
+    const job: JobDefinition = {
+      kind: 'expire-all',
+      upstream: {
+        expireAll: async (_appId, _body, o) => {
+          remaining.push(o.deadline.remainingMs());
+          await sleep(200);
+        },
+      },
+    };
+    // concurrency 1: the second target starts 200 ms after the first and still gets its full budget.
+    const { handler } = consumer(job, { concurrency: 1 });
+    expect(failedIds(await run(handler, sqsEvent([json({ appId: 'app_1' }), json({ appId: 'app_2' })]), 30_000))).toEqual([]);
+    expect(remaining).toHaveLength(2);
+    for (const ms of remaining) {
+      expect(ms).toBeLessThanOrEqual(TARGET_BUDGET_MS);
+      expect(ms).toBeGreaterThan(TARGET_BUDGET_MS - 150);
+    }
+    // ... and never more than the batch has: with 3 s left, a target gets what is left, not 8 s.
+    remaining.length = 0;
+    await run(handler, sqsEvent([json({ appId: 'app_1' })]), 3_000);
+    expect(remaining[0]).toBeLessThanOrEqual(2_000);
+  });
+
+  it('a target that takes all the time it is given (a long Retry-After, a slow upstream) cannot keep the rest from starting', { timeout: 15_000 }, async () => {
+    // What a client does under a long Retry-After or slow attempts: use the deadline it was given, then fail.
+    const started: string[] = [];
+    const job: JobDefinition = {
+      kind: 'expire-all',
+      upstream: {
+        expireAll: async (appId, _body, o) => {
+          started.push(appId);
+          if (appId !== 'app_greedy') return;
+          await sleep(o.deadline.remainingMs());
+          throw new UpstreamUnavailableError(504, 'The upstream did not answer in time.');
+        },
+      },
+    };
+    // concurrency 1, 11 s of batch deadline: with the batch deadline as its own, the first target
+    // would use all 11 s and the second would not start; with its own 8 s, 3 s are left for it.
+    const { handler, deadLettered } = consumer(job, { concurrency: 1 });
+    const event = sqsEvent([json({ appId: 'app_greedy' }), json({ appId: 'app_2' })]);
+    const res = await run(handler, event, 12_000);
+    expect(started).toEqual(['app_greedy', 'app_2']);
+    expect(failedIds(res)).toEqual(idsOf(event, 0));
+    expect(deadLettered).toEqual([]);
+    expect(parsedLogs().find((l) => l.msg === 'job summary')).toMatchObject({ targetsDone: 1, targetsTransient: 1, targetsNotStarted: 0 });
+  });
 });
 
 describe('dead-lettering', () => {
@@ -306,6 +359,44 @@ describe('dead-lettering', () => {
     sqs.restore();
   });
 
+  it('gives up on a DLQ that does not answer within two attempts of 0.8 s, and keeps the record for redrive', async () => {
+    // An SQS endpoint that accepts connections and never answers.
+    const received: number[] = [];
+    const hanging: Server = createServer(() => received.push(Date.now()));
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      DLQ_URL: `${endpoint}/123456789012/authgate-test-expire-all-dlq`,
+      AWS_ENDPOINT_URL_SQS: endpoint,
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'test-secret-access-key',
+    });
+    try {
+      // A fresh container: the deployed handler reads DLQ_URL once and makes its SQS client once.
+      vi.resetModules();
+      const { setLogSink } = await import('#lib/log');
+      setLogSink((line) => logLines.push(line));
+      const fresh = (await import('#functions/job-expire-all')).handler as unknown as Handler;
+      const event = sqsEvent(['{}']);
+      const started = Date.now();
+      const res = await fresh(event, lambdaContext({ timeoutMs: 30_000 }));
+      const elapsed = Date.now() - started;
+      expect(failedIds(res)).toEqual(idsOf(event, 0));
+      expect(received).toHaveLength(2); // maxAttempts: 2
+      expect(elapsed).toBeGreaterThanOrEqual(1_500); // two request timeouts of 800 ms
+      expect(elapsed).toBeLessThan(4_000);
+      expect(parsedLogs().find((l) => l.msg === 'job message' && l.result === 'retry')).toMatchObject({
+        level: 'error',
+        deadLetterError: { name: 'TimeoutError' },
+      });
+    } finally {
+      process.env = saved;
+      hanging.closeAllConnections();
+      await new Promise((resolve) => hanging.close(resolve));
+    }
+  });
+
   it('a message with a permanent and a transient target is retried, not dead-lettered, until the transient one clears', async () => {
     const { handler, deadLettered } = consumer(expireAllJob, { concurrency: 1 });
     const body = json({ targets: [{ appId: 'app_demo' }, { appId: 'app_2' }] });
@@ -321,6 +412,14 @@ describe('dead-lettering', () => {
 });
 
 describe('idempotency', () => {
+  const svixTarget = (appId: string, body: Extract<Target, { op: 'svix.expire-all' }>['body'] = {}): Target => ({ op: 'svix.expire-all', appId, body });
+  /** The keys the consumer would use for a body: parsed as the consumer parses it. */
+  const keysOf = (kind: JobKind, body: string, messageId = 'm-1') => {
+    const parsed = parseMessage(kind, { body, messageId });
+    if (!parsed.ok) throw new Error(parsed.reason);
+    return parsed.targets.map((target, index) => targetIdempotencyKey(parsed.id, index, target));
+  };
+
   it('a redelivered message calls Svix with the same key per target; targets and messages differ', async () => {
     const { handler } = consumer(expireAllJob, { concurrency: 1 });
     const body = json({ targets: [{ appId: 'app_demo' }, { appId: 'app_2' }] });
@@ -333,9 +432,13 @@ describe('idempotency', () => {
     const [m0t0, m0t1, m1t0, m1t1, again0, again1] = keys;
     expect([again0, again1]).toEqual([m0t0, m0t1]);
     expect(new Set([m0t0, m0t1, m1t0, m1t1]).size).toBe(4);
-    const expected = `job_${createHash('sha256').update(`${first.Records[0]!.messageId}:0`).digest('hex')}`;
+    // The format is pinned: a change would give messages in flight during a deploy new keys.
+    const id = first.Records[0]!.messageId;
+    const expected = `job_${createHash('sha256')
+      .update(json([id, 0, json(['svix.expire-all', 'app_demo', null, null])]))
+      .digest('hex')}`;
     expect(m0t0).toBe(expected);
-    expect(targetIdempotencyKey(first.Records[0]!.messageId, 0)).toBe(expected);
+    expect(targetIdempotencyKey(id, 0, svixTarget('app_demo'))).toBe(expected);
   });
 
   it('an EventBridge event delivered twice (two SQS messages) keeps its key', async () => {
@@ -344,7 +447,66 @@ describe('idempotency', () => {
     await run(handler, sqsEvent([body]));
     await run(handler, sqsEvent([body]));
     const keys = upstream.requests.map((r) => r.headers['idempotency-key']);
-    expect(keys).toEqual([targetIdempotencyKey('evt-dup-1', 0), targetIdempotencyKey('evt-dup-1', 0)]);
+    const key = targetIdempotencyKey('evt-dup-1', 0, svixTarget('app_demo'));
+    expect(keys).toEqual([key, key]);
+  });
+
+  it('a reused event id with a different body gets keys of its own, so Svix carries it out instead of replaying', async () => {
+    const tokenA = await portalToken('reuse-a');
+    const tokenB = await portalToken('reuse-b');
+    upstream.requests.length = 0;
+    const { handler, deadLettered } = consumer(expireAllJob);
+    const expire = (sessionId: string) =>
+      eventBridgeBody(DETAIL_TYPES['expire-all'], { appId: 'app_demo', sessionIds: [sessionId], expiry: 0 }, { id: 'evt-reused' });
+    expect(failedIds(await run(handler, sqsEvent([expire('reuse-a')])))).toEqual([]);
+    expect(await tokenValid(tokenA)).toBe(false);
+    expect(await tokenValid(tokenB)).toBe(true);
+    expect(failedIds(await run(handler, sqsEvent([expire('reuse-b')])))).toEqual([]);
+    expect(deadLettered).toEqual([]);
+    const [first, second] = upstream.requests.filter((r) => r.path.endsWith('/expire-all')).map((r) => r.headers['idempotency-key']);
+    expect(first).not.toBe(second);
+    // With a key from the id and index alone, Svix would replay the first answer and B would stay logged in.
+    expect(await tokenValid(tokenB)).toBe(false);
+  });
+
+  it('derives keys from the content, not from how the producer wrote it', () => {
+    const eb = (detail: unknown) => eventBridgeBody(DETAIL_TYPES['expire-all'], detail, { id: 'evt-1' });
+    const [base] = keysOf('expire-all', eb({ appId: 'app_1', sessionIds: ['a', 'b'], expiry: 0 }));
+    // Same request: other key order, other session id order, another SQS message carrying it.
+    expect(keysOf('expire-all', eb({ expiry: 0, sessionIds: ['b', 'a'], appId: 'app_1' }), 'm-2')).toEqual([base]);
+    expect(keysOf('expire-all', eb({ targets: [{ appId: 'app_1', sessionIds: ['b', 'a'], expiry: 0 }] }))).toEqual([base]);
+    // A logout of those sessions is the same Svix call (expire-all, expiry 0).
+    expect(keysOf('logout', eventBridgeBody(DETAIL_TYPES.logout, { appId: 'app_1', sessionIds: ['a', 'b'] }, { id: 'evt-1' }))).toEqual([base]);
+    // Another request under the same id: another key.
+    const others = [
+      { appId: 'app_2', sessionIds: ['a', 'b'], expiry: 0 },
+      { appId: 'app_1', sessionIds: ['a'], expiry: 0 },
+      { appId: 'app_1', sessionIds: ['a', 'b', 'c'], expiry: 0 },
+      { appId: 'app_1', sessionIds: ['a', 'b'], expiry: 60 },
+      { appId: 'app_1', sessionIds: ['a', 'b'] },
+      { appId: 'app_1', expiry: 0 },
+    ].map((detail) => keysOf('expire-all', eb(detail))[0]);
+    expect(new Set([base, ...others]).size).toBe(others.length + 1);
+    // Another id, or another position in the message: another key.
+    expect(
+      keysOf('expire-all', eventBridgeBody(DETAIL_TYPES['expire-all'], { appId: 'app_1', sessionIds: ['a', 'b'], expiry: 0 }, { id: 'evt-2' })),
+    ).not.toEqual([base]);
+    const [t0, t1] = keysOf(
+      'expire-all',
+      eb({
+        targets: [
+          { appId: 'app_1', sessionIds: ['a', 'b'], expiry: 0 },
+          { appId: 'app_1', sessionIds: ['a', 'b'], expiry: 0 },
+        ],
+      }),
+    );
+    expect(t0).toBe(base);
+    expect(t1).not.toBe(base);
+    // Plain SQS messages: keyed by message id and content alike.
+    const plain = json({ appId: 'app_1' });
+    expect(keysOf('expire-all', plain, 'm-1')).toEqual(keysOf('expire-all', plain, 'm-1'));
+    expect(keysOf('expire-all', plain, 'm-1')).not.toEqual(keysOf('expire-all', plain, 'm-2'));
+    expect(keysOf('expire-all', plain, 'm-1')).not.toEqual(keysOf('expire-all', json({ appId: 'app_2' }), 'm-1'));
   });
 });
 

@@ -61,11 +61,13 @@ describe.each(JOBS)('packaged template: the $kind job', ({ kind, fn, queue, dlq,
     expect(props(queue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout + (mapping.MaximumBatchingWindowInSeconds as number));
   });
 
-  it(`is fed by an EventBridge rule on the operator's bus matching "${DETAIL_TYPES[kind]}"`, () => {
+  it(`is fed by an EventBridge rule on the operator's bus matching "${DETAIL_TYPES[kind]}" from the allowed sources only`, () => {
     const r = props(rule);
     expect(R[rule]?.Type).toBe('AWS::Events::Rule');
     expect(r.EventBusName).toBe('default');
-    expect(r.EventPattern).toEqual({ 'detail-type': [DETAIL_TYPES[kind]] });
+    // Both fields: the detail-type alone would take a logout request from any source on the bus.
+    // `source` is the jobEventSources param (a list), here its default.
+    expect(r.EventPattern).toEqual({ source: ['authgate.requests'], 'detail-type': [DETAIL_TYPES[kind]] });
     expect(r.State).toBe('ENABLED');
     const targets = r.Targets as Array<Record<string, unknown>>;
     expect(targets).toHaveLength(1);
