@@ -20,8 +20,11 @@ export interface JobHandlerOptions extends Partial<Omit<RunnerOptions, 'deadLett
   deadLetter?: DeadLetter;
 }
 
-/** Defaults for a 30 s function: 8 calls in flight, no start with < 2 s left, 1 s kept to answer. */
-export const JOB_DEFAULTS = { concurrency: 8, startMarginMs: 2_000, finishMarginMs: 1_000 } as const;
+/**
+ * Defaults for a 30 s function: 8 calls in flight, no start with < 2 s left, and 2 s kept back
+ * to answer, which covers the DLQ client's worst case (2 attempts of 800 ms) after the last target.
+ */
+export const JOB_DEFAULTS = { concurrency: 8, startMarginMs: 2_000, finishMarginMs: 2_000 } as const;
 
 const envConcurrency = configOnce(() => envInt('JOB_CONCURRENCY', JOB_DEFAULTS.concurrency, { min: 1, max: 64 }));
 
