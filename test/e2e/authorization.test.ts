@@ -72,6 +72,37 @@ describe('JWT authorizer', () => {
   });
 });
 
+describe('hardened edges of the local API (as API Gateway answers them)', () => {
+  it("refuses oversized headers with 431 in API Gateway's shape, before any handler", async () => {
+    const res = await fetch(`${stack.api.url}/api/v1/auth/app-portal-access/app_demo/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.devToken}`, 'x-padding': 'p'.repeat(20_000) },
+      body: '{}',
+    });
+    expect(res.status).toBe(431);
+    expect(await res.json()).toEqual({ message: 'Request Header Fields Too Large' });
+    expect(upstreamCalls).toBe(0);
+  });
+
+  it("does not take a nextAuth client's own X-apikey for the gateway token", async () => {
+    const path = `/servers/${encodeURIComponent(stack.serverId)}/sessions/`;
+    const res = await fetch(`${stack.api.url}${path}`, { headers: { 'x-apikey': stack.keys.nextauth, 'x-nonce': 'abcdef0123456789' } });
+    expect(res.status).toBe(401);
+    const ok = await fetch(`${stack.api.url}${path}`, { headers: { authorization: `Bearer ${stack.devToken}`, 'x-nonce': 'abcdef0123456789' } });
+    expect(ok.status).toBe(200);
+    expect(upstreamCalls).toBe(1);
+  });
+
+  it('answers a wrong method with 404 before any handler, as HTTP API does', async () => {
+    const res = await fetch(`${stack.api.url}/api/v1/auth/app-portal-access/app_demo/`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${stack.devToken}` },
+    });
+    expect(res.status).toBe(404);
+    expect(upstreamCalls).toBe(0);
+  });
+});
+
 describe('tenant binding', () => {
   const onlyApp2 = () => stack.token({ claims: { [TENANT_CLAIMS.svix]: ['app_2'], [TENANT_CLAIMS.nextauth]: [] } });
 

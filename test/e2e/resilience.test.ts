@@ -102,3 +102,39 @@ describe('resilience to upstream faults (Svix app-portal-access)', () => {
     expect(bad.status).toBe(404);
   });
 });
+
+describe('resilience to upstream faults (nextAuth)', () => {
+  const nonce = () => `nonce${Math.random().toString(16).slice(2)}`;
+  const sessionPath = () => `/servers/${encodeURIComponent(stack.serverId)}/sessions`;
+  const nextauth = (method: string, path: string, n: string) =>
+    fetch(`${stack.api.url}${path}`, { method, headers: { authorization: `Bearer ${stack.devToken}`, 'x-nonce': n } });
+  const pushesFor = async (n: string) =>
+    ((await (await fetch(`${stack.sandbox.url}/_sandbox/nextauth/pushes`)).json()) as Array<{ nonce: string }>).filter((p) => p.nonce === n);
+
+  it('retries a read through a passing 503', async () => {
+    await setFault('nextauth.get-session', { status: 503, times: 1 });
+    expect((await nextauth('GET', `${sessionPath()}/`, nonce())).status).toBe(200);
+  });
+
+  it('never repeats a provoke-login: one 500 is one 502 and no second push', async () => {
+    const n = nonce();
+    // A session that can be provoked: log in with the sandbox phone, then log out.
+    await fetch(`${stack.sandbox.url}/_sandbox/nextauth/scan`, { method: 'POST', body: JSON.stringify({ serverid: stack.serverId, nonce: n, accountid: 1 }) });
+    expect((await nextauth('POST', `${sessionPath()}/logout`, n)).status).toBe(200);
+    await setFault('nextauth.provoke-login', { status: 500, times: 1 });
+    const res = await nextauth('POST', `${sessionPath()}/provokelogin`, n);
+    expect(res.status).toBe(502);
+    expect(await pushesFor(n)).toHaveLength(0);
+    // The fault was used up by the one attempt: the next provoke pushes exactly once.
+    expect((await nextauth('POST', `${sessionPath()}/provokelogin`, n)).status).toBe(200);
+    expect(await pushesFor(n)).toHaveLength(1);
+  });
+
+  it('answers 504 in time when nextAuth hangs on logout (retried, each attempt bounded)', async () => {
+    await setFault('nextauth.logout', { hang: true });
+    const started = performance.now();
+    const res = await nextauth('POST', `${sessionPath()}/logout`, nonce());
+    expect(res.status).toBe(504);
+    expect(performance.now() - started).toBeLessThan(3000);
+  });
+});
