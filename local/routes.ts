@@ -28,15 +28,39 @@ export interface QueueFunctionSpec {
   timeoutSeconds: number;
 }
 
+type Authorizer = { name: string; scopes?: string[] };
+
 interface ServerlessFunction {
   handler: string;
   timeout?: number;
-  events?: Array<{ httpApi?: { method: string; path: string; authorizer?: { name: string; scopes?: string[] } }; sqs?: unknown }>;
+  /** An authorizer object, or a `${self:...}` reference to one (per caller-authorization mode). */
+  events?: Array<{ httpApi?: { method: string; path: string; authorizer?: Authorizer | string }; sqs?: unknown }>;
 }
 
 interface ServerlessConfig {
   provider: { timeout?: number };
   functions: Record<string, ServerlessFunction>;
+  params?: { default?: Record<string, unknown> };
+  custom?: Record<string, unknown>;
+}
+
+/**
+ * The local API verifies JWTs only (it cannot check SigV4), so it always resolves the JWT
+ * authorizers, whatever `callerAuth` a stage deploys with: locally every guarded route stays guarded.
+ */
+const LOCAL_PARAMS: Record<string, string> = { callerAuth: 'jwt' };
+
+/** Resolves the one variable form serverless.yml uses for authorizers: `${self:a.${param:b}.c}`. */
+function resolveAuthorizer(value: Authorizer | string | undefined, config: ServerlessConfig): Authorizer | undefined {
+  if (value === undefined || typeof value !== 'string') return value;
+  const withParams = value.replace(/\$\{param:(\w+)\}/g, (_, name: string) => String(LOCAL_PARAMS[name] ?? config.params?.default?.[name]));
+  const path = /^\$\{self:([\w.]+)\}$/.exec(withParams)?.[1];
+  const resolved = path?.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config);
+  if (!resolved || typeof resolved !== 'object' || !('name' in resolved)) {
+    // An authorizer we cannot resolve must not leave the route open.
+    throw new Error(`serverless.yml: cannot resolve the authorizer ${value} for the local API`);
+  }
+  return resolved as Authorizer;
 }
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..');
@@ -64,7 +88,7 @@ export function httpRoutes(config = readServerlessConfig()): RouteSpec[] {
         functionName,
         method: event.httpApi.method.toUpperCase(),
         path: event.httpApi.path,
-        ...(event.httpApi.authorizer ? { authorizer: event.httpApi.authorizer } : {}),
+        ...(event.httpApi.authorizer ? { authorizer: resolveAuthorizer(event.httpApi.authorizer, config) } : {}),
         ...splitHandler(fn.handler),
         timeoutSeconds: fn.timeout ?? config.provider.timeout ?? 6,
       });

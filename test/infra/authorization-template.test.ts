@@ -39,6 +39,15 @@ describe('packaged template: caller authorization', () => {
     expect(settings?.ThrottlingBurstLimit).toBeGreaterThan(0);
   });
 
+  it('with callerAuth=iam, puts SigV4 (AWS_IAM) on every route but Svix logout instead', () => {
+    const iamRoutes = resourcesOfType(packagedTemplate('iam'), 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+    expect(iamRoutes).toHaveLength(routes.length);
+    for (const route of iamRoutes) {
+      if (route.RouteKey === LOGOUT) expect(route.AuthorizationType ?? 'NONE').toBe('NONE');
+      else expect(route.AuthorizationType, String(route.RouteKey)).toBe('AWS_IAM');
+    }
+  });
+
   it('throttles every other route by default', () => {
     const [[, stage] = []] = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage');
     const defaults = stage!.Properties.DefaultRouteSettings as { ThrottlingRateLimit: number; ThrottlingBurstLimit: number };

@@ -6,13 +6,18 @@ import { join } from 'node:path';
  * AWS account), so the infra tests assert on the CloudFormation template that would deploy.
  */
 export const PACKAGE_DIR = '.serverless-test';
+/** The same service packaged for SigV4 callers (`--param callerAuth=iam`). */
+export const PACKAGE_DIR_IAM = '.serverless-test-iam';
 
 export default function setup(): void {
   if (process.env.SKIP_PACKAGE === '1') return;
   const root = join(import.meta.dirname, '..', '..');
-  execFileSync(join(root, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'test', '--package', PACKAGE_DIR], {
-    cwd: root,
-    env: { ...process.env, CI: 'true', SLS_TELEMETRY_DISABLED: '1' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const pack = (dir: string, ...extra: string[]) =>
+    execFileSync(join(root, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'test', '--package', dir, ...extra], {
+      cwd: root,
+      env: { ...process.env, CI: 'true', SLS_TELEMETRY_DISABLED: '1' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  pack(PACKAGE_DIR);
+  pack(PACKAGE_DIR_IAM, '--param=callerAuth=iam');
 }

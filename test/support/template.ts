@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGE_DIR } from './global-setup.ts';
+import { PACKAGE_DIR, PACKAGE_DIR_IAM } from './global-setup.ts';
 
 export interface CfnResource {
   Type: string;
@@ -15,8 +15,9 @@ export interface Template {
 const ROOT = join(import.meta.dirname, '..', '..');
 
 /** The CloudFormation template `serverless package` wrote in the global setup. */
-export function packagedTemplate(): Template {
-  return JSON.parse(readFileSync(join(ROOT, PACKAGE_DIR, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+export function packagedTemplate(callerAuth: 'jwt' | 'iam' = 'jwt'): Template {
+  const dir = callerAuth === 'iam' ? PACKAGE_DIR_IAM : PACKAGE_DIR;
+  return JSON.parse(readFileSync(join(ROOT, dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
 }
 
 export const resourcesOfType = (template: Template, type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
