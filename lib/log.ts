@@ -45,19 +45,21 @@ let sink: LogSink = (line) => process.stdout.write(`${line}\n`);
  * Secret values this container holds (upstream keys). Every line is scrubbed of them whatever field
  * or message they hide in: the field-name redaction above cannot see inside an error message.
  */
-const secretValues = new Set<string>();
+/** Each value with the forms it takes inside a JSON line (raw, and escaped once and twice). */
+const secretForms = new Map<string, string[]>();
 
 /** Registers a credential to be scrubbed from every later log line. Short values are ignored: they would scrub noise. */
 export function registerSecretValue(value: string): void {
-  if (value.length >= 8) secretValues.add(value);
+  if (value.length < 8 || secretForms.has(value)) return;
+  const once = JSON.stringify(value).slice(1, -1);
+  const twice = JSON.stringify(once).slice(1, -1);
+  secretForms.set(value, [...new Set([value, once, twice])]);
 }
 
 function scrub(line: string): string {
   let out = line;
-  for (const value of secretValues) {
-    if (out.includes(value)) out = out.replaceAll(value, '[redacted]');
-    const escaped = JSON.stringify(value).slice(1, -1);
-    if (escaped !== value && out.includes(escaped)) out = out.replaceAll(escaped, '[redacted]');
+  for (const forms of secretForms.values()) {
+    for (const form of forms) if (out.includes(form)) out = out.replaceAll(form, '[redacted]');
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { configOnce, envInt, optionalEnv, requireEnv } from './config.ts';
 import { ConfigError, SecretUnavailableError } from './errors.ts';
 import { log, registerSecretValue } from './log.ts';
@@ -49,11 +49,20 @@ const settings = configOnce(() => ({
   staleIfErrorMs: envInt('SECRETS_STALE_IF_ERROR_SECONDS', 900, { min: 0, max: 86_400 }) * 1000,
 }));
 
+/**
+ * Bounded so that a hung Secrets Manager gives a 503 well inside the Lambda's time (and inside a
+ * job's margins), not a timeout: at worst two attempts of 1.2 s. @smithy/node-http-handler 4.x only
+ * warns on `requestTimeout` unless `throwOnRequestTimeout` is set.
+ */
+export const SECRETS_CLIENT_CONFIG = {
+  maxAttempts: 2,
+  requestHandler: { connectionTimeout: 500, requestTimeout: 1_200, throwOnRequestTimeout: true },
+} satisfies SecretsManagerClientConfig;
+
 let client: SecretsManagerClient | undefined;
 
 async function fetchFromAws(secretId: string): Promise<string> {
-  // Bounded so that a hung Secrets Manager gives a 503 well inside the Lambda's time, not a timeout.
-  client ??= new SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
+  client ??= new SecretsManagerClient(SECRETS_CLIENT_CONFIG);
   const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
   if (out.SecretString === undefined) throw new Error('secret has no string value');
   return out.SecretString;
@@ -94,7 +103,8 @@ async function refresh(secretId: string, cached: CacheEntry | undefined): Promis
     const reason = cause instanceof Error ? `${cause.name}${status ? ` (HTTP ${status})` : ''}` : 'unknown error';
     if (cached && Date.now() - cached.fetchedAt <= maxAgeMs + staleIfErrorMs) {
       log.warn('secret refresh failed; serving the cached value', { secretId, reason });
-      cached.retryAt = Date.now() + REFRESH_BACKOFF_MS;
+      // Never past the end of the stale window: then the next read must try again (and may fail).
+      cached.retryAt = Math.min(Date.now() + REFRESH_BACKOFF_MS, cached.fetchedAt + maxAgeMs + staleIfErrorMs);
       return cached.value;
     }
     log.error('secret unavailable', { secretId, reason });

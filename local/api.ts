@@ -45,7 +45,7 @@ function compile(route: RouteSpec): CompiledRoute {
 
 /** Repeated headers joined with "," as API Gateway (payload 2.0) does; Node would silently drop some of them. */
 function joinedHeaders(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = (req.rawHeaders[i] ?? '').toLowerCase();
     const value = req.rawHeaders[i + 1] ?? '';
@@ -161,7 +161,11 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
   // Requests Node refuses to parse (headers over its 16 KB, bad framing) get an answer in API
   // Gateway's words, as they would in AWS, instead of a bare status line.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return;
+    // With a listener, closing the socket is ours; a socket mid-response gets no second status line.
+    if (!socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+      socket.destroy();
+      return;
+    }
     const [status, message] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
     const body = JSON.stringify({ message });
     socket.end(`HTTP/1.1 ${status} ${message}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);

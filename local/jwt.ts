@@ -87,14 +87,18 @@ function publicKeyOf(key: DevKey) {
  * single cost of the local API under load (~17 % of its CPU, `npm run bench`), and the same token
  * arrives on every request. API Gateway does this work natively in AWS.
  */
-const verified = new Map<string, JWTPayload>();
+const verifiedByKey = new WeakMap<DevKey, Map<string, JWTPayload>>();
 const MAX_VERIFIED = 1_000;
 
 async function verify(key: DevKey, token: string): Promise<JWTPayload | undefined> {
-  const cacheKey = `${String(key.publicJwk.x)}.${token}`;
-  const known = verified.get(cacheKey);
+  let verified = verifiedByKey.get(key);
+  if (!verified) {
+    verified = new Map();
+    verifiedByKey.set(key, verified);
+  }
+  const known = verified.get(token);
   if (known && (known.exp ?? 0) * 1000 > Date.now()) return known;
-  verified.delete(cacheKey);
+  verified.delete(token);
   try {
     const { payload } = await jwtVerify(token, await publicKeyOf(key), {
       issuer: LOCAL_ISSUER,
@@ -103,7 +107,7 @@ async function verify(key: DevKey, token: string): Promise<JWTPayload | undefine
       requiredClaims: ['exp'],
     });
     if (verified.size >= MAX_VERIFIED) verified.clear();
-    verified.set(cacheKey, payload);
+    verified.set(token, payload);
     return payload;
   } catch {
     return undefined;

@@ -84,6 +84,7 @@ export function jobHandler(job: JobDefinition, options: JobHandlerOptions = {}) 
         concurrency: options.concurrency ?? envConcurrency(),
         startMarginMs: options.startMarginMs ?? JOB_DEFAULTS.startMarginMs,
         finishMarginMs: options.finishMarginMs ?? JOB_DEFAULTS.finishMarginMs,
+        ...(options.targetBudgetMs === undefined ? {} : { targetBudgetMs: options.targetBudgetMs }),
         deadLetter: options.deadLetter ?? envDeadLetter(),
       };
       return (await runBatch(job, event.Records, context, runner)).response;

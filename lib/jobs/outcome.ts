@@ -1,4 +1,4 @@
-import { ConfigError, HttpError } from '../errors.ts';
+import { ConfigError, HttpError, UpstreamTransportError } from '../errors.ts';
 
 /**
  * What became of one target, and so of its message:
@@ -7,7 +7,8 @@ import { ConfigError, HttpError } from '../errors.ts';
  * |---------------|----------------------------------------------------------|----------------------|
  * | `done`        | the upstream said yes, or 404 (session/app already gone) | deleted              |
  * | `transient`   | 408, 409, 425, 429, 5xx, timeouts, anything unexpected   | retried by SQS       |
- * | `permanent`   | any other 4xx (400, 401, 403, 422, ...)                  | dead-lettered by us  |
+ * | `permanent`   | any other 4xx (400, 401, 403, 422, ...); an upstream     | dead-lettered by us  |
+ * |               | exchange that cannot succeed (refused header, too large) |                      |
  * | `not-started` | the Lambda's time ran low before it could start          | retried by SQS       |
  *
  * An unexpected error (a bug, a missing variable) is transient on purpose: it is retried and, if
@@ -35,6 +36,9 @@ export function classify(error: unknown): TargetOutcome {
     const status = error.statusCode;
     const reason = `${status}: ${error.message}`;
     if (status === 404) return { kind: 'done', status, gone: true };
+    // An exchange that can never succeed (Node refused the request, the answer is too large):
+    // redelivery would only repeat it.
+    if (error.cause instanceof UpstreamTransportError && error.cause.kind === 'invalid') return { kind: 'permanent', status, reason };
     if (status >= 500 || TRANSIENT_4XX.has(status)) return { kind: 'transient', status, reason };
     if (status >= 400) return { kind: 'permanent', status, reason };
     return { kind: 'transient', status, reason };

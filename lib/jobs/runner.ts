@@ -37,6 +37,8 @@ export interface RunnerOptions {
   startMarginMs: number;
   /** Kept back from the Lambda's remaining time for dead-lettering and answering. */
   finishMarginMs: number;
+  /** The most one target may take (default `TARGET_BUDGET_MS`). */
+  targetBudgetMs?: number;
   deadLetter: DeadLetter;
 }
 
@@ -121,7 +123,7 @@ export async function runBatch(
       let error: unknown;
       try {
         // Its own clock starts now, when it holds a slot, not when the batch began.
-        const targetDeadline = earliest(deadline, deadlineIn(TARGET_BUDGET_MS));
+        const targetDeadline = earliest(deadline, deadlineIn(options.targetBudgetMs ?? TARGET_BUDGET_MS));
         await executeTarget(job, target, { deadline: targetDeadline, idempotencyKey: targetIdempotencyKey(messageKey, index, target) });
       } catch (err) {
         error = err;

@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as expireAllHandler, job as expireAllJob } from '#functions/job-expire-all';
 import { job as logoutJob } from '#functions/job-logout';
-import { ApiError, UpstreamResponseError, UpstreamUnavailableError } from '#lib/errors';
+import { ApiError, UpstreamResponseError, UpstreamTransportError, UpstreamUnavailableError } from '#lib/errors';
 import { type DeadLetter, type DeadLetterNote, queueDeadLetter } from '#lib/jobs/dead-letter';
 import { type JobHandlerOptions, jobHandler } from '#lib/jobs/handler';
 import { classify } from '#lib/jobs/outcome';
@@ -270,7 +270,7 @@ describe('deadline', () => {
     expect(remaining[0]).toBeLessThanOrEqual(2_500);
   });
 
-  it('a target that takes all the time it is given (a long Retry-After, a slow upstream) cannot keep the rest from starting', { timeout: 20_000 }, async () => {
+  it('a target that takes all the time it is given (a long Retry-After, a slow upstream) cannot keep the rest from starting', async () => {
     // What a client does under a long Retry-After or slow attempts: use the deadline it was given, then fail.
     const started: string[] = [];
     const job: JobDefinition = {
@@ -284,12 +284,13 @@ describe('deadline', () => {
         },
       },
     };
-    // concurrency 1, 11 s of batch deadline (13 s less 2 s kept to answer): with the batch deadline
-    // as its own, the first target would use all 11 s and the second would not start; with its
-    // own 8 s, 3 s are left for it.
-    const { handler, deadLettered } = consumer(job, { concurrency: 1 });
+    // concurrency 1, a 1 s budget per target, 3 s of batch deadline (4.5 s less 1.5 s kept to
+    // answer), 0.5 s start margin: with the batch deadline as its own, the first target would use
+    // all 3 s and the second would not start; with its own 1 s, 2 s are left for it (slack for a
+    // loaded machine).
+    const { handler, deadLettered } = consumer(job, { concurrency: 1, targetBudgetMs: 1_000, startMarginMs: 500, finishMarginMs: 1_500 });
     const event = sqsEvent([json({ appId: 'app_greedy' }), json({ appId: 'app_2' })]);
-    const res = await run(handler, event, 13_000);
+    const res = await run(handler, event, 4_500);
     expect(started).toEqual(['app_greedy', 'app_2']);
     expect(failedIds(res)).toEqual(idsOf(event, 0));
     expect(deadLettered).toEqual([]);
@@ -367,13 +368,14 @@ describe('dead-lettering', () => {
     const hanging: Server = createServer(() => received.push(Date.now()));
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
     const endpoint = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
-    const saved = { ...process.env };
-    Object.assign(process.env, {
+    const overrides = {
       DLQ_URL: `${endpoint}/123456789012/authgate-test-expire-all-dlq`,
       AWS_ENDPOINT_URL_SQS: endpoint,
       AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
       AWS_SECRET_ACCESS_KEY: 'test-secret-access-key',
-    });
+    };
+    const saved = Object.fromEntries(Object.keys(overrides).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, overrides);
     try {
       // A fresh container: the deployed handler reads DLQ_URL once and makes its SQS client once.
       vi.resetModules();
@@ -393,7 +395,11 @@ describe('dead-lettering', () => {
         deadLetterError: { name: 'TimeoutError' },
       });
     } finally {
-      process.env = saved;
+      // Restored one by one: replacing process.env itself would lose Node's string coercion.
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
       hanging.closeAllConnections();
       await new Promise((resolve) => hanging.close(resolve));
     }
@@ -520,6 +526,7 @@ describe('outcome classification', () => {
     [new UpstreamResponseError(429, {}), 'transient'],
     [new UpstreamResponseError(409, {}), 'transient'],
     [new UpstreamUnavailableError(502, 'x'), 'transient'],
+    [new UpstreamUnavailableError(502, 'x', { cause: new UpstreamTransportError('invalid', 'too large') }), 'permanent'],
     [new UpstreamUnavailableError(503, 'x'), 'transient'],
     [new UpstreamUnavailableError(504, 'x'), 'transient'],
     [new TypeError('a bug'), 'transient'],

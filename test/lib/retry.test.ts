@@ -63,6 +63,17 @@ describe('callWithRetry', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  it('leaves a Retry-After longer than maxRetryAfterMs to the caller, even when the deadline would allow it', async () => {
+    const long = scripted(reply(503, { 'retry-after': '3' }), reply(200));
+    const out = await callWithRetry(long.attempt, { deadline: deadlineIn(10_000), policy: { ...fast, safe: true }, operation: 't' });
+    expect(out.status).toBe(503);
+    expect(out.headers['retry-after']).toBe('3');
+    expect(long.timeouts).toHaveLength(1);
+    const short = scripted(reply(503, { 'retry-after': '1' }), reply(200));
+    expect((await callWithRetry(short.attempt, { deadline: deadlineIn(10_000), policy: { ...fast, safe: true }, operation: 't' })).status).toBe(200);
+    expect(short.timeouts).toHaveLength(2);
+  });
+
   it('bounds each attempt by the remaining time', async () => {
     const { attempt, timeouts } = scripted(reply(200));
     await callWithRetry(attempt, { deadline: deadlineIn(700), policy: { ...fast, attemptTimeoutMs: 5000 }, operation: 't' });
