@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { handler as expireAllHandler, job as expireAllJob } from '#functions/job-expire-all';
 import { job as logoutJob } from '#functions/job-logout';
 import { ApiError, UpstreamResponseError, UpstreamTransportError, UpstreamUnavailableError } from '#lib/errors';
@@ -20,31 +20,17 @@ import { createNextAuthSandbox } from '#local/sandbox/nextauth';
 import { createSvixSandbox } from '#local/sandbox/svix';
 import { logLines, parsedLogs } from '../support/logs.ts';
 import { mockSecrets } from '../support/secrets.ts';
-import { startTestUpstream, type TestUpstream } from '../support/upstream.ts';
+import { useTestUpstream } from '../support/upstream.ts';
 
 const ORG_KEY = 'sk_canary_jobs_org_key';
 const NEXTAUTH_KEY = 'canary-jobs-nextauth-key';
 const SERVER_ID = 'c2VydmVyL2pvYnM+Pz4='; // holds '/' and '=': must be percent-encoded upstream
 const NONCE = 'nonce-canary-0123456789abcdef';
 mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NEXTAUTH_KEY }) });
-let upstream: TestUpstream;
-
-beforeAll(async () => {
-  upstream = await startTestUpstream([createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream]);
-  Object.assign(process.env, {
-    SVIX_API_URL: upstream.url,
-    SVIX_SECRET_ID: 'test/svix',
-    NEXTAUTH_API_URL: upstream.url,
-    NEXTAUTH_SECRET_ID: 'test/nextauth',
-    SECRETS_SOURCE: 'aws',
-    AWS_REGION: 'eu-west-1',
-    UPSTREAM_ATTEMPT_TIMEOUT_MS: '400',
-  });
-});
-afterAll(() => upstream.close());
-beforeEach(() => {
-  upstream.requests.length = 0;
-});
+const upstream = useTestUpstream(
+  () => [createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream],
+  (url) => ({ SVIX_API_URL: url, SVIX_SECRET_ID: 'test/svix', NEXTAUTH_API_URL: url, NEXTAUTH_SECRET_ID: 'test/nextauth', UPSTREAM_ATTEMPT_TIMEOUT_MS: '400' }),
+);
 
 type Handler = (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
 

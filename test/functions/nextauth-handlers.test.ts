@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { PNG } from 'pngjs';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handler as getQrLogin } from '#functions/nextauth-get-qr-login';
 import { handler as getSession } from '#functions/nextauth-get-session';
 import { handler as logout } from '#functions/nextauth-logout';
@@ -12,12 +12,12 @@ import { handler as provokeLoginOnUser } from '#functions/nextauth-provoke-login
 import { MAX_LOGO_CHARS, MAX_USER_CONTEXT_BYTES } from '#lib/schemas/nextauth';
 import { clearSecretCache } from '#lib/secrets';
 import { httpEvent, lambdaContext } from '#local/events';
-import { createNextAuthSandbox, DEFAULT_SANDBOX_SERVER_ID, type NextAuthSandbox } from '#local/sandbox/nextauth';
+import { createNextAuthSandbox, DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
 import { type InvokeResult, invoke } from '../support/invoke.ts';
 import { logLines } from '../support/logs.ts';
 import { decodeQrPng } from '../support/qr.ts';
 import { mockSecrets } from '../support/secrets.ts';
-import { startTestUpstream, type TestUpstream } from '../support/upstream.ts';
+import { useTestUpstream } from '../support/upstream.ts';
 
 const API_KEY = 'nextauth-canary-key-7Qx2';
 const LIMITED_KEY = 'nextauth-limited-canary-key';
@@ -28,25 +28,12 @@ const secretOf = (apiKey = API_KEY, su?: string) => JSON.stringify(su ? { apiKey
 const sm = mockSecrets({ [SECRET_ID]: secretOf() });
 const resetSecret = () => sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: secretOf() });
 
-let sandbox: NextAuthSandbox;
-let upstream: TestUpstream;
-
-beforeAll(async () => {
-  sandbox = createNextAuthSandbox({ apiKey: API_KEY, serverId: SID, limitedApiKey: LIMITED_KEY });
-  upstream = await startTestUpstream([sandbox.upstream]);
-  Object.assign(process.env, {
-    NEXTAUTH_API_URL: upstream.url,
-    NEXTAUTH_SECRET_ID: SECRET_ID,
-    SECRETS_SOURCE: 'aws',
-    AWS_REGION: 'eu-west-1',
-    // Long enough for the sandbox to draw a PNG under a loaded test run; hang tests bound the wait by remainingMs.
-    UPSTREAM_ATTEMPT_TIMEOUT_MS: '1000',
-  });
-});
-afterAll(() => upstream.close());
-beforeEach(() => {
-  upstream.requests.length = 0;
-});
+const sandbox = createNextAuthSandbox({ apiKey: API_KEY, serverId: SID, limitedApiKey: LIMITED_KEY });
+const upstream = useTestUpstream(
+  () => [sandbox.upstream],
+  // Long enough for the sandbox to draw a PNG under a loaded test run; hang tests bound the wait by remainingMs.
+  (url) => ({ NEXTAUTH_API_URL: url, NEXTAUTH_SECRET_ID: SECRET_ID, UPSTREAM_ATTEMPT_TIMEOUT_MS: '1000' }),
+);
 
 /** A nonce as an integrator makes one: 16 random bytes, base64 (so '+', '/' and '=' occur). */
 const newNonce = () => randomBytes(16).toString('base64');

@@ -1,5 +1,5 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handler as appPortalAccess } from '#functions/svix-app-portal-access';
 import { handler as dashboardAccess } from '#functions/svix-dashboard-access';
 import { handler as expireAll } from '#functions/svix-expire-all';
@@ -9,27 +9,15 @@ import { createSvixSandbox } from '#local/sandbox/svix';
 import { invoke } from '../support/invoke.ts';
 import { logLines } from '../support/logs.ts';
 import { mockSecrets } from '../support/secrets.ts';
-import { startTestUpstream, type TestUpstream } from '../support/upstream.ts';
+import { useTestUpstream } from '../support/upstream.ts';
 
 const ORG_KEY = 'sk_canary_org_key_f00d';
 const SECRET_ID = 'test/svix';
 const sm = mockSecrets({ [SECRET_ID]: ORG_KEY });
-let upstream: TestUpstream;
-
-beforeAll(async () => {
-  upstream = await startTestUpstream([createSvixSandbox({ orgKey: ORG_KEY })]);
-  Object.assign(process.env, {
-    SVIX_API_URL: upstream.url,
-    SVIX_SECRET_ID: SECRET_ID,
-    SECRETS_SOURCE: 'aws',
-    AWS_REGION: 'eu-west-1',
-    UPSTREAM_ATTEMPT_TIMEOUT_MS: '400',
-  });
-});
-afterAll(() => upstream.close());
-beforeEach(() => {
-  upstream.requests.length = 0;
-});
+const upstream = useTestUpstream(
+  () => [createSvixSandbox({ orgKey: ORG_KEY })],
+  (url) => ({ SVIX_API_URL: url, SVIX_SECRET_ID: SECRET_ID, UPSTREAM_ATTEMPT_TIMEOUT_MS: '400' }),
+);
 
 const portal = (appId: string, body: unknown, headers: Record<string, string> = {}, remainingMs?: number) =>
   invoke(appPortalAccess, {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { SandboxRequest, SandboxUpstream } from '#local/sandbox/types';
 
 /**
@@ -62,5 +63,36 @@ export async function startTestUpstream(upstreams: SandboxUpstream[]): Promise<T
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A test upstream for the whole file, with the gateway pointed at it: started before the tests,
+ * its recorded requests cleared before each, closed after. `env` gets its URL and returns the
+ * variables to set (upstream URLs, secret ids); secrets come from the mocked Secrets Manager.
+ */
+export function useTestUpstream(upstreams: () => SandboxUpstream[], env: (url: string) => Record<string, string>): TestUpstream {
+  let current: TestUpstream | undefined;
+  beforeAll(async () => {
+    current = await startTestUpstream(upstreams());
+    Object.assign(process.env, { SECRETS_SOURCE: 'aws', AWS_REGION: 'eu-west-1', ...env(current.url) });
+  });
+  afterAll(() => current?.close());
+  beforeEach(() => {
+    if (current) current.requests.length = 0;
+  });
+  const live = () => {
+    if (!current) throw new Error('the test upstream starts in beforeAll');
+    return current;
+  };
+  return {
+    get url() {
+      return live().url;
+    },
+    get requests() {
+      return live().requests;
+    },
+    script: (...replies) => live().script(...replies),
+    close: () => live().close(),
   };
 }
