@@ -17,6 +17,11 @@ export function failureFor(reply: UpstreamReply, passThrough: (reply: UpstreamRe
   return new UpstreamUnavailableError(502, `The upstream answered an unexpected HTTP ${reply.status}.`);
 }
 
+/** Throws what a non-2xx reply becomes for our caller (see `failureFor`). */
+export function ensureOk(reply: UpstreamReply, passThrough: (reply: UpstreamReply) => HttpError): void {
+  if (reply.status < 200 || reply.status >= 300) throw failureFor(reply, passThrough);
+}
+
 export function headerValue(reply: UpstreamReply, name: string): string | undefined {
   const value = reply.headers[name];
   return Array.isArray(value) ? value[0] : value;

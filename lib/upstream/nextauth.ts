@@ -1,11 +1,12 @@
-import { configOnce, envInt, envUrl, requireEnv } from '../config.ts';
+import { configOnce, requireEnv } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { ApiError, type HttpError, UpstreamUnavailableError } from '../errors.ts';
 import { log, registerSecretValue } from '../log.ts';
 import type { LoginStatus, UserContext } from '../schemas/nextauth.ts';
 import { withRotatingCredentials } from './credentials.ts';
-import { failureFor, headerValue, parseJson } from './failures.ts';
-import { callWithRetry, DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
+import { upstreamEndpoint } from './endpoint.ts';
+import { ensureOk, headerValue, parseJson } from './failures.ts';
+import { callWithRetry } from './retry.ts';
 import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
 
 /**
@@ -21,10 +22,7 @@ import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
  *   own `{code, detail}`, never the upstream's text.
  */
 
-const config = configOnce(() => ({
-  baseUrl: envUrl('NEXTAUTH_API_URL'),
-  attemptTimeoutMs: envInt('UPSTREAM_ATTEMPT_TIMEOUT_MS', DEFAULT_POLICY.attemptTimeoutMs, { min: 100, max: 29_000 }),
-}));
+const endpoint = upstreamEndpoint('NEXTAUTH_API_URL');
 const secretId = configOnce(() => requireEnv('NEXTAUTH_SECRET_ID'));
 
 export interface NextAuthCallOptions {
@@ -73,8 +71,7 @@ interface Request {
 }
 
 function attemptWith(credentials: Credentials, request: Request, options: NextAuthCallOptions): Promise<UpstreamReply> {
-  const { baseUrl, attemptTimeoutMs } = config();
-  const url = new URL(baseUrl.pathname.replace(/\/$/, '') + request.path, baseUrl);
+  const url = endpoint.url(request.path);
   if (request.query?.size) url.search = request.query.toString();
   const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
   const headers: Record<string, string> = {
@@ -85,10 +82,9 @@ function attemptWith(credentials: Credentials, request: Request, options: NextAu
   };
   if (credentials.su) headers['x-su'] = credentials.su;
   if (payload) headers['content-type'] = 'application/json';
-  const policy: RetryPolicy = { ...DEFAULT_POLICY, safe: request.safe, attemptTimeoutMs };
   return callWithRetry((timeoutMs) => send({ method: request.method, url, headers, body: payload, timeoutMs }), {
     deadline: options.deadline,
-    policy,
+    policy: endpoint.policy(request.safe),
     operation: request.operation,
   });
 }
@@ -118,10 +114,6 @@ function nextauthPassThrough(reply: UpstreamReply): HttpError {
   const retryAfter = headerValue(reply, 'retry-after');
   if (retryAfter) error.headers['retry-after'] = retryAfter;
   return error;
-}
-
-function ensureOk(reply: UpstreamReply): void {
-  if (reply.status < 200 || reply.status >= 300) throw failureFor(reply, nextauthPassThrough);
 }
 
 const serverPath = (serverId: string) => `/servers/${encodeURIComponent(serverId)}`;
@@ -157,7 +149,7 @@ export async function getQrLogin(
     },
     o,
   );
-  ensureOk(reply);
+  ensureOk(reply, nextauthPassThrough);
   return reply.body;
 }
 
@@ -199,7 +191,7 @@ function toLoginStatus(body: unknown): LoginStatus {
 /** `GET /servers/{serverid}/sessions/` (the upstream path has the trailing slash): the login status. */
 export async function getSession(serverId: string, nonce: string, o: NextAuthCallOptions): Promise<LoginStatus> {
   const reply = await call({ operation: 'nextauth.get-session', method: 'GET', path: `${serverPath(serverId)}/sessions/`, nonce, safe: true }, o);
-  ensureOk(reply);
+  ensureOk(reply, nextauthPassThrough);
   return toLoginStatus(parseJson(reply.body));
 }
 
@@ -212,7 +204,7 @@ export async function getSession(serverId: string, nonce: string, o: NextAuthCal
  */
 export async function logoutSession(serverId: string, nonce: string, o: NextAuthCallOptions): Promise<void> {
   const reply = await call({ operation: 'nextauth.logout', method: 'POST', path: `${serverPath(serverId)}/sessions/logout`, nonce, safe: true }, o);
-  ensureOk(reply);
+  ensureOk(reply, nextauthPassThrough);
 }
 
 /**
@@ -236,5 +228,5 @@ export async function provokeLogin(
         ? ['nextauth.provoke-login-on-user', `${serverPath(serverId)}/users/${encodeURIComponent(userId)}/provokelogin`]
         : ['nextauth.provoke-login', `${serverPath(serverId)}/sessions/provokelogin`];
   const reply = await call({ operation, method: 'POST', path, nonce, body: userContext, safe: false }, o);
-  ensureOk(reply);
+  ensureOk(reply, nextauthPassThrough);
 }

@@ -1,12 +1,13 @@
 import * as v from 'valibot';
-import { configOnce, envInt, envUrl, requireEnv } from '../config.ts';
+import { configOnce, requireEnv } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { type HttpError, UpstreamResponseError, UpstreamUnavailableError } from '../errors.ts';
 import { log, registerSecretValue } from '../log.ts';
 import { type ApplicationTokenExpireIn, type AppPortalAccessIn, PortalAccessOut } from '../schemas/svix.ts';
 import { withRotatingCredentials } from './credentials.ts';
-import { failureFor, headerValue, parseJson } from './failures.ts';
-import { callWithRetry, DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
+import { upstreamEndpoint } from './endpoint.ts';
+import { ensureOk, headerValue, parseJson } from './failures.ts';
+import { callWithRetry } from './retry.ts';
 import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
 
 /**
@@ -17,10 +18,7 @@ import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
  * 122 KB minified (17 KB zipped) for four POSTs. The SDK is still what our e2e tests drive us with.
  */
 
-const config = configOnce(() => ({
-  baseUrl: envUrl('SVIX_API_URL'),
-  attemptTimeoutMs: envInt('UPSTREAM_ATTEMPT_TIMEOUT_MS', DEFAULT_POLICY.attemptTimeoutMs, { min: 100, max: 29_000 }),
-}));
+const endpoint = upstreamEndpoint('SVIX_API_URL');
 const orgSecretId = configOnce(() => requireEnv('SVIX_SECRET_ID'));
 
 export interface SvixCallOptions {
@@ -43,8 +41,7 @@ function orgKeyFrom(secret: string): string {
 }
 
 async function post(operation: string, path: string, token: string, body: unknown, options: SvixCallOptions): Promise<UpstreamReply> {
-  const { baseUrl, attemptTimeoutMs } = config();
-  const url = new URL(baseUrl.pathname.replace(/\/$/, '') + path, baseUrl);
+  const url = endpoint.url(path);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const headers: Record<string, string> = {
     accept: 'application/json',
@@ -54,7 +51,7 @@ async function post(operation: string, path: string, token: string, body: unknow
   };
   if (payload) headers['content-type'] = 'application/json';
   // Every Svix POST carries an idempotency key, so repeating it is safe.
-  const policy: RetryPolicy = { ...DEFAULT_POLICY, safe: true, attemptTimeoutMs };
+  const policy = endpoint.policy(true);
   const reply = await callWithRetry(
     (timeoutMs, attempt) =>
       send({ method: 'POST', url, headers: attempt > 1 ? { ...headers, 'svix-retry-count': String(attempt - 1) } : headers, body: payload, timeoutMs }),
@@ -95,10 +92,6 @@ function svixPassThrough(reply: UpstreamReply): HttpError {
   return new UpstreamResponseError(reply.status, { code: 'upstream_error', detail: `Svix answered HTTP ${reply.status}.` }, headers);
 }
 
-function ensureOk(reply: UpstreamReply): void {
-  if (reply.status < 200 || reply.status >= 300) throw failureFor(reply, svixPassThrough);
-}
-
 const appPath = (appId: string) => encodeURIComponent(appId);
 
 /**
@@ -109,7 +102,7 @@ const appPath = (appId: string) => encodeURIComponent(appId);
  */
 export async function appPortalAccess(appId: string, body: AppPortalAccessIn, options: SvixCallOptions): Promise<PortalAccessOut> {
   const reply = await postWithOrgKey('svix.app-portal-access', `/api/v1/auth/app-portal-access/${appPath(appId)}`, body, options);
-  ensureOk(reply);
+  ensureOk(reply, svixPassThrough);
   const out = v.safeParse(PortalAccessOut, parseJson(reply.body));
   if (!out.success) throw new UpstreamUnavailableError(502, 'Svix answered with an unexpected body.');
   return out.output;
@@ -118,7 +111,7 @@ export async function appPortalAccess(appId: string, body: AppPortalAccessIn, op
 /** `POST /api/v1/auth/app/{app_id}/expire-all`: expires the app's portal tokens (204). */
 export async function expireAll(appId: string, body: ApplicationTokenExpireIn, options: SvixCallOptions): Promise<void> {
   const reply = await postWithOrgKey('svix.expire-all', `/api/v1/auth/app/${appPath(appId)}/expire-all`, body, options);
-  ensureOk(reply);
+  ensureOk(reply, svixPassThrough);
 }
 
 /**
@@ -127,5 +120,5 @@ export async function expireAll(appId: string, body: ApplicationTokenExpireIn, o
  */
 export async function logout(appToken: string, options: SvixCallOptions): Promise<void> {
   const reply = await post('svix.logout', '/api/v1/auth/logout', appToken, undefined, options);
-  ensureOk(reply);
+  ensureOk(reply, svixPassThrough);
 }
