@@ -1,11 +1,12 @@
 import { configOnce, requireEnv } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { ApiError, type HttpError, UpstreamUnavailableError } from '../errors.ts';
-import { log, registerSecretValue } from '../log.ts';
+import { log } from '../log.ts';
+import { registerSecretValue } from '../redaction.ts';
 import type { LoginStatus, UserContext } from '../schemas/nextauth.ts';
 import { withRotatingCredentials } from './credentials.ts';
 import { upstreamEndpoint } from './endpoint.ts';
-import { ensureOk, headerValue, parseJson } from './failures.ts';
+import { ensureOk, parseJson, retryAfterOf } from './failures.ts';
 import { callWithRetry } from './retry.ts';
 import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
 
@@ -111,7 +112,7 @@ const PASS_THROUGH_CODES: Record<number, string> = {
  */
 function nextauthPassThrough(reply: UpstreamReply): HttpError {
   const error = new ApiError(reply.status, PASS_THROUGH_CODES[reply.status] ?? 'upstream_error', `nextAuth answered HTTP ${reply.status}.`);
-  const retryAfter = headerValue(reply, 'retry-after');
+  const retryAfter = retryAfterOf(reply);
   if (retryAfter) error.headers['retry-after'] = retryAfter;
   return error;
 }
