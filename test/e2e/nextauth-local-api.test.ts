@@ -175,3 +175,27 @@ describe('nextAuth through the local API', () => {
     expect((await call('GET', `/servers/${stack.serverId}/sessions`, { nonce: newNonce() })).status).toBe(404);
   });
 });
+
+describe('several nextAuth servers, one key each', () => {
+  it("acts on each server with that server's key, and on a server without one not at all (404)", async () => {
+    const nonce = newNonce();
+    let upstreamCalls = 0;
+    const count = () => upstreamCalls++;
+    stack.sandbox.server.on('request', count);
+    try {
+      for (const id of [stack.serverId, stack.secondServer.id]) {
+        const res = await call('GET', `/servers/${encodeURIComponent(id)}/sessions`, { nonce });
+        expect(res.status).toBe(200);
+      }
+      expect(upstreamCalls).toBe(2);
+      const unknown = await call('GET', `/servers/${encodeURIComponent('bm8ta2V5LXNlcnZlcg==')}/sessions`, { nonce });
+      expect(unknown.status).toBe(404);
+      expect(JSON.parse(unknown.body.toString('utf8'))).toEqual({ code: 'not_found', detail: 'Server not found.' });
+      // A forced refetch of the secret, but no call to nextAuth.
+      expect(upstreamCalls).toBe(2);
+    } finally {
+      stack.sandbox.server.off('request', count);
+    }
+    expect(stack.sandbox.nextauth.foreignKeyUses()).toEqual([]);
+  });
+});
