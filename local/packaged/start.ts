@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import type { RouteSpec } from '../routes.ts';
+import { PROJECT_ROOT, type RouteSpec } from '../routes.ts';
 import { type FakeAws, startFakeAws } from './fake-aws.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, lambdaEnvironment } from './lambda-env.ts';
-import { type CfnTemplate, type PackagedFunction, packagedFunctions, readTemplate, unzipTo } from './package.ts';
+import { type CfnTemplate, ensurePackage, isFresh, type PackagedFunction, packagedFunctions, readTemplate, unzipTo } from './package.ts';
 import { type FunctionRuntime, startFunctionRuntime } from './runtime.ts';
 
 /**
@@ -104,4 +104,23 @@ export async function startPackagedFunctions(options: PackagedFunctionsOptions):
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** Where `npm start -- --packaged` packages (the same place as `npm run package`). */
+export const DEV_PACKAGE_DIR = join(PROJECT_ROOT, '.serverless');
+
+/**
+ * For `npm start -- --packaged`: packages the service unless `.serverless/` is newer than every
+ * source, then starts its functions. Functions that fail to load are reported here, once, and
+ * answer 500 as they would behind API Gateway.
+ */
+export async function startPackagedForDevelopment(options: Omit<PackagedFunctionsOptions, 'packageDir'>): Promise<PackagedFunctions & { packageDir: string }> {
+  process.stdout.write(
+    isFresh(DEV_PACKAGE_DIR) ? 'packaged: reusing .serverless/ (newer than every source)\n' : 'packaged: serverless package --stage dev …\n',
+  );
+  ensurePackage(DEV_PACKAGE_DIR, { stage: 'dev' });
+  const packaged = await startPackagedFunctions({ ...options, packageDir: DEV_PACKAGE_DIR });
+  const outcomes = await Promise.allSettled([...packaged.functions.values()].map((f) => f.ready));
+  for (const outcome of outcomes) if (outcome.status === 'rejected') process.stderr.write(`packaged: ${String((outcome.reason as Error).message)}\n`);
+  return { ...packaged, packageDir: DEV_PACKAGE_DIR };
 }
