@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PackagedFunction } from './package.ts';
 
 /**
@@ -9,12 +10,14 @@ import type { PackagedFunction } from './package.ts';
 
 export const LOCAL_ACCOUNT_ID = '123456789012';
 export const LOCAL_REGION = 'eu-west-1';
-/** Dummy credentials, as Lambda hands the execution role's to the runtime. */
-export const LOCAL_CREDENTIALS = {
-  accessKeyId: 'ASIALOCALPACKAGEDFAKE',
-  secretAccessKey: 'local-packaged-secret-access-key',
-  sessionToken: 'local-packaged-session-token',
-};
+/** Dummy credentials of a function's execution role, one access key per function, as Lambda hands them to the runtime. */
+export function localCredentials(fn: PackagedFunction) {
+  return {
+    accessKeyId: `ASIA${createHash('sha256').update(fn.logicalId).digest('hex').slice(0, 16).toUpperCase()}`,
+    secretAccessKey: 'local-packaged-secret-access-key',
+    sessionToken: 'local-packaged-session-token',
+  };
+}
 
 export interface EnvironmentOptions {
   taskRoot: string;
@@ -49,9 +52,9 @@ export function runtimeVariables(fn: PackagedFunction, taskRoot: string): Record
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.functionName}`,
     AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]${fn.name}`,
     AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001',
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    AWS_SESSION_TOKEN: LOCAL_CREDENTIALS.sessionToken,
+    AWS_ACCESS_KEY_ID: localCredentials(fn).accessKeyId,
+    AWS_SECRET_ACCESS_KEY: localCredentials(fn).secretAccessKey,
+    AWS_SESSION_TOKEN: localCredentials(fn).sessionToken,
     LAMBDA_TASK_ROOT: taskRoot,
     LAMBDA_RUNTIME_DIR: '/var/runtime',
     LANG: 'en_US.UTF-8',

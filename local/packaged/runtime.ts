@@ -39,6 +39,8 @@ export interface FunctionRuntime {
   env: Readonly<Record<string, string>>;
   /** Resolves once the handler is loaded; rejects with the init error (a FunctionError) otherwise. */
   ready: Promise<void>;
+  /** Invocations so far (tests check every function was run). */
+  readonly invocations: number;
   /** The event goes in and the result comes out as JSON, as through the Lambda runtime API. */
   invoke(event: unknown, options?: { awsRequestId?: string }): Promise<unknown>;
   close(): Promise<void>;
@@ -102,6 +104,7 @@ export function startFunctionRuntime(fn: PackagedFunction, options: FunctionRunt
   };
 
   let closed = false;
+  let invocations = 0;
   spawn();
 
   return {
@@ -110,8 +113,12 @@ export function startFunctionRuntime(fn: PackagedFunction, options: FunctionRunt
     get ready() {
       return ready;
     },
+    get invocations() {
+      return invocations;
+    },
     invoke: (event, invokeOptions = {}) =>
       new Promise((resolve, reject) => {
+        invocations++;
         const id = invokeOptions.awsRequestId ?? randomUUID();
         const timeoutMs = fn.timeoutSeconds * 1000;
         const timer = setTimeout(() => {

@@ -4,15 +4,17 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { PROJECT_ROOT, type RouteSpec } from '../routes.ts';
 import { type FakeAws, startFakeAws } from './fake-aws.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, lambdaEnvironment } from './lambda-env.ts';
+import { roleAllows } from './iam.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION, lambdaEnvironment, localCredentials } from './lambda-env.ts';
 import { type CfnTemplate, ensurePackage, isFresh, type PackagedFunction, packagedFunctions, readTemplate, unzipTo } from './package.ts';
 import { type FunctionRuntime, startFunctionRuntime } from './runtime.ts';
 
 /**
  * Every function of a `serverless package` output, each unzipped into a task root of its own and
  * started in its own runtime, wired to the sandbox as AWS wires the real upstreams: the upstream
- * keys are secrets in (fake) Secrets Manager under the names the template gives, and dead letters
- * go to (fake) SQS at the queue URLs the template's `Ref`s resolve to.
+ * keys are secrets in (fake) Secrets Manager under the names the template gives, dead letters go
+ * to (fake) SQS at the queue URLs the template's `Ref`s resolve to, and both answer each function
+ * as its execution role allows.
  *
  * @example
  * const packaged = await startPackagedFunctions({ packageDir: '.serverless', sandboxUrl, keys });
@@ -55,7 +57,14 @@ export async function startPackagedFunctions(options: PackagedFunctionsOptions):
       if (typeof name === 'string') secrets[name] = upstream === 'svix' ? options.keys.svix : JSON.stringify({ apiKey: options.keys.nextauth });
     }
   }
-  const fakeAws = await startFakeAws({ secrets, accessKeyId: LOCAL_CREDENTIALS.accessKeyId, region: LOCAL_REGION });
+  const arnContext = { partition: 'aws', region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID };
+  const principals = new Map(
+    fns.map((fn) => [
+      localCredentials(fn).accessKeyId,
+      { arn: `arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/${fn.logicalId}-role/${fn.functionName}`, allows: roleAllows(template, fn.logicalId, arnContext) },
+    ]),
+  );
+  const fakeAws = await startFakeAws({ secrets, principals, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID });
 
   const resolve =
     (fn: PackagedFunction) =>

@@ -85,6 +85,25 @@ describe('a broken artifact fails the suite, clearly', () => {
     expect(stack.packaged.fakeAws.secretReads).toEqual([]);
   });
 
+  it('a secret the function’s role may not read: AccessDenied from Secrets Manager, and a 503', async () => {
+    const template = brokenTemplate('svixAppPortalAccess', () => undefined);
+    // The role grants the secret of another stage: the name the function reads is not covered.
+    const statements = (
+      template.Resources.SvixAppPortalAccessIamRoleLambdaExecution!.Properties!.Policies as Array<{ PolicyDocument: { Statement: unknown[] } }>
+    )[0]!.PolicyDocument.Statement as Array<{ Action: string[]; Resource: { 'Fn::Sub': string } }>;
+    const read = statements.find((s) => s.Action.includes('secretsmanager:GetSecretValue'))!;
+    read.Resource = { 'Fn::Sub': read.Resource['Fn::Sub'].replace('authgate/test/', 'authgate/prod/') };
+    stack = await startPackagedStack({ template });
+    const res = await fetch(`${stack.api.url}/api/v1/auth/app-portal-access/app_demo/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.devToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(503);
+    expect(stack.packaged.fakeAws.secretReads).toContain('authgate/test/svix');
+    expect(stack.logs.find((l) => l.includes('secret unavailable'))).toContain('AccessDeniedException');
+  });
+
   it('a variable the harness cannot resolve locally is refused at start, naming it', async () => {
     const template = brokenTemplate('jobLogout', (p) => {
       (p.Environment as { Variables: Record<string, unknown> }).Variables.DLQ_URL = { 'Fn::GetAtt': ['LogoutDeadLetterQueue', 'Arn'] };

@@ -159,8 +159,13 @@ describe('the job functions from their zips, on real SQS events', () => {
   });
 });
 
-describe('what the functions logged', () => {
-  it('never the upstream keys', () => {
+describe('after the suite', () => {
+  it('has invoked every function of the template at least once', () => {
+    const notRun = [...stack.packaged.functions.values()].filter((f) => f.invocations === 0).map((f) => f.fn.name);
+    expect(notRun).toEqual([]);
+  });
+
+  it('found no upstream key in any log line', () => {
     expect(stack.logs.length).toBeGreaterThan(0);
     for (const line of stack.logs) {
       expect(line).not.toContain(stack.keys.svix);
