@@ -49,9 +49,9 @@ function resolveArn(value: unknown, template: CfnTemplate, ctx: ArnContext): str
   const sub = v?.['Fn::Sub'];
   if (typeof sub === 'string') {
     const pseudo: Record<string, string> = { 'AWS::Partition': ctx.partition, 'AWS::Region': ctx.region, 'AWS::AccountId': ctx.accountId };
-    let unresolved = false;
-    const out = sub.replace(/\$\{([^}]+)\}/g, (_, name: string) => pseudo[name] ?? ((unresolved = true), ''));
-    return unresolved ? undefined : out;
+    const names = [...sub.matchAll(/\$\{([^}]+)\}/g)].map((m) => String(m[1]));
+    if (!names.every((name) => name in pseudo)) return undefined;
+    return sub.replace(/\$\{([^}]+)\}/g, (_, name: string) => pseudo[name] ?? '');
   }
   return undefined;
 }
