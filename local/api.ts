@@ -15,7 +15,7 @@ import { httpRoutes, PROJECT_ROOT, type RouteSpec } from './routes.ts';
  * Chosen over serverless-offline by measurement: first answer in ~0.9 s against 3.5–4.2 s
  * (esbuild build + worker start), see README, Performance. What it shares with AWS is what
  * matters here: event shape, routing, binary bodies. What it does not model: per-function
- * environments and containers (one process, one env).
+ * environments and containers (one process, one env), unless its handlers come from local/packaged/.
  */
 
 export type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
