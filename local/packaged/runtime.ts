@@ -57,13 +57,19 @@ const WORKER = new URL('./runtime-worker.cjs', import.meta.url);
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
 
-export function startFunctionRuntime(fn: PackagedFunction, options: FunctionRuntimeOptions): FunctionRuntime {
-  const pending = new Map<string, Pending>();
-  let worker: Worker;
-  let ready!: Promise<void>;
+/** One sandbox of the function: a worker, its init, and the invocations sent to it. */
+interface Container {
+  worker: Worker;
+  ready: Promise<void>;
+  calls: Map<string, Pending>;
+}
 
-  const spawn = () => {
-    worker = new Worker(WORKER, {
+export function startFunctionRuntime(fn: PackagedFunction, options: FunctionRuntimeOptions): FunctionRuntime {
+  let closed = false;
+  let invocations = 0;
+
+  const start = (): Container => {
+    const worker = new Worker(WORKER, {
       workerData: { taskRoot: options.taskRoot, handler: fn.handler },
       env: { ...options.env },
       // No loader of this process (tsx) in the function's thread.
@@ -75,43 +81,42 @@ export function startFunctionRuntime(fn: PackagedFunction, options: FunctionRunt
     for (const stream of [worker.stdout, worker.stderr]) {
       createInterface({ input: stream }).on('line', (line) => options.onLog?.(fn, line));
     }
-    const current = worker;
-    ready = new Promise<void>((resolve, reject) => {
-      current.on('message', (msg: { type: string; id?: string; result?: string; error?: RuntimeErrorReport }) => {
+    const calls = new Map<string, Pending>();
+    const settle = (id: string | undefined) => {
+      const call = calls.get(id ?? '');
+      calls.delete(id ?? '');
+      if (call) clearTimeout(call.timer);
+      return call;
+    };
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (msg: { type: string; id?: string; result?: string; error?: RuntimeErrorReport }) => {
         if (msg.type === 'ready') return resolve();
         if (msg.type === 'init-error') return reject(new FunctionError(fn.name, msg.error as RuntimeErrorReport));
-        const call = pending.get(msg.id ?? '');
-        if (!call) return;
-        pending.delete(msg.id ?? '');
-        clearTimeout(call.timer);
-        if (msg.type === 'result') call.resolve(JSON.parse(msg.result ?? 'null'));
-        else call.reject(new FunctionError(fn.name, msg.error as RuntimeErrorReport));
+        const call = settle(msg.id);
+        if (msg.type === 'result') call?.resolve(JSON.parse(msg.result ?? 'null'));
+        else call?.reject(new FunctionError(fn.name, msg.error as RuntimeErrorReport));
       });
-      current.on('error', (err) => reject(new FunctionError(fn.name, { errorType: 'Runtime.ExitError', errorMessage: err.message })));
-      current.on('exit', (code) => {
+      worker.on('error', (err) => reject(new FunctionError(fn.name, { errorType: 'Runtime.ExitError', errorMessage: err.message })));
+      worker.on('exit', (code) => {
         reject(new FunctionError(fn.name, { errorType: 'Runtime.ExitError', errorMessage: `exited with ${code} before init finished` }));
-        for (const [id, call] of pending) {
-          pending.delete(id);
-          clearTimeout(call.timer);
-          call.reject(new FunctionError(fn.name, { errorType: 'Runtime.ExitError', errorMessage: `the runtime exited with ${code}` }));
-        }
+        for (const id of [...calls.keys()])
+          settle(id)?.reject(new FunctionError(fn.name, { errorType: 'Runtime.ExitError', errorMessage: `the runtime exited with ${code}` }));
         // Lambda starts a fresh sandbox for the next invocation.
-        if (worker === current && !closed) spawn();
+        if (container.worker === worker && !closed) container = start();
       });
     });
     // Reported by `ready` and by every invocation; never an unhandled rejection.
     ready.catch(() => undefined);
+    return { worker, ready, calls };
   };
 
-  let closed = false;
-  let invocations = 0;
-  spawn();
+  let container = start();
 
   return {
     fn,
     env: options.env,
     get ready() {
-      return ready;
+      return container.ready;
     },
     get invocations() {
       return invocations;
@@ -121,19 +126,21 @@ export function startFunctionRuntime(fn: PackagedFunction, options: FunctionRunt
         invocations++;
         const id = invokeOptions.awsRequestId ?? randomUUID();
         const timeoutMs = fn.timeoutSeconds * 1000;
+        const target = container;
         const timer = setTimeout(() => {
-          pending.delete(id);
+          target.calls.delete(id);
           reject(new FunctionError(fn.name, { errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` }));
-          // The sandbox of a timed-out invocation is not reused.
-          void worker.terminate();
+          // The sandbox of a timed-out invocation is not reused: the next invocation gets a fresh one.
+          if (container === target && !closed) container = start();
+          void target.worker.terminate();
         }, timeoutMs);
-        pending.set(id, { resolve, reject, timer });
-        worker.postMessage({ id, event: JSON.stringify(event), context: { awsRequestId: id, deadline: Date.now() + timeoutMs } });
+        target.calls.set(id, { resolve, reject, timer });
+        target.worker.postMessage({ id, event: JSON.stringify(event), context: { awsRequestId: id, deadline: Date.now() + timeoutMs } });
       }),
     close: async () => {
       closed = true;
-      for (const call of pending.values()) clearTimeout(call.timer);
-      await worker.terminate();
+      for (const call of container.calls.values()) clearTimeout(call.timer);
+      await container.worker.terminate();
     },
   };
 }
