@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
@@ -16,9 +16,11 @@ import { type PackagedStack, startPackagedStack } from '../support/packaged-stac
 
 const packageDir = join(PROJECT_ROOT, PACKAGE_DIR);
 let stack: PackagedStack | undefined;
+const tempDirs: string[] = [];
 afterEach(async () => {
   await stack?.close();
   stack = undefined;
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 /** The packaged template with only `keep` of its functions (fewer runtimes to start), changed by `change`. */
@@ -54,6 +56,7 @@ describe('a broken artifact fails the suite, clearly', () => {
   it('a module the bundle requires but the zip lacks (here @middy/core, which this project has): Runtime.ImportModuleError', async () => {
     // As if esbuild had left @middy/core external: the zip's code requires it, the zip does not hold it.
     const dir = mkdtempSync(join(tmpdir(), 'authgate-broken-package-'));
+    tempDirs.push(dir);
     const files = unzipSync(readFileSync(join(packageDir, 'svixLogout.zip')));
     const entry = 'functions/svix-logout.cjs';
     files[entry] = Buffer.concat([Buffer.from('require("@middy/core");\n'), Buffer.from(files[entry]!)]);

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
@@ -25,11 +25,12 @@ exports.handler = async (event) => {
 
 let packaged: PackagedFunctions;
 let previousSecretsSource: string | undefined;
+let dir = '';
 const templateVariables = ['SVIX_API_URL', 'LOG_LEVEL'];
 
 beforeAll(async () => {
   const source = join(PROJECT_ROOT, PACKAGE_DIR);
-  const dir = mkdtempSync(join(tmpdir(), 'authgate-probe-package-'));
+  dir = mkdtempSync(join(tmpdir(), 'authgate-probe-package-'));
   writeFileSync(join(dir, 'svixLogout.zip'), zipSync({ 'functions/probe.cjs': Buffer.from(PROBE) }));
   copyFileSync(join(source, TEMPLATE_FILE), join(dir, TEMPLATE_FILE));
   const template = readTemplate(dir);
@@ -51,6 +52,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await packaged?.close();
+  rmSync(dir, { recursive: true, force: true });
   if (previousSecretsSource === undefined) delete process.env.SECRETS_SOURCE;
   else process.env.SECRETS_SOURCE = previousSecretsSource;
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalApi, startLocalApi } from '#local/api';
@@ -43,7 +43,8 @@ export async function startPackagedStack(options: { template?: CfnTemplate; pack
     throw err;
   });
   const routes = httpRoutes();
-  const authKey = await loadOrCreateDevKey(join(mkdtempSync(join(tmpdir(), 'authgate-packaged-jwt-')), 'jwt'));
+  const keyDir = mkdtempSync(join(tmpdir(), 'authgate-packaged-jwt-'));
+  const authKey = await loadOrCreateDevKey(join(keyDir, 'jwt'));
   const devToken = await mintToken(authKey, { scopes: allScopes(routes), claims: { [TENANT_CLAIMS.svix]: ['*'], [TENANT_CLAIMS.nextauth]: ['*'] } });
   const api = await startLocalApi({ authKey, routes, handlerFor: packaged.handlerFor });
   return {
@@ -56,6 +57,7 @@ export async function startPackagedStack(options: { template?: CfnTemplate; pack
     logs,
     close: async () => {
       await Promise.all([api.close(), sandbox.close(), packaged.close()]);
+      rmSync(keyDir, { recursive: true, force: true });
     },
   };
 }
