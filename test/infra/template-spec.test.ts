@@ -34,6 +34,7 @@ describe('the check itself', () => {
     const role = r.JobLogoutIamRoleLambdaExecution!.Properties;
     role.Policies[0].PolicyDocument.Statement.push({ Effect: 'allow', Actions: ['sqs:SendMessage'], Resource: 'queue' });
     r.LogoutJobQueuePolicy!.Properties.PolicyDocument.Statement[0].Resource = { 'Fn::Sub': '${LogoutJobQueue.Arn}/${NoSuchParam}' };
+    (t as unknown as { Outputs: Record<string, unknown> }).Outputs.Broken = { Valeu: { Ref: 'HttpApi' } }; // misspelt output key
     return t;
   }
 
@@ -64,7 +65,11 @@ describe('the check itself', () => {
     has(last, 'needs exactly one of Action and NotAction');
     has(`${last}.Resource`, '"queue" is not an ARN or *');
   });
+  it('reports a malformed output', () => {
+    has('Outputs.Broken.Valeu', 'not an output key');
+    has('Outputs.Broken.Value', 'required');
+  });
   it('reports nothing else than what was broken', () => {
-    expect(findings()).toHaveLength(13);
+    expect(findings()).toHaveLength(15);
   });
 });

@@ -39,6 +39,7 @@ const TEMPLATE_KEYS = [
   'Rules',
 ];
 const RESOURCE_KEYS = ['Type', 'Properties', 'DependsOn', 'Condition', 'DeletionPolicy', 'UpdateReplacePolicy', 'Metadata', 'CreationPolicy', 'UpdatePolicy'];
+const OUTPUT_KEYS = ['Description', 'Value', 'Export', 'Condition'];
 const PSEUDO_PARAMETERS = [
   'AWS::AccountId',
   'AWS::NotificationARNs',
@@ -231,6 +232,18 @@ export function checkTemplate(template: Template, spec: CfnSpec): Finding[] {
     const props = resource.Properties ?? {};
     if (!isObject(props)) report(`${path}.Properties`, 'expected an object');
     else findings.push(...objectAgainst(props, resourceSpec.properties, `${path}.Properties`));
+  }
+
+  // ---- outputs -------------------------------------------------------------------------------
+  for (const [name, output] of Object.entries(isObject(sections.Outputs) ? sections.Outputs : {})) {
+    const path = `Outputs.${name}`;
+    if (!isObject(output)) {
+      report(path, 'expected an object');
+      continue;
+    }
+    for (const key of Object.keys(output)) if (!OUTPUT_KEYS.includes(key)) report(`${path}.${key}`, 'not an output key');
+    if (output.Value === undefined) report(`${path}.Value`, 'required');
+    if (output.Export !== undefined && !(isObject(output.Export) && Object.keys(output.Export).join() === 'Name')) report(`${path}.Export`, 'expected {Name}');
   }
 
   // ---- references ----------------------------------------------------------------------------
