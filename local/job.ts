@@ -132,13 +132,16 @@ for (let start = 0; start < bodies.length; start += 10) {
           : '';
     out();
     out(`message ${start + i + 1}  ${record.messageId}  ${result}${why}`);
-    for (const t of lines.filter((l) => l.msg === 'job target' && l.messageId === record.messageId).sort((a, b) => Number(a.target) - Number(b.target))) {
+    const targets = lines.filter((l) => l.msg === 'audit' && l.messageId === record.messageId).sort((a, b) => Number(a.targetIndex) - Number(b.targetIndex));
+    for (const t of targets) {
+      const target = (t.target ?? {}) as Record<string, unknown>;
+      const sessions = Array.isArray(target.sessionIds) ? target.sessionIds.length : 'all';
       const what =
-        t.op === 'nextauth.logout'
-          ? `nextAuth logout, server ${String(t.serverid)}`
-          : `Svix expire-all, app ${String(t.appId)}, sessions: ${String(t.sessions)}${t.expiry !== undefined ? `, expiry ${String(t.expiry)}` : ''}`;
+        target.op === 'nextauth.logout'
+          ? `nextAuth logout, server ${String(target.serverId)}`
+          : `Svix expire-all, app ${String(target.appId)}, sessions: ${String(sessions)}${target.expiry !== undefined ? `, expiry ${String(target.expiry)}` : ''}`;
       const outcome = t.outcome === 'done' ? 'done' : `${String(t.outcome)}: ${String(t.reason ?? '')}`;
-      out(`  target ${String(t.target)}  ${what}  →  ${outcome}${t.durationMs !== undefined ? `  (${String(t.durationMs)} ms)` : ''}`);
+      out(`  target ${String(t.targetIndex)}  ${what}  →  ${outcome}${t.durationMs !== undefined ? `  (${String(t.durationMs)} ms)` : ''}`);
     }
   });
 }
