@@ -76,6 +76,24 @@ describe('console routes (no browser)', () => {
     expect(await (await fetch(`${stack.sandbox.url}/_sandbox/faults`)).json()).toMatchObject({ faults: {} });
   });
 
+  it('refuses cross-origin /_sandbox/* calls (a page elsewhere cannot set faults or play the phone)', async () => {
+    const { port } = new URL(stack.api.url);
+    const statusWithOrigin = (origin: string) =>
+      new Promise<number>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, method: 'PUT', path: '/_sandbox/faults/svix.logout', headers: { origin, host: `127.0.0.1:${port}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end(JSON.stringify({ status: 503 }));
+      });
+    expect(await statusWithOrigin('http://attacker.example')).toBe(403);
+    // Nothing reached the sandbox.
+    expect(await (await fetch(`${stack.sandbox.url}/_sandbox/faults`)).json()).toMatchObject({ faults: {} });
+    expect(await statusWithOrigin(`http://127.0.0.1:${port}`)).toBe(200);
+    expect((await fetch(`${stack.api.url}/_sandbox/faults`, { method: 'DELETE' })).status).toBe(200);
+  });
+
   it('answers 501 for jobs without runJob, and runs them with it', async () => {
     const post = (kind: string, body: string) =>
       fetch(`${stack.api.url}/_console/jobs/${kind}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
