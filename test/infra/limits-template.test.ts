@@ -28,7 +28,27 @@ const HTTP_FAMILIES: Record<string, string> = {
   NextauthProvokeLoginOnUserLambdaFunction: LIMITS_PARAMS.nextauthConcurrency,
 };
 const envOf = (fn: CfnResource) => (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-const distributionConfig = (template: typeof off) => template.Resources.EdgeDistribution?.Properties.DistributionConfig as Record<string, any>;
+interface DistributionConfig {
+  WebACLId: unknown;
+  Origins: Array<{ DomainName: unknown; CustomOriginConfig: { OriginProtocolPolicy: string }; OriginCustomHeaders: unknown[] }>;
+  DefaultCacheBehavior: { ViewerProtocolPolicy: string; AllowedMethods: string[]; CachePolicyId: string; OriginRequestPolicyId: string };
+}
+const distributionConfig = (template: typeof off) => template.Resources.EdgeDistribution?.Properties.DistributionConfig as DistributionConfig;
+
+interface WafRule {
+  Name: string;
+  Priority: number;
+  Action: { Block: { CustomResponse: unknown } };
+  Statement: {
+    RateBasedStatement: { AggregateKeyType: string; EvaluationWindowSec: unknown; ScopeDownStatement?: { ByteMatchStatement?: Record<string, unknown> } };
+  };
+}
+interface WebAclProperties {
+  Scope: string;
+  DefaultAction: unknown;
+  Rules: WafRule[];
+  CustomResponseBodies: Record<string, { Content: string }>;
+}
 
 describe('packaged template: fair limits off (the default)', () => {
   it('reserves no concurrency and gives no function an edge secret', () => {
@@ -71,9 +91,9 @@ describe('packaged template: fair limits on', () => {
     const config = distributionConfig(on);
     expect(config.WebACLId).toEqual({ Ref: 'EdgeWebAclArn' });
     expect(config.Origins).toHaveLength(1);
-    expect(config.Origins[0].DomainName).toEqual({ 'Fn::Sub': '${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}' });
+    expect(config.Origins[0]?.DomainName).toEqual({ 'Fn::Sub': '${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}' });
     expect(on.Resources.HttpApi?.Type).toBe('AWS::ApiGatewayV2::Api');
-    expect(config.Origins[0].CustomOriginConfig.OriginProtocolPolicy).toBe('https-only');
+    expect(config.Origins[0]?.CustomOriginConfig.OriginProtocolPolicy).toBe('https-only');
     const behavior = config.DefaultCacheBehavior;
     expect(behavior.ViewerProtocolPolicy).toBe('https-only');
     expect(behavior.AllowedMethods).toEqual(expect.arrayContaining(['GET', 'POST']));
@@ -82,7 +102,7 @@ describe('packaged template: fair limits on', () => {
   });
 
   it('sends the origin secret from Secrets Manager, and every HTTP function holds the same reference to check it', () => {
-    const [header] = distributionConfig(on).Origins[0].OriginCustomHeaders;
+    const [header] = distributionConfig(on).Origins[0]?.OriginCustomHeaders ?? [];
     const reference = '{{resolve:secretsmanager:authgate/test/edge-origin:SecretString}}';
     expect(header).toEqual({ HeaderName: 'x-authgate-edge', HeaderValue: reference });
     for (const id of Object.keys(HTTP_FAMILIES)) expect(envOf(on.Resources[id]!).EDGE_ORIGIN_SECRET, id).toBe(reference);
@@ -104,8 +124,8 @@ describe('resources/edge-waf.yml: the us-east-1 web ACL', () => {
     Resources: { WebAcl: CfnResource };
     Outputs: Record<string, { Value: unknown }>;
   };
-  const acl = template.Resources.WebAcl.Properties as Record<string, any>;
-  const rule = (name: string) => (acl.Rules as Array<Record<string, any>>).find((r) => r.Name === name);
+  const acl = template.Resources.WebAcl.Properties as unknown as WebAclProperties;
+  const rule = (name: string) => acl.Rules.find((r) => r.Name === name);
 
   it('is a CLOUDFRONT-scope web ACL that allows by default and exports its ARN', () => {
     expect(template.Resources.WebAcl.Type).toBe('AWS::WAFv2::WebACL');
@@ -116,8 +136,8 @@ describe('resources/edge-waf.yml: the us-east-1 web ACL', () => {
 
   it('limits Svix logout per source IP (the route without an authorizer)', () => {
     const statement = rule('logout-per-ip')?.Statement.RateBasedStatement;
-    expect(statement.AggregateKeyType).toBe('IP');
-    expect(statement.ScopeDownStatement.ByteMatchStatement).toMatchObject({ PositionalConstraint: 'STARTS_WITH', SearchString: '/api/v1/auth/logout' });
+    expect(statement?.AggregateKeyType).toBe('IP');
+    expect(statement?.ScopeDownStatement?.ByteMatchStatement).toMatchObject({ PositionalConstraint: 'STARTS_WITH', SearchString: '/api/v1/auth/logout' });
   });
 
   it('limits each caller by its Authorization header, and every IP on every route', () => {
@@ -130,13 +150,13 @@ describe('resources/edge-waf.yml: the us-east-1 web ACL', () => {
   });
 
   it('answers a limited caller 429 in API Gateway’s throttle shape, within WAF’s bounds', () => {
-    for (const r of acl.Rules as Array<Record<string, any>>) {
+    for (const r of acl.Rules) {
       expect(r.Action.Block.CustomResponse, r.Name).toEqual({ ResponseCode: 429, CustomResponseBodyKey: 'too-many-requests' });
       expect(r.Statement.RateBasedStatement.EvaluationWindowSec, r.Name).toEqual({ Ref: 'EvaluationWindowSec' });
     }
-    expect(JSON.parse(acl.CustomResponseBodies['too-many-requests'].Content)).toEqual({ message: 'Too Many Requests' });
+    expect(JSON.parse(acl.CustomResponseBodies['too-many-requests']?.Content ?? '')).toEqual({ message: 'Too Many Requests' });
     // WAF's lowest rate limit is 10 per window.
     for (const name of ['LogoutPerIpLimit', 'PerCallerLimit', 'PerIpLimit']) expect(template.Parameters[name]?.Default).toBeGreaterThanOrEqual(10);
-    expect(new Set((acl.Rules as Array<{ Priority: number }>).map((r) => r.Priority)).size).toBe(3);
+    expect(new Set(acl.Rules.map((r) => r.Priority)).size).toBe(3);
   });
 });

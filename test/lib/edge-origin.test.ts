@@ -46,7 +46,12 @@ describe('edge origin guard', () => {
 
   it('when on, refuses a request that did not come through CloudFront, in API Gateway’s shape, before the handler', async () => {
     process.env.EDGE_ORIGIN_SECRET = SECRET;
-    const attempts: Array<Record<string, string>> = [{}, { [EDGE_ORIGIN_HEADER]: 'guess' }, { [EDGE_ORIGIN_HEADER]: `${SECRET}x` }, { [EDGE_ORIGIN_HEADER]: '' }];
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { [EDGE_ORIGIN_HEADER]: 'guess' },
+      { [EDGE_ORIGIN_HEADER]: `${SECRET}x` },
+      { [EDGE_ORIGIN_HEADER]: '' },
+    ];
     for (const headers of attempts) {
       const res = await call(headers);
       expect(res.statusCode).toBe(403);

@@ -75,7 +75,9 @@ describe('audit records, locally', () => {
       restore();
     }
     expect(printed[0]).toMatch(/^audit \d\d:\d\d:\d\d\.\d{3} {2}jwt:local-developer \(web\) {2}svix\.app-portal-access {2}appId=app_demo {2}→ 200 {2}12 ms$/);
-    expect(printed[1]).toContain('jwt:backend  nextauth.provoke-login-on-user  serverId=c2FuZGJveC1zZXJ2ZXI/Pj4+MQ== userId=alice nonceHash=3f2a9c01  → 502 (upstream 503, 3 attempts)  80 ms');
+    expect(printed[1]).toContain(
+      'jwt:backend  nextauth.provoke-login-on-user  serverId=c2FuZGJveC1zZXJ2ZXI/Pj4+MQ== userId=alice nonceHash=3f2a9c01  → 502 (upstream 503, 3 attempts)  80 ms',
+    );
     expect(printed[2]).toContain('-  job.logout  op=nextauth.logout serverId=srv  → done  5 ms');
     // Other lines print as they are: the JSON line.
     expect(JSON.parse(printed[3] ?? '')).toMatchObject({ level: 'warn', msg: 'something else' });
