@@ -113,3 +113,9 @@ export class AuditFeed {
     };
   }
 }
+
+/**
+ * This process's feed: the log sink is one per process, so are the audit records it sees.
+ * `npm start` tees the sink through it; the console serves it unless given another feed.
+ */
+export const processAudit = new AuditFeed();

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { startLocalApi } from './api.ts';
-import { AuditFeed, formatAudit } from './audit.ts';
+import { formatAudit, processAudit } from './audit.ts';
 import { removeOnExit } from './cleanup.ts';
 import { consoleRoutes } from './console/serve.ts';
 import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.ts';
@@ -19,8 +19,6 @@ import { startGatewaySandbox } from './sandbox/for-gateway.ts';
 const port = Number(process.env.PORT ?? 3000);
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
 const { sandbox, serverId, secretsFile } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
-// The keys in it are this run's only: gone with the process (Ctrl-C below exits, so this runs).
-removeOnExit(dirname(secretsFile));
 
 Object.assign(process.env, {
   SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,
@@ -29,10 +27,11 @@ Object.assign(process.env, {
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
 });
 
+// The secrets file holds this run's keys only: gone with the process (Ctrl-C below exits, so this runs).
+removeOnExit(dirname(secretsFile));
 // Audit records print as one readable line each (the console's Audit view lists them too);
 // every other log line prints as it is.
-const audit = new AuditFeed();
-audit.tee((line, record) => process.stdout.write(`${record ? formatAudit(record) : line}\n`));
+processAudit.tee((line, record) => process.stdout.write(`${record ? formatAudit(record) : line}\n`));
 
 const routes = httpRoutes();
 const authKey = await loadOrCreateDevKey();
@@ -41,7 +40,7 @@ const api = await startLocalApi({
   port,
   authKey,
   routes,
-  extra: consoleRoutes({ sandboxUrl: sandbox.url, serverId, devToken, audit, runJob: (kind, messages) => runJobInProcess(kind, messages) }),
+  extra: consoleRoutes({ sandboxUrl: sandbox.url, serverId, devToken, runJob: (kind, messages) => runJobInProcess(kind, messages) }),
 });
 
 process.stdout.write(

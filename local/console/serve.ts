@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import type { AuditFeed } from '../audit.ts';
+import { type AuditFeed, processAudit } from '../audit.ts';
 
 /**
  * The local console (issue 7): one page at the local API's root that uses the gateway the way an
@@ -22,7 +22,7 @@ export interface ConsoleOptions {
   serverId: string;
   devToken?: string;
   runJob?: (kind: 'logout' | 'expire-all', messages: unknown[]) => Promise<unknown>;
-  /** The audit records seen by this process's log sink; without it the Audit view stays empty. */
+  /** Where the Audit view's records come from; by default this process's feed (`processAudit`). */
   audit?: Pick<AuditFeed, 'records'>;
 }
 
@@ -173,7 +173,7 @@ export function consoleRoutes(options: ConsoleOptions): (req: IncomingMessage, r
         return json(res, 405, { message: 'Method Not Allowed' });
       }
       if (!sameOriginRead(req)) return json(res, 403, { message: 'Forbidden', detail: 'cross-origin audit read' });
-      return json(res, 200, { records: options.audit?.records() ?? [] });
+      return json(res, 200, { records: (options.audit ?? processAudit).records() });
     }
     const jobMatch = /^\/_console\/jobs\/([^/]+)\/?$/.exec(path);
     if (jobMatch) {
