@@ -3,7 +3,6 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { optionalEnv } from './config.ts';
 import { HttpError } from './errors.ts';
-import { registerSecretValue } from './log.ts';
 
 /**
  * The edge guard (docs/limits.md). With the stage parameter `edge=on`, callers reach the API
@@ -50,10 +49,7 @@ export function cameThroughEdge(headers: Record<string, string | undefined> | un
 export function edgeOriginGuard(): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
   return {
     before: ({ event }) => {
-      const secret = optionalEnv(SECRET_VARIABLE);
-      // Never in a log line, whatever field or message it might end up in.
-      if (secret !== undefined) registerSecretValue(secret);
-      if (!cameThroughEdge(event.headers, secret)) throw new NotThroughEdgeError();
+      if (!cameThroughEdge(event.headers)) throw new NotThroughEdgeError();
     },
   };
 }

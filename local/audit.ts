@@ -38,12 +38,17 @@ export function parseAudit(line: string): AuditRecord | undefined {
 
 const shortTime = (time: unknown) => (typeof time === 'string' && time.length >= 23 ? time.slice(11, 23) : String(time ?? '-'));
 
-/** `jwt:local-developer (web)`, or the IAM ARN, or `-` for an anonymous route (Svix logout). */
+/**
+ * The caller's `id` (`jwt:<sub>|<client>`, `iam:<arn>`, `token:<digest>` for a Svix app token), or
+ * what there is of it; `-` when the record names nobody (a job).
+ */
 export function callerOf(record: AuditRecord): string {
   const caller = record.caller;
   if (!caller) return '-';
-  const who = caller.id ?? caller.arn ?? caller.sub ?? '-';
-  return caller.clientId ? `${who} (${caller.clientId})` : who;
+  if (caller.id) return caller.id;
+  if (caller.arn) return `iam:${caller.arn}`;
+  const who = [caller.sub, caller.clientId].filter(Boolean).join('|');
+  return who ? `jwt:${who}` : '-';
 }
 
 /** `app=app_demo sessions=2`, the target's fields in their order; nested values as JSON. */
@@ -70,7 +75,7 @@ export function resultOf(record: AuditRecord): string {
  * One terminal line per record: time, caller, operation, target, result, duration.
  *
  * @example
- * formatAudit(record) // 'audit 19:53:04.123  jwt:local-developer (web)  svix.app-portal-access  appId=app_demo  → 200  12 ms'
+ * formatAudit(record) // 'audit 19:53:04.123  jwt:local-developer|web  svix.app-portal-access  appId=app_demo  → 200  12 ms'
  */
 export function formatAudit(record: AuditRecord): string {
   const ms = record.durationMs !== undefined ? `  ${record.durationMs} ms` : '';

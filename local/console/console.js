@@ -323,8 +323,10 @@ const AUDIT_REFRESH_MS = 2000;
 function auditCaller(r) {
   const c = r.caller;
   if (!c) return '-';
-  const who = c.id ?? c.arn ?? c.sub ?? '-';
-  return c.clientId ? `${who} (${c.clientId})` : who;
+  if (c.id) return c.id;
+  if (c.arn) return `iam:${c.arn}`;
+  const who = [c.sub, c.clientId].filter(Boolean).join('|');
+  return who ? `jwt:${who}` : '-';
 }
 
 function auditTarget(r) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { log } from '#lib/log';
-import { AuditFeed, formatAudit, parseAudit } from '#local/audit';
+import { AuditFeed, callerOf, formatAudit, parseAudit } from '#local/audit';
 import { logLines } from '../support/logs.ts';
 
 /**
@@ -11,7 +11,7 @@ import { logLines } from '../support/logs.ts';
 const HTTP_RECORD = {
   operation: 'svix.app-portal-access',
   family: 'svix',
-  caller: { id: 'jwt:local-developer', sub: 'local-developer', clientId: 'web' },
+  caller: { id: 'jwt:local-developer|web', sub: 'local-developer', clientId: 'web' },
   sourceIp: '127.0.0.1',
   userAgent: 'curl/8.0',
   target: { appId: 'app_demo' },
@@ -50,6 +50,13 @@ describe('audit records, locally', () => {
     expect(feed.records().map((r) => r.operation)).toEqual(['op4', 'op3', 'op2']);
   });
 
+  it('names the caller by its id, or by what the record has of it', () => {
+    expect(callerOf({ caller: { id: 'iam:arn:aws:iam::1:role/x', arn: 'arn:aws:iam::1:role/x' } })).toBe('iam:arn:aws:iam::1:role/x');
+    expect(callerOf({ caller: { sub: 'billing', clientId: 'web' } })).toBe('jwt:billing|web');
+    expect(callerOf({ caller: { arn: 'arn:aws:iam::1:user/y' } })).toBe('iam:arn:aws:iam::1:user/y');
+    expect(callerOf({})).toBe('-');
+  });
+
   it('ignores lines that are not audit records, even ones that mention it', () => {
     expect(parseAudit('{"level":"info","msg":"request","note":"\\"msg\\":\\"audit\\""}')).toBeUndefined();
     expect(parseAudit('not json "msg":"audit"')).toBeUndefined();
@@ -74,7 +81,7 @@ describe('audit records, locally', () => {
     } finally {
       restore();
     }
-    expect(printed[0]).toMatch(/^audit \d\d:\d\d:\d\d\.\d{3} {2}jwt:local-developer \(web\) {2}svix\.app-portal-access {2}appId=app_demo {2}→ 200 {2}12 ms$/);
+    expect(printed[0]).toMatch(/^audit \d\d:\d\d:\d\d\.\d{3} {2}jwt:local-developer\|web {2}svix\.app-portal-access {2}appId=app_demo {2}→ 200 {2}12 ms$/);
     expect(printed[1]).toContain(
       'jwt:backend  nextauth.provoke-login-on-user  serverId=c2FuZGJveC1zZXJ2ZXI/Pj4+MQ== userId=alice nonceHash=3f2a9c01  → 502 (upstream 503, 3 attempts)  80 ms',
     );
