@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -8,6 +8,7 @@ import { jobHandler } from '#lib/jobs/handler';
 import { DETAIL_TYPES, JOB_KINDS, type JobKind } from '#lib/jobs/schema';
 import type { JobDefinition } from '#lib/jobs/targets';
 import { setLogSink } from '#lib/log';
+import { removeOnExit } from './cleanup.ts';
 import { eventBridgeBody, lambdaContext, sqsEvent } from './events.ts';
 import { PROJECT_ROOT, queueFunctions } from './routes.ts';
 import { startGatewaySandbox } from './sandbox/for-gateway.ts';
@@ -84,7 +85,10 @@ const bodies = messages.map((m) => {
 // ---- upstream: a running sandbox, or our own ------------------------------------------------
 let sandbox: Sandbox | undefined;
 if (!(process.env.SVIX_API_URL && process.env.NEXTAUTH_API_URL && process.env.SECRETS_FILE)) {
-  ({ sandbox } = await startGatewaySandbox({ faults: process.env.SANDBOX_FAULTS }));
+  let secretsFile: string;
+  ({ sandbox, secretsFile } = await startGatewaySandbox({ faults: process.env.SANDBOX_FAULTS }));
+  // Our own sandbox's keys die with us, Ctrl-C and errors included (never a running one's file).
+  removeOnExit(dirname(secretsFile), { signals: true });
 } else {
   process.env.SECRETS_SOURCE ??= 'file';
   process.env.SVIX_SECRET_ID ??= 'local/svix';

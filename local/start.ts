@@ -1,4 +1,7 @@
+import { dirname } from 'node:path';
 import { startLocalApi } from './api.ts';
+import { formatAudit, processAudit } from './audit.ts';
+import { removeOnExit } from './cleanup.ts';
 import { consoleRoutes } from './console/serve.ts';
 import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.ts';
 import { startPackagedForDevelopment } from './packaged/start.ts';
@@ -26,6 +29,12 @@ Object.assign(process.env, {
   TENANT_WILDCARD_ALLOWED: '1',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
 });
+
+// The secrets file holds this run's keys only: gone with the process (Ctrl-C below exits, so this runs).
+removeOnExit(dirname(secretsFile));
+// Audit records print as one readable line each (the console's Audit view lists them too);
+// every other log line prints as it is.
+processAudit.tee((line, record) => process.stdout.write(`${record ? formatAudit(record) : line}\n`));
 
 const routes = httpRoutes();
 const authKey = await loadOrCreateDevKey();
