@@ -3,6 +3,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { optionalEnv } from './config.ts';
 import { HttpError } from './errors.ts';
+import { registerSecretValue } from './redaction.ts';
 
 /**
  * The edge guard (docs/limits.md). With the stage parameter `edge=on`, callers reach the API
@@ -35,6 +36,7 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 /** Whether the headers carry the edge secret; true when the guard is off. */
 export function cameThroughEdge(headers: Record<string, string | undefined> | undefined, secret = optionalEnv(SECRET_VARIABLE)): boolean {
   if (secret === undefined) return true;
+  registerSecretValue(secret);
   const sent = headers?.[EDGE_ORIGIN_HEADER];
   return sent !== undefined && timingSafeEqual(digest(sent), digest(secret));
 }

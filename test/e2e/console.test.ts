@@ -36,14 +36,6 @@ if (!executablePath) {
   console.warn(`console e2e SKIPPED: no Chromium at ${CHROMIUM_CANDIDATES.join(', ')}; run scripts/install-browser.sh or set CHROMIUM_PATH`);
 }
 
-/**
- * Whether lib/ writes the `audit` log record of each HTTP operation. Until it does, the browser
- * test writes the record an operation would have produced itself (through the same logger), so
- * the page's side is tested either way; once lib/ writes them, set this to true and the test
- * expects the row from the operation alone.
- */
-const LIB_WRITES_AUDIT = false;
-
 /** The audit records this process logs, as `npm start` collects them for the console. */
 const auditFeed = new AuditFeed();
 let restoreLogSink: (() => void) | undefined;
@@ -279,21 +271,6 @@ describe.skipIf(!executablePath)('console page in headless Chromium', () => {
     await byId('svix-app').fill('app_2');
     await byId('svix-portal').click();
     await page.locator('[data-testid="svix-token-state"][data-valid="true"]').waitFor();
-    if (!LIB_WRITES_AUDIT) {
-      // The record lib/ will write for that call (see LIB_WRITES_AUDIT).
-      log.info('audit', {
-        operation: 'svix.app-portal-access',
-        family: 'svix',
-        caller: { id: 'jwt:local-developer', sub: 'local-developer' },
-        sourceIp: '127.0.0.1',
-        userAgent: 'console',
-        target: { appId: 'app_2' },
-        status: 200,
-        upstreamStatus: 200,
-        attempts: 1,
-        durationMs: 3,
-      });
-    }
     const row = page.locator('[data-testid="audit-row"][data-operation="svix.app-portal-access"]', { hasText: 'appId=app_2' }).first();
     await row.waitFor();
     const text = await row.innerText();

@@ -8,12 +8,7 @@ import { invoke } from '../support/invoke.ts';
 import { mockSecrets } from '../support/secrets.ts';
 import { useTestUpstream } from '../support/upstream.ts';
 
-/**
- * The edge guard (lib/edge-origin.ts, docs/limits.md) in the real handlers. It reaches them once
- * lib/http.ts puts `edgeOriginGuard()` in the shared stack, right after the header normaliser;
- * until then this file is skipped. Set this to true with that change.
- */
-const HTTP_STACK_HAS_EDGE_GUARD = false;
+/** The edge guard (lib/edge-origin.ts, docs/limits.md) in the real handlers' shared stack. */
 
 const ORG_KEY = 'sk_canary_edge_org_key_5eed';
 const SECRET_ID = 'test/svix-edge';
@@ -37,7 +32,7 @@ afterEach(() => {
   delete process.env.EDGE_ORIGIN_SECRET;
 });
 
-describe.skipIf(!HTTP_STACK_HAS_EDGE_GUARD)('edge guard in the handlers (edge=on)', () => {
+describe('edge guard in the handlers (edge=on)', () => {
   it('refuses a request that went around CloudFront: 403, no secret read, no upstream call', async () => {
     process.env.EDGE_ORIGIN_SECRET = EDGE_SECRET;
     sm.resetHistory();
