@@ -20,6 +20,8 @@ import { startGatewaySandbox } from './sandbox/for-gateway.ts';
 const port = Number(process.env.PORT ?? 3000);
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
 const { sandbox, serverId, secretsFile, keys } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
+// The secrets file holds this run's keys only: gone with the process (Ctrl-C below exits, so this runs).
+removeOnExit(dirname(secretsFile));
 // `npm start -- --packaged`: every route from its function's zip, as Lambda would run it (docs/artifacts.md).
 const packaged = process.argv.includes('--packaged') ? await startPackagedForDevelopment({ sandboxUrl: sandbox.url, keys }) : undefined;
 
@@ -29,9 +31,6 @@ Object.assign(process.env, {
   TENANT_WILDCARD_ALLOWED: '1',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
 });
-
-// The secrets file holds this run's keys only: gone with the process (Ctrl-C below exits, so this runs).
-removeOnExit(dirname(secretsFile));
 // Audit records print as one readable line each (the console's Audit view lists them too);
 // every other log line prints as it is.
 processAudit.tee((line, record) => process.stdout.write(`${record ? formatAudit(record) : line}\n`));
