@@ -7,7 +7,7 @@ import { validate } from './validation.ts';
  * The `idempotency-key` the gateway sends to Svix. Svix scopes replays per org key, and every
  * caller shares ours, so a caller's key is never forwarded as is: two callers sending the same key
  * would get each other's answers (a portal token with another caller's scopes and lifetime, or an
- * expire-all that silently does nothing). docs/idempotency.md has the scheme; in short:
+ * expire-all that silently does nothing). docs/isolation.md has the scheme; in short:
  *
  *   authgate_ + base64url(SHA-256(["authgate/1", caller, operation, target, caller's key]))
  *

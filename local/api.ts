@@ -12,10 +12,11 @@ import { httpRoutes, PROJECT_ROOT, type RouteSpec } from './routes.ts';
  * It invokes the same handler modules Lambda runs, with real payload 2.0 events, on the routes
  * declared in serverless.yml. Like HTTP API it serves `/x/` on the route `/x`.
  *
- * Chosen over serverless-offline by measurement: first answer in ~0.9 s against 3.5–4.2 s
- * (esbuild build + worker start), see README, Performance. What it shares with AWS is what
- * matters here: event shape, routing, binary bodies. What it does not model: per-function
- * environments and containers (one process, one env), unless its handlers come from local/packaged/.
+ * Chosen over serverless-offline by measurement: its first answer comes seconds sooner (no esbuild
+ * build, no worker start; figures in docs/performance.md, reasons in docs/decisions.md). What it
+ * shares with AWS is what matters here: event shape, routing, binary bodies. What it does not
+ * model: per-function environments and containers (one process, one env), unless its handlers come
+ * from local/packaged/.
  */
 
 export type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the figures behind the README's Performance section, printed side by side
+ * `npm run bench`: the figures behind docs/performance.md, printed side by side
  * with their floors. Figures, not assertions: nothing here fails a build.
  *
  *   1. bundle size per function (minified, deflated as in the zip), against a budget

@@ -2,8 +2,8 @@ import * as v from 'valibot';
 import { isJsonObject, jsonObject } from '../validation.ts';
 
 /**
- * nextAuth Sessions request schemas (`shared/upstream/nextauth-openapi.yaml`, API 2.2; facts in
- * `shared/upstream/nextauth-sessions.md`). The spec gives types but no bounds; every bound below
+ * nextAuth Sessions request schemas (`docs/upstream/nextauth-openapi.yaml`, API 2.2; facts in
+ * `docs/upstream/nextauth-sessions.md`). The spec gives types but no bounds; every bound below
  * is ours and is commented where we chose it. Objects drop unknown keys: we forward only what the
  * spec defines.
  */

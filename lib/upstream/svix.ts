@@ -13,7 +13,7 @@ import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
 
 /**
  * The Svix Authentication client: a small typed client over `transport.ts` rather than the
- * official `svix` SDK. Measured reasons (README, "Why not the svix SDK"): the SDK's retry ignores
+ * official `svix` SDK. Measured reasons (docs/decisions.md): the SDK's retry ignores
  * `Retry-After` and shares one timeout across attempts (no per-attempt deadline); a non-JSON 4xx
  * makes it throw a bare SyntaxError, losing the status we must pass on; and the SDK bundles to
  * 122 KB minified (17 KB zipped) for four POSTs. The SDK is still what our e2e tests drive us with.

@@ -2,7 +2,7 @@
  * In-memory emulator of the nextAuth (nextauth.com) Sessions API, plus "sandbox phone" routes
  * that play the part of the mobile app (scan a QR code, confirm or reject a push).
  *
- * Facts and assumptions: shared/upstream/nextauth-sessions.md (§4 operations, §6 status codes,
+ * Facts and assumptions: docs/upstream/nextauth-sessions.md (§4 operations, §6 status codes,
  * §9 emulator guidance). The upstream documents no error bodies, so errors are plain text and
  * the gateway is expected to map them by status only.
  *

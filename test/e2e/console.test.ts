@@ -11,7 +11,7 @@ import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
 import { decodeQrPng } from '../support/qr.ts';
 
 /**
- * The local console (issue 7) in a real browser: Debian's `chromium` driven by playwright-core,
+ * The local console (docs/local.md) in a real browser: Debian's `chromium` driven by playwright-core,
  * clicking through a QR login and a Svix portal round trip against the local API and sandbox.
  * Nothing is downloaded: without a system Chromium (scripts/install-browser.sh installs it) the
  * browser part is skipped, and says so.
