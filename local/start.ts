@@ -4,6 +4,7 @@ import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.t
 import { httpRoutes } from './routes.ts';
 import { runJobInProcess } from './run-job.ts';
 import { startGatewaySandbox } from './sandbox/for-gateway.ts';
+import { base64urlServerId } from './sandbox/nextauth.ts';
 
 /**
  * `npm start`: the sandbox upstream and the local API, both on 127.0.0.1.
@@ -14,6 +15,8 @@ import { startGatewaySandbox } from './sandbox/for-gateway.ts';
  */
 
 const port = Number(process.env.PORT ?? 3000);
+// The pessimistic reading of API Gateway's routing (see `strict` in api.ts).
+const strict = process.argv.includes('--strict') || process.env.LOCAL_API_STRICT === '1';
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
 const { sandbox, serverId, secretsFile } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
 
@@ -31,16 +34,17 @@ const api = await startLocalApi({
   port,
   authKey,
   routes,
+  strict,
   extra: consoleRoutes({ sandboxUrl: sandbox.url, serverId, devToken, runJob: (kind, messages) => runJobInProcess(kind, messages) }),
 });
 
 process.stdout.write(
   [
     '',
-    `authgate local API   ${api.url}`,
+    `authgate local API   ${api.url}${strict ? '   (strict: paths decoded before routing, GET bodies dropped)' : ''}`,
     `console              ${api.url}/   (QR login, Svix portal, jobs, faults in a browser)`,
     `sandbox upstream     ${sandbox.url}   (Svix + nextAuth; sandbox-only routes under /_sandbox/)`,
-    `nextAuth server id   ${serverId}   (percent-encode it in paths: ${encodeURIComponent(serverId)})`,
+    `nextAuth server id   ${serverId}   (in paths: ${base64urlServerId(serverId)}${strict ? '' : ` or ${encodeURIComponent(serverId)}`})`,
     'Svix apps            app_demo, app_2 (others are created with an `application` body)',
     'nextAuth users       alice (accounts 1, 2), bob (account 3)',
     '',
