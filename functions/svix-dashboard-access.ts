@@ -1,5 +1,5 @@
 import { httpHandler, json } from '#lib/http';
-import { idempotencyKeyFor } from '#lib/idempotency';
+import { upstreamIdempotencyKey } from '#lib/idempotency';
 import { AppId } from '#lib/schemas/svix';
 import { appPortalAccess } from '#lib/upstream/svix';
 import { validate } from '#lib/validation';
@@ -15,9 +15,9 @@ const DEPRECATION = {
 };
 
 export const handler = httpHandler(
-  async (event, { deadline }) => {
+  async (event, { deadline, caller, operation }) => {
     const appId = validate(AppId, event.pathParameters?.app_id, ['path', 'app_id'], 'svix');
-    const idempotencyKey = idempotencyKeyFor(event.headers['idempotency-key']);
+    const idempotencyKey = upstreamIdempotencyKey(event.headers['idempotency-key'], { caller, operation, target: [appId] });
 
     const { url, token } = await appPortalAccess(appId, {}, { deadline, idempotencyKey });
     return json(200, { url, token }, DEPRECATION);

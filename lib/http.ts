@@ -2,9 +2,12 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { type AuditRecord, type AuditTarget, currentAuditRecord, nonceDigest, withAuditRecord, writeAudit } from './audit.ts';
+import { type Caller, callerOf, tokenHolder } from './caller.ts';
 import { type Deadline, deadlineFromContext } from './deadline.ts';
 import { ApiError, ConfigError, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
 import { log } from './log.ts';
+import { scrubSecrets } from './redaction.ts';
 import { assertTenant, type TenantKind } from './tenancy.ts';
 
 /**
@@ -22,6 +25,9 @@ export type ParsedEvent = Omit<HttpEvent, 'body'> & { body: unknown };
 export interface Invocation {
   deadline: Deadline;
   requestId: string;
+  /** Who is calling (caller.ts): the key of its idempotency namespace and its name in the audit trail. */
+  caller: Caller;
+  operation: string;
 }
 
 export interface HttpOptions {
@@ -33,6 +39,11 @@ export interface HttpOptions {
   maxBodyBytes?: number;
   /** Tenant binding: the path parameter naming the Svix app or nextAuth server acted on. */
   tenant?: { kind: TenantKind; pathParameter: string };
+  /**
+   * The route has no authorizer (Svix logout): the caller is whoever holds the bearer token it
+   * forwards. Every other route refuses a request whose authorizer names nobody (401).
+   */
+  anonymous?: true;
 }
 
 export type HttpFunction = (event: ParsedEvent, invocation: Invocation) => Promise<HttpResult>;
@@ -66,6 +77,28 @@ const optionalJsonBody = (): MiddlewareObj<HttpEvent> => {
     },
   };
 };
+
+function unauthenticated(family: Family): ApiError {
+  // Svix's own 401 body; nextAuth documents none, so ours.
+  return family === 'svix'
+    ? new ApiError(401, 'authentication_failed', 'The token names no caller (no sub, client_id or azp claim).')
+    : new ApiError(401, 'unauthorized', 'The token names no caller (no sub, client_id or azp claim).');
+}
+
+/**
+ * Names the caller for everything after it. A JWT API Gateway accepted may still name nobody (no
+ * `sub`, `client_id` or `azp`): such a caller could not be told apart from any other, so it gets
+ * nothing (401) rather than a namespace shared with every other anonymous token.
+ */
+const callerGuard = (options: HttpOptions): MiddlewareObj<HttpEvent> => ({
+  before: ({ event }) => {
+    const record = currentAuditRecord();
+    const bearer = event.headers?.authorization;
+    const caller = options.anonymous ? (bearer ? tokenHolder(bearer) : undefined) : callerOf(event.requestContext);
+    if (!caller && !options.anonymous) throw unauthenticated(options.family);
+    if (record && caller) record.caller = caller;
+  },
+});
 
 /** Runs before the body is even parsed: a caller acting on another tenant learns nothing more. */
 const tenantGuard = (tenant: NonNullable<HttpOptions['tenant']>): MiddlewareObj<HttpEvent> => ({
@@ -103,15 +136,54 @@ function toResult(err: unknown, family: Family, operation: string): HttpResult {
   return internalErrorResponse();
 }
 
+/** Path parameters and headers that name what an operation acts on, as the audit trail records them. */
+const TARGET_PARAMETERS: Record<string, keyof AuditTarget> = { app_id: 'appId', serverid: 'serverId', accountid: 'accountId', userid: 'userId' };
+/** Audit values are the caller's raw input (a refused request is recorded too), so they are bounded. */
+const MAX_AUDIT_VALUE = 256;
+const MAX_AUDIT_SESSION_IDS = 100;
+
+function targetOf(event: HttpEvent): AuditTarget {
+  const target: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
+    const field = TARGET_PARAMETERS[name];
+    if (field && value !== undefined) target[field] = value.slice(0, MAX_AUDIT_VALUE);
+  }
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (name.toLowerCase() === 'x-nonce' && value) target.nonceHash = nonceDigest(value);
+  }
+  return target as AuditTarget;
+}
+
+/** The session ids an expire-all names (the only part of a body the trail keeps). */
+function noteBodyTargets(record: AuditRecord | undefined, body: unknown): void {
+  const ids = (body as { sessionIds?: unknown } | undefined)?.sessionIds;
+  if (!record || !Array.isArray(ids)) return;
+  record.target.sessionIds = ids
+    .filter((id): id is string => typeof id === 'string')
+    .slice(0, MAX_AUDIT_SESSION_IDS)
+    .map((id) => id.slice(0, MAX_AUDIT_VALUE));
+}
+
+/** No registered secret leaves in a response, whatever field or header it hides in (redaction.ts). */
+function scrubResponse(response: HttpResult | null | undefined): void {
+  if (!response) return;
+  if (typeof response.body === 'string' && !response.isBase64Encoded) response.body = scrubSecrets(response.body);
+  for (const [name, value] of Object.entries(response.headers ?? {})) {
+    if (typeof value === 'string') (response.headers as Record<string, string>)[name] = scrubSecrets(value);
+  }
+}
+
+/** The log context, the response scrub and the audit record of each invocation. */
 const invocationLog = (operation: string): MiddlewareObj<HttpEvent, HttpResult> => {
-  // Keyed by invocation: the local API runs several at once in one process.
-  const started = new WeakMap<Context, number>();
-  const done = (request: { response: HttpResult | null | undefined; context: Context }) => {
-    log.info('request', { operation, status: request.response?.statusCode, durationMs: Date.now() - (started.get(request.context) ?? Date.now()) });
+  const done = (request: { response: HttpResult | null | undefined }) => {
+    scrubResponse(request.response);
+    const record = currentAuditRecord();
+    if (!record) return;
+    record.status = request.response?.statusCode;
+    writeAudit(record);
   };
   return {
     before: ({ event, context }) => {
-      started.set(context, Date.now());
       log.setContext({ operation, requestId: context.awsRequestId, apiRequestId: event.requestContext?.requestId });
     },
     after: done,
@@ -141,16 +213,36 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
     },
   };
 
-  const stack = middy<HttpEvent, HttpResult, Error, Context>().use(invocationLog(operation)).use(errorResponder).use(httpHeaderNormalizer());
+  const stack = middy<HttpEvent, HttpResult, Error, Context>()
+    .use(invocationLog(operation))
+    .use(errorResponder)
+    .use(httpHeaderNormalizer())
+    .use(callerGuard(options));
   if (options.tenant) stack.use(tenantGuard(options.tenant));
-  return stack
+  const lambda = stack
     .use(bodyLimit(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES))
     .use(bodyStage as MiddlewareObj<HttpEvent, HttpResult>)
     .handler((event, context) => {
       // HTTP API omits `headers` when there are none.
       event.headers ??= {};
-      return fn(event as unknown as ParsedEvent, { deadline: deadlineFromContext(context), requestId: context.awsRequestId });
+      const record = currentAuditRecord();
+      noteBodyTargets(record, event.body);
+      // callerGuard has named the caller, or refused the request (the anonymous route's handler refuses a missing bearer).
+      const caller = record?.caller ?? { id: 'anonymous' };
+      return fn(event as unknown as ParsedEvent, { deadline: deadlineFromContext(context), requestId: context.awsRequestId, caller, operation });
     });
+  return (event: HttpEvent, context: Context) => {
+    const record: AuditRecord = {
+      operation,
+      target: targetOf(event),
+      sourceIp: event.requestContext?.http?.sourceIp,
+      userAgent: event.requestContext?.http?.userAgent?.slice(0, MAX_AUDIT_VALUE),
+      apiRequestId: event.requestContext?.requestId,
+      requestId: context.awsRequestId,
+      startedAt: Date.now(),
+    };
+    return withAuditRecord(record, () => lambda(event, context));
+  };
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {

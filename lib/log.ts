@@ -6,6 +6,8 @@
  * careless `log.info('x', { headers })` still cannot print a key, token or nonce.
  */
 
+import { scrubSecrets } from './redaction.ts';
+
 type Level = 'debug' | 'info' | 'warn' | 'error';
 const LEVELS: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -41,29 +43,6 @@ export type LogSink = (line: string) => void;
 
 let sink: LogSink = (line) => process.stdout.write(`${line}\n`);
 
-/**
- * Secret values this container holds (upstream keys). Every line is scrubbed of them whatever field
- * or message they hide in: the field-name redaction above cannot see inside an error message.
- */
-/** Each value with the forms it takes inside a JSON line (raw, and escaped once and twice). */
-const secretForms = new Map<string, string[]>();
-
-/** Registers a credential to be scrubbed from every later log line. Short values are ignored: they would scrub noise. */
-export function registerSecretValue(value: string): void {
-  if (value.length < 8 || secretForms.has(value)) return;
-  const once = JSON.stringify(value).slice(1, -1);
-  const twice = JSON.stringify(once).slice(1, -1);
-  secretForms.set(value, [...new Set([value, once, twice])]);
-}
-
-function scrub(line: string): string {
-  let out = line;
-  for (const forms of secretForms.values()) {
-    for (const form of forms) if (out.includes(form)) out = out.replaceAll(form, '[redacted]');
-  }
-  return out;
-}
-
 export function setLogSink(next: LogSink): LogSink {
   const previous = sink;
   sink = next;
@@ -76,7 +55,7 @@ function createLogger(): Logger {
   const write = (level: Level, msg: string, fields?: LogFields) => {
     if (LEVELS[level] < threshold) return;
     const line = { level, time: new Date().toISOString(), msg, ...context, ...(redact(fields ?? {}) as LogFields) };
-    sink(scrub(JSON.stringify(line)));
+    sink(scrubSecrets(JSON.stringify(line)));
   };
   return {
     debug: (msg, fields) => write('debug', msg, fields),

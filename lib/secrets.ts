@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { configOnce, envInt, optionalEnv, requireEnv } from './config.ts';
 import { ConfigError, SecretUnavailableError } from './errors.ts';
-import { log, registerSecretValue } from './log.ts';
+import { log } from './log.ts';
+import { registerSecretValue } from './redaction.ts';
 
 /**
  * Upstream keys, fetched once per container and cached.

@@ -17,6 +17,8 @@ export interface HttpEventInput {
   pathParameters?: Record<string, string>;
   body?: Buffer | string;
   sourceIp?: string;
+  /** `requestContext.authorizer` as API Gateway's authorizer left it (`{ jwt: { claims, scopes } }` or `{ iam: {...} }`). */
+  authorizer?: unknown;
 }
 
 /** HTTP API hands text bodies through as strings and base64-encodes everything else. */
@@ -53,6 +55,7 @@ export function httpEvent(input: HttpEventInput): APIGatewayProxyEventV2 {
     },
     isBase64Encoded: false,
   };
+  if (input.authorizer !== undefined) Object.assign(event.requestContext, { authorizer: input.authorizer });
   if (headers.cookie) event.cookies = headers.cookie.split(/;\s*/);
   if (query) event.queryStringParameters = queryParameters(query);
   if (input.pathParameters) event.pathParameters = input.pathParameters;

@@ -137,7 +137,7 @@ for (let start = 0; start < bodies.length; start += 10) {
         t.op === 'nextauth.logout'
           ? `nextAuth logout, server ${String(t.serverid)}`
           : `Svix expire-all, app ${String(t.appId)}, sessions: ${String(t.sessions)}${t.expiry !== undefined ? `, expiry ${String(t.expiry)}` : ''}`;
-      const outcome = t.outcome === 'done' ? (t.gone ? 'done (404: already gone)' : 'done') : `${String(t.outcome)}: ${String(t.reason ?? '')}`;
+      const outcome = t.outcome === 'done' ? 'done' : `${String(t.outcome)}: ${String(t.reason ?? '')}`;
       out(`  target ${String(t.target)}  ${what}  →  ${outcome}${t.durationMs !== undefined ? `  (${String(t.durationMs)} ms)` : ''}`);
     }
   });

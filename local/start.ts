@@ -1,6 +1,7 @@
 import { startLocalApi } from './api.ts';
 import { consoleRoutes } from './console/serve.ts';
 import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.ts';
+import { startPackagedForDevelopment } from './packaged/start.ts';
 import { httpRoutes } from './routes.ts';
 import { runJobInProcess } from './run-job.ts';
 import { startGatewaySandbox } from './sandbox/for-gateway.ts';
@@ -18,7 +19,9 @@ const port = Number(process.env.PORT ?? 3000);
 // The pessimistic reading of API Gateway's routing (see `strict` in api.ts).
 const strict = process.argv.includes('--strict') || process.env.LOCAL_API_STRICT === '1';
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
-const { sandbox, serverId, secretsFile } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
+const { sandbox, serverId, secretsFile, keys } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
+// `npm start -- --packaged`: every route from its function's zip, as Lambda would run it (docs/artifacts.md).
+const packaged = process.argv.includes('--packaged') ? await startPackagedForDevelopment({ sandboxUrl: sandbox.url, keys }) : undefined;
 
 Object.assign(process.env, {
   SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,
@@ -35,6 +38,7 @@ const api = await startLocalApi({
   authKey,
   routes,
   strict,
+  ...(packaged ? { handlerFor: packaged.handlerFor } : {}),
   extra: consoleRoutes({ sandboxUrl: sandbox.url, serverId, devToken, runJob: (kind, messages) => runJobInProcess(kind, messages) }),
 });
 
@@ -44,6 +48,7 @@ process.stdout.write(
     `authgate local API   ${api.url}${strict ? '   (strict: paths decoded before routing, GET bodies dropped)' : ''}`,
     `console              ${api.url}/   (QR login, Svix portal, jobs, faults in a browser)`,
     `sandbox upstream     ${sandbox.url}   (Svix + nextAuth; sandbox-only routes under /_sandbox/)`,
+    ...(packaged ? [`handlers             each route from its zip in ${packaged.packageDir} (the console's Jobs card still runs the TypeScript)`] : []),
     `nextAuth server id   ${serverId}   (in paths: ${base64urlServerId(serverId)}${strict ? '' : ` or ${encodeURIComponent(serverId)}`})`,
     'Svix apps            app_demo, app_2 (others are created with an `application` body)',
     'nextAuth users       alice (accounts 1, 2), bob (account 3)',
@@ -64,7 +69,7 @@ async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
   process.stdout.write(`\n${signal}: stopping\n`);
-  await Promise.all([api.close(), sandbox.close()]);
+  await Promise.all([api.close(), sandbox.close(), packaged?.close()]);
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));

@@ -46,7 +46,6 @@ export interface TargetReport {
   index: number;
   outcome: TargetOutcome['kind'];
   status?: number;
-  gone?: boolean;
   reason?: string;
 }
 
@@ -64,7 +63,6 @@ export interface BatchCounts {
   retried: number;
   deadLettered: number;
   targetsDone: number;
-  targetsGone: number;
   targetsTransient: number;
   targetsPermanent: number;
   targetsNotStarted: number;
@@ -128,9 +126,9 @@ export async function runBatch(
       } catch (err) {
         error = err;
       }
-      const outcome = classify(error);
+      const outcome = classify(error, target.op);
       const line = { ...fields, outcome: outcome.kind, status: 'status' in outcome ? outcome.status : undefined, durationMs: Date.now() - t0 };
-      if (outcome.kind === 'done') log.info('job target', { ...line, gone: outcome.gone });
+      if (outcome.kind === 'done') log.info('job target', line);
       else if (outcome.kind === 'transient' && outcome.status === undefined) log.error('job target', { ...line, reason: outcome.reason, error });
       else log.warn('job target', { ...line, reason: 'reason' in outcome ? outcome.reason : undefined });
       return outcome;
@@ -171,7 +169,6 @@ export async function runBatch(
       index,
       outcome: o.kind,
       ...('status' in o && o.status !== undefined ? { status: o.status } : {}),
-      ...(o.kind === 'done' && o.gone ? { gone: true } : {}),
       ...('reason' in o ? { reason: o.reason } : {}),
     }));
     const base = { messageId: record.messageId, via: message.via, targets };
@@ -204,7 +201,6 @@ export async function runBatch(
     retried: batchItemFailures.length,
     deadLettered: messages.filter((m) => m.result === 'dead-lettered').length,
     targetsDone: count('done'),
-    targetsGone: all.filter((t) => t.gone).length,
     targetsTransient: count('transient'),
     targetsPermanent: count('permanent'),
     targetsNotStarted: count('not-started'),

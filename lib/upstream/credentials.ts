@@ -8,6 +8,17 @@ import type { UpstreamReply } from './transport.ts';
  * That repeat is safe for every operation, provoke-login included: a 401 is answered before the
  * upstream does anything.
  */
+/**
+ * The secret has no credentials for what is asked (a nextAuth server it does not list). Thrown by
+ * `parse`; the secret is refetched once (it may have just been extended), then the error stands.
+ */
+export class MissingCredentialsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MissingCredentialsError';
+  }
+}
+
 export interface RotatingCredentials<C> {
   upstream: 'svix' | 'nextauth';
   secretId: string;
@@ -17,8 +28,18 @@ export interface RotatingCredentials<C> {
   same: (a: C, b: C) => boolean;
 }
 
+async function currentCredentials<C>(source: RotatingCredentials<C>): Promise<C> {
+  try {
+    return source.parse(await getSecret(source.secretId));
+  } catch (err) {
+    if (!(err instanceof MissingCredentialsError)) throw err;
+    // At most every 30 s per container (secrets.ts), so unknown ids cannot turn into a refetch storm.
+    return source.parse(await getSecret(source.secretId, { forceRefresh: true }));
+  }
+}
+
 export async function withRotatingCredentials<C>(source: RotatingCredentials<C>, call: (credentials: C) => Promise<UpstreamReply>): Promise<UpstreamReply> {
-  const credentials = source.parse(await getSecret(source.secretId));
+  const credentials = await currentCredentials(source);
   const reply = await call(credentials);
   if (reply.status !== 401) return reply;
   const fresh = source.parse(await getSecret(source.secretId, { forceRefresh: true }));

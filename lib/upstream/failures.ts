@@ -7,7 +7,7 @@ import type { UpstreamReply } from './transport.ts';
  * answer to the caller and go back through the family-specific `passThrough`.
  */
 export function failureFor(reply: UpstreamReply, passThrough: (reply: UpstreamReply) => HttpError): HttpError {
-  const retryAfter = headerValue(reply, 'retry-after');
+  const retryAfter = retryAfterOf(reply);
   if (reply.status === 503) {
     return new UpstreamUnavailableError(503, 'The upstream is unavailable.', retryAfter ? { retryAfter } : {});
   }
@@ -25,6 +25,18 @@ export function ensureOk(reply: UpstreamReply, passThrough: (reply: UpstreamRepl
 export function headerValue(reply: UpstreamReply, name: string): string | undefined {
   const value = reply.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The upstream's `Retry-After`, passed on only in one of the two forms HTTP defines (delay-seconds
+ * or an HTTP-date): a header is the one upstream text a caller gets verbatim, so anything else in
+ * it (an echo of what we sent) stays here.
+ */
+export function retryAfterOf(reply: UpstreamReply): string | undefined {
+  const value = headerValue(reply, 'retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d{1,9}$/.test(value)) return value;
+  return /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(value) && !Number.isNaN(Date.parse(value)) ? value : undefined;
 }
 
 export function parseJson(body: Buffer): unknown {

@@ -1,21 +1,22 @@
 import { configOnce, requireEnv } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { ApiError, type HttpError, UpstreamUnavailableError } from '../errors.ts';
-import { log, registerSecretValue } from '../log.ts';
+import { log } from '../log.ts';
 import type { LoginStatus, UserContext } from '../schemas/nextauth.ts';
-import { withRotatingCredentials } from './credentials.ts';
+import { MissingCredentialsError, withRotatingCredentials } from './credentials.ts';
 import { upstreamEndpoint } from './endpoint.ts';
-import { ensureOk, headerValue, parseJson } from './failures.ts';
+import { ensureOk, parseJson, retryAfterOf } from './failures.ts';
+import { type Credentials, credentialsFor, sameCredentials } from './nextauth-credentials.ts';
 import { callWithRetry } from './retry.ts';
-import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
+import { send, type UpstreamReply } from './transport.ts';
 
 /**
  * The nextAuth Sessions client (API 2.2, `https://api.nextauth.com`), a small typed client over
- * `transport.ts`, like the Svix one. Facts: `shared/upstream/nextauth-sessions.md`.
+ * `transport.ts`, like the Svix one. Facts: `docs/upstream/nextauth-sessions.md`.
  *
- * - Credentials come from one secret, `{"apiKey": "...", "su"?: "..."}`: `X-apikey` always,
- *   `X-su` (a role to impersonate) when set. Headers are built here from scratch, so nothing a
- *   caller sent (its own `X-apikey`, `X-su`, ...) can reach nextAuth.
+ * - Credentials come from one secret, per server or one for all (nextauth-credentials.ts):
+ *   `X-apikey` always, `X-su` (a role to impersonate) when set. Headers are built here from
+ *   scratch, so nothing a caller sent (its own `X-apikey`, `X-su`, ...) can reach nextAuth.
  * - Reads and logout are retried on 5xx/timeouts; the three provoke calls never are, because
  *   repeating one would ring the user's phone twice.
  * - nextAuth documents no error body (facts §6): a 4xx goes back with its status and the gateway's
@@ -29,35 +30,10 @@ export interface NextAuthCallOptions {
   deadline: Deadline;
 }
 
-interface Credentials {
-  apiKey: string;
-  su?: string;
-}
-
-/**
- * The secret is `{"apiKey": "...", "su": "..."}`; a bare string is read as the key alone, as the
- * Svix secret may be. A value that cannot be sent as a header is refused here (503, logged)
- * rather than thrown by `node:http` as a 500.
- */
-function credentialsFrom(secret: string): Credentials {
-  const trimmed = secret.trim();
-  const parsed = trimmed.startsWith('{') ? (parseJson(Buffer.from(trimmed)) as { apiKey?: unknown; su?: unknown } | undefined) : { apiKey: trimmed };
-  const apiKey = parsed?.apiKey;
-  const su = parsed?.su;
-  const keyOk = typeof apiKey === 'string' && HEADER_TOKEN.test(apiKey);
-  const suOk = su === undefined || su === null || su === '' || (typeof su === 'string' && HEADER_TOKEN.test(su));
-  if (!keyOk || !suOk) {
-    log.error('nextauth secret has no usable credentials', { secretId: secretId(), problem: keyOk ? 'su' : 'apiKey' });
-    throw new UpstreamUnavailableError(503, 'The gateway has no usable nextAuth credentials.');
-  }
-  registerSecretValue(apiKey);
-  return typeof su === 'string' && su !== '' ? { apiKey, su } : { apiKey };
-}
-
-const sameCredentials = (a: Credentials, b: Credentials) => a.apiKey === b.apiKey && a.su === b.su;
-
 interface Request {
   operation: string;
+  /** The virtual server acted on: picks the key (nextauth-credentials.ts). */
+  serverId: string;
   method: 'GET' | 'POST';
   /** Path from the API root, already percent-encoded. */
   path: string;
@@ -89,10 +65,19 @@ function attemptWith(credentials: Credentials, request: Request, options: NextAu
   });
 }
 
-/** Calls with the cached credentials, surviving a key rotation (see credentials.ts). */
-function call(request: Request, options: NextAuthCallOptions): Promise<UpstreamReply> {
-  const source = { upstream: 'nextauth' as const, secretId: secretId(), operation: request.operation, parse: credentialsFrom, same: sameCredentials };
-  return withRotatingCredentials(source, (credentials) => attemptWith(credentials, request, options));
+/** Calls with the server's cached credentials, surviving a key rotation (see credentials.ts). */
+async function call(request: Request, options: NextAuthCallOptions): Promise<UpstreamReply> {
+  const id = secretId();
+  const parse = (secret: string) => credentialsFor(secret, request.serverId, id);
+  const source = { upstream: 'nextauth' as const, secretId: id, operation: request.operation, parse, same: sameCredentials };
+  try {
+    return await withRotatingCredentials(source, (credentials) => attemptWith(credentials, request, options));
+  } catch (err) {
+    if (!(err instanceof MissingCredentialsError)) throw err;
+    // Said in nextAuth's own words for an unknown server; the log says it is ours.
+    log.warn('nextauth server has no key in the gateway secret; not called', { operation: request.operation, serverId: request.serverId, secretId: id });
+    throw new ApiError(404, 'not_found', 'Server not found.');
+  }
 }
 
 const PASS_THROUGH_CODES: Record<number, string> = {
@@ -111,7 +96,7 @@ const PASS_THROUGH_CODES: Record<number, string> = {
  */
 function nextauthPassThrough(reply: UpstreamReply): HttpError {
   const error = new ApiError(reply.status, PASS_THROUGH_CODES[reply.status] ?? 'upstream_error', `nextAuth answered HTTP ${reply.status}.`);
-  const retryAfter = headerValue(reply, 'retry-after');
+  const retryAfter = retryAfterOf(reply);
   if (retryAfter) error.headers['retry-after'] = retryAfter;
   return error;
 }
@@ -139,6 +124,7 @@ export async function getQrLogin(
   const reply = await call(
     {
       operation: 'nextauth.get-qr-login',
+      serverId,
       method: 'GET',
       path: `${serverPath(serverId)}/sessions/qr/login`,
       query,
@@ -190,7 +176,7 @@ function toLoginStatus(body: unknown): LoginStatus {
 
 /** `GET /servers/{serverid}/sessions/` (the upstream path has the trailing slash): the login status. */
 export async function getSession(serverId: string, nonce: string, o: NextAuthCallOptions): Promise<LoginStatus> {
-  const reply = await call({ operation: 'nextauth.get-session', method: 'GET', path: `${serverPath(serverId)}/sessions/`, nonce, safe: true }, o);
+  const reply = await call({ operation: 'nextauth.get-session', serverId, method: 'GET', path: `${serverPath(serverId)}/sessions/`, nonce, safe: true }, o);
   ensureOk(reply, nextauthPassThrough);
   return toLoginStatus(parseJson(reply.body));
 }
@@ -203,7 +189,7 @@ export async function getSession(serverId: string, nonce: string, o: NextAuthCal
  * await logoutSession(serverId, nonce, { deadline: deadlineIn(5_000) });   // from a job
  */
 export async function logoutSession(serverId: string, nonce: string, o: NextAuthCallOptions): Promise<void> {
-  const reply = await call({ operation: 'nextauth.logout', method: 'POST', path: `${serverPath(serverId)}/sessions/logout`, nonce, safe: true }, o);
+  const reply = await call({ operation: 'nextauth.logout', serverId, method: 'POST', path: `${serverPath(serverId)}/sessions/logout`, nonce, safe: true }, o);
   ensureOk(reply, nextauthPassThrough);
 }
 
@@ -227,6 +213,6 @@ export async function provokeLogin(
       : userId !== undefined
         ? ['nextauth.provoke-login-on-user', `${serverPath(serverId)}/users/${encodeURIComponent(userId)}/provokelogin`]
         : ['nextauth.provoke-login', `${serverPath(serverId)}/sessions/provokelogin`];
-  const reply = await call({ operation, method: 'POST', path, nonce, body: userContext, safe: false }, o);
+  const reply = await call({ operation, serverId, method: 'POST', path, nonce, body: userContext, safe: false }, o);
   ensureOk(reply, nextauthPassThrough);
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { noteUpstreamCall } from '../audit.ts';
 import type { Deadline } from '../deadline.ts';
 import { UpstreamTransportError, UpstreamUnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
@@ -71,6 +72,18 @@ function isRetryableStatus(reply: UpstreamReply): boolean {
  * status for the caller to map), or throws `UpstreamUnavailableError` 503/504 for transport faults.
  */
 export async function callWithRetry(attempt: Attempt, options: CallOptions): Promise<UpstreamReply> {
+  const started = Date.now();
+  const outcome: { status?: number; attempts: number } = { attempts: 0 };
+  try {
+    const reply = await attemptUnderPolicy(attempt, options, outcome);
+    outcome.status = reply.status;
+    return reply;
+  } finally {
+    noteUpstreamCall({ ...outcome, ms: Date.now() - started });
+  }
+}
+
+async function attemptUnderPolicy(attempt: Attempt, options: CallOptions, outcome: { attempts: number }): Promise<UpstreamReply> {
   const { deadline, policy, operation } = options;
   const random = options.random ?? Math.random;
   const maxAttempts = policy.safe ? policy.maxAttempts : 1;
@@ -82,6 +95,7 @@ export async function callWithRetry(attempt: Attempt, options: CallOptions): Pro
     }
     let reply: UpstreamReply | undefined;
     let failure: UpstreamTransportError | undefined;
+    outcome.attempts = n;
     try {
       reply = await attempt(Math.min(policy.attemptTimeoutMs, remaining), n);
       if (!isRetryableStatus(reply)) return reply;

@@ -2,11 +2,12 @@ import * as v from 'valibot';
 import { configOnce, requireEnv } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { type HttpError, UpstreamResponseError, UpstreamUnavailableError } from '../errors.ts';
-import { log, registerSecretValue } from '../log.ts';
+import { log } from '../log.ts';
+import { registerSecretValue } from '../redaction.ts';
 import { type ApplicationTokenExpireIn, type AppPortalAccessIn, PortalAccessOut } from '../schemas/svix.ts';
 import { withRotatingCredentials } from './credentials.ts';
 import { upstreamEndpoint } from './endpoint.ts';
-import { ensureOk, headerValue, parseJson } from './failures.ts';
+import { ensureOk, parseJson, retryAfterOf } from './failures.ts';
 import { callWithRetry } from './retry.ts';
 import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
 
@@ -57,16 +58,9 @@ async function post(operation: string, path: string, token: string, body: unknow
       send({ method: 'POST', url, headers: attempt > 1 ? { ...headers, 'svix-retry-count': String(attempt - 1) } : headers, body: payload, timeoutMs }),
     { deadline: options.deadline, policy, operation },
   );
-  return withoutCredential(reply, token);
-}
-
-/**
- * Error details are passed on to the caller; should the upstream (or a proxy before it) ever echo
- * the credential we sent, it must not travel further.
- */
-function withoutCredential(reply: UpstreamReply, credential: string): UpstreamReply {
-  if (reply.status < 300 || !reply.body.includes(credential)) return reply;
-  return { ...reply, body: Buffer.from(reply.body.toString('utf8').replaceAll(credential, '[redacted]')) };
+  // Should the upstream (or a proxy before it) echo our key, in any escaping, lib/http.ts scrubs
+  // the decoded answer of it before it leaves (redaction.ts).
+  return reply;
 }
 
 /** Calls with the org key, surviving a key rotation (see credentials.ts). */
@@ -83,7 +77,7 @@ const HTTPValidationError = v.object({
 /** Svix 4xx answers go back as Svix sent them, re-serialised from their documented fields only. */
 function svixPassThrough(reply: UpstreamReply): HttpError {
   const body = parseJson(reply.body);
-  const retryAfter = headerValue(reply, 'retry-after');
+  const retryAfter = retryAfterOf(reply);
   const headers = retryAfter ? { 'retry-after': retryAfter } : undefined;
   const asError = v.safeParse(HttpErrorOut, body);
   if (asError.success) return new UpstreamResponseError(reply.status, asError.output, headers);

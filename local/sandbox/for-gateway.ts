@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_SANDBOX_SERVER_ID } from './nextauth.ts';
+import { DEFAULT_SANDBOX_SERVER_ID, SECOND_SANDBOX_SERVER_ID } from './nextauth.ts';
 import { type Sandbox, startSandbox } from './server.ts';
 
 /**
@@ -23,6 +23,8 @@ export interface GatewaySandbox {
   sandbox: Sandbox;
   keys: { svix: string; nextauth: string };
   serverId: string;
+  /** A second nextAuth server with a key of its own (the secret maps each server to its key). */
+  secondServer: { id: string; apiKey: string };
   secretsFile: string;
 }
 
@@ -31,12 +33,15 @@ export const SECRET_IDS = { svix: 'local/svix', nextauth: 'local/nextauth' } as 
 export async function startGatewaySandbox(options: GatewaySandboxOptions = {}): Promise<GatewaySandbox> {
   const keys = options.keys ?? { svix: `sk_sandbox_${randomBytes(18).toString('base64url')}`, nextauth: randomBytes(24).toString('base64url') };
   const serverId = options.serverId ?? process.env.SANDBOX_NEXTAUTH_SERVER_ID ?? DEFAULT_SANDBOX_SERVER_ID;
+  const secondServer = { id: SECOND_SANDBOX_SERVER_ID, apiKey: `${keys.nextauth}-second-server` };
   const secretsFile = join(mkdtempSync(join(tmpdir(), 'authgate-')), 'secrets.json');
-  writeFileSync(secretsFile, JSON.stringify({ [SECRET_IDS.svix]: keys.svix, [SECRET_IDS.nextauth]: { apiKey: keys.nextauth } }), { mode: 0o600 });
+  // The per-server form of the nextAuth secret (lib/upstream/nextauth-credentials.ts).
+  const nextauthSecret = { servers: { [serverId]: { apiKey: keys.nextauth }, [secondServer.id]: { apiKey: secondServer.apiKey } } };
+  writeFileSync(secretsFile, JSON.stringify({ [SECRET_IDS.svix]: keys.svix, [SECRET_IDS.nextauth]: nextauthSecret }), { mode: 0o600 });
   const sandbox = await startSandbox({
     ...(options.port === undefined ? {} : { port: options.port }),
     svixKey: keys.svix,
-    nextauth: { apiKey: keys.nextauth, serverId },
+    nextauth: { apiKey: keys.nextauth, serverId, servers: [secondServer] },
     ...(options.faults === undefined ? {} : { faults: options.faults }),
   });
   Object.assign(process.env, {
@@ -47,5 +52,5 @@ export async function startGatewaySandbox(options: GatewaySandboxOptions = {}): 
     NEXTAUTH_API_URL: sandbox.url,
     NEXTAUTH_SECRET_ID: SECRET_IDS.nextauth,
   });
-  return { sandbox, keys, serverId, secretsFile };
+  return { sandbox, keys, serverId, secondServer, secretsFile };
 }

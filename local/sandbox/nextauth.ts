@@ -6,7 +6,10 @@
  * §9 emulator guidance). The upstream documents no error bodies, so errors are plain text and
  * the gateway is expected to map them by status only.
  *
- * The sandbox hosts exactly one virtual server (opts.serverId), so sessions are keyed by nonce.
+ * The sandbox hosts one virtual server (opts.serverId, opts.apiKey) and any number of others
+ * (opts.servers), each with its own API key, as nextAuth's keys are "for a specific (virtual)
+ * server" (docs/upstream/nextauth-sessions.md): a key is refused on any server but its own.
+ * Sessions are keyed by server and nonce.
  */
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -16,6 +19,8 @@ import type { Clock, SandboxRequest, SandboxUpstream } from './types.ts';
 export interface NextAuthSandboxOptions {
   apiKey: string;
   serverId: string;
+  /** More virtual servers, each with its own key. */
+  servers?: Array<{ id: string; apiKey: string }>;
   clock?: Clock;
   /** key with no 'sessions' permission, to test 403 */
   limitedApiKey?: string;
@@ -25,6 +30,8 @@ export interface NextAuthSandbox {
   upstream: SandboxUpstream;
   pushes(): PushRecord[];
   qrLogins(): QrLoginRecord[];
+  /** Requests that carried one server's key to another server (refused with 401). */
+  foreignKeyUses(): Array<{ serverId: string; keyOf: string }>;
 }
 
 /**
@@ -32,6 +39,8 @@ export interface NextAuthSandbox {
  * can tell whether a GET's body reached the upstream (API Gateway may drop it).
  */
 export interface QrLoginRecord {
+  /** Plain base64 server id, as the gateway sent it upstream. */
+  serverid: string;
   nonce: string;
   img: 'png' | null;
   userContext: UserContext | null;
@@ -52,6 +61,9 @@ export const DEFAULT_SANDBOX_SERVER_ID = 'c2FuZGJveC1zZXJ2ZXI/Pj4+MQ==';
  * survives API Gateway in a path, which the gateway turns back into the standard form.
  */
 export const base64urlServerId = (id: string): string => id.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
+/** Base64 of "second-server>>?2": the sandbox's second virtual server, with a key of its own. */
+export const SECOND_SANDBOX_SERVER_ID = 'c2Vjb25kLXNlcnZlcj4+PzI=';
 
 /** SessionInfo and UserContext as in the spec's definitions (§5); all fields optional. */
 export interface SessionInfo {
@@ -148,12 +160,15 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
   const sessions = new Map<string, Session>();
   const pushLog: PushRecord[] = [];
   const qrLog: QrLoginRecord[] = [];
+  const keys = new Map<string, string>([[opts.serverId, opts.apiKey], ...(opts.servers ?? []).map((s) => [s.id, s.apiKey] as [string, string])]);
+  const serverOfKey = new Map([...keys].map(([id, key]) => [key, id]));
+  const foreignKeyUses: Array<{ serverId: string; keyOf: string }> = [];
 
   // Sessions spring into existence on first mention, as the integrator picks the nonce (§3).
-  function session(nonce: string): Session {
-    let s = sessions.get(nonce);
+  function session(serverId: string, nonce: string): Session {
+    const id = `${serverId}:${nonce}`;
+    let s = sessions.get(id);
     if (s === undefined) {
-      const id = `${opts.serverId}:${nonce}`;
       s = {
         loggedin: false,
         account: null,
@@ -163,7 +178,7 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
         qrBytes: Buffer.concat([Buffer.from([0x01]), createHash('sha256').update(`qr:${id}`).digest()]),
         qrUserContext: null,
       };
-      sessions.set(nonce, s);
+      sessions.set(id, s);
     }
     return s;
   }
@@ -174,14 +189,14 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
     s.lastLoginAccountId = account.id;
   }
 
-  function push(nonce: string, via: PushRecord['via'], accounts: Account[], userContext: UserContext | null): void {
+  function push(serverId: string, nonce: string, via: PushRecord['via'], accounts: Account[], userContext: UserContext | null): void {
     const first = accounts[0];
     if (first === undefined) throw new Error('push needs at least one account');
-    const s = session(nonce);
+    const s = session(serverId, nonce);
     if (s.pending !== null) s.pending.state = 'superseded';
     const record: PushRecord = {
       via,
-      serverid: opts.serverId,
+      serverid: serverId,
       nonce,
       accountids: accounts.map((a) => a.id),
       userid: first.userid,
@@ -204,11 +219,18 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
     }
     const apiKey = req.headers['x-apikey'];
     const limited = opts.limitedApiKey !== undefined && apiKey === opts.limitedApiKey;
-    if (apiKey !== opts.apiKey && !limited) throw new HttpError(401, 'Invalid API key');
+    const keyOf = typeof apiKey === 'string' ? serverOfKey.get(apiKey) : undefined;
+    if (keyOf === undefined && !limited) throw new HttpError(401, 'Invalid API key');
     // x-su (role impersonation) is accepted and ignored: the sandbox has a single role.
     // Permissions are granted per server, so an unknown server is reported before them.
-    if (route.serverId !== opts.serverId) throw new HttpError(404, 'Server not found');
+    if (!keys.has(route.serverId)) throw new HttpError(404, 'Server not found');
+    // A key is for one server (the limited key is the first server's).
+    if (keyOf !== undefined && keyOf !== route.serverId) {
+      foreignKeyUses.push({ serverId: route.serverId, keyOf });
+      throw new HttpError(401, 'API key is not valid for this server');
+    }
     if (limited) throw new HttpError(403, 'Permission denied');
+    const serverId = route.serverId;
     const nonce = req.headers['x-nonce'];
     if (typeof nonce !== 'string' || nonce === '') throw new HttpError(400, 'Missing X-nonce header');
 
@@ -217,15 +239,16 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
         const img = req.url.searchParams.get('img');
         if (img !== null && img !== 'png') throw new HttpError(400, "img must be 'png'");
         const size = parseSize(req.url.searchParams.get('s'));
-        const s = session(nonce);
+        const s = session(serverId, nonce);
         s.qrUserContext = parseUserContext(req.body);
-        if (qrLog.push({ nonce, img: img === 'png' ? 'png' : null, userContext: s.qrUserContext, at: clock() }) > MAX_QR_LOGINS) qrLog.shift();
+        if (qrLog.push({ serverid: serverId, nonce, img: img === 'png' ? 'png' : null, userContext: s.qrUserContext, at: clock() }) > MAX_QR_LOGINS)
+          qrLog.shift();
         const bytes = img === 'png' ? await QRCode.toBuffer([{ data: s.qrBytes, mode: 'byte' }], { type: 'png', width: size, margin: 1 }) : s.qrBytes;
         send(res, 200, 'application/octet-stream', bytes);
         return;
       }
       case 'getSession': {
-        const s = session(nonce);
+        const s = session(serverId, nonce);
         const status = {
           loggedin: s.loggedin,
           hsid: s.hsid,
@@ -237,16 +260,16 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
         return;
       }
       case 'logout': {
-        session(nonce).loggedin = false;
+        session(serverId, nonce).loggedin = false;
         send(res, 200);
         return;
       }
       case 'provokeLogin': {
         const userContext = parseUserContext(req.body);
-        const last = findAccount(session(nonce).lastLoginAccountId);
+        const last = findAccount(session(serverId, nonce).lastLoginAccountId);
         // Wording from the spec's createTransaction 403; provokeLogin itself documents none (§6).
         if (last === undefined) throw new HttpError(403, 'no account associated with this session');
-        push(nonce, 'session', [last], userContext);
+        push(serverId, nonce, 'session', [last], userContext);
         send(res, 200);
         return;
       }
@@ -254,7 +277,7 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
         const userContext = parseUserContext(req.body);
         const account = /^\d+$/.test(route.accountId) ? findAccount(Number(route.accountId)) : undefined;
         if (account === undefined) throw new HttpError(404, 'Account not found');
-        push(nonce, 'account', [account], userContext);
+        push(serverId, nonce, 'account', [account], userContext);
         send(res, 200);
         return;
       }
@@ -262,7 +285,7 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
         const userContext = parseUserContext(req.body);
         const accounts = SEEDED_ACCOUNTS.filter((a) => a.userid === route.userId);
         if (accounts.length === 0) throw new HttpError(404, 'User not found');
-        push(nonce, 'user', accounts, userContext);
+        push(serverId, nonce, 'user', accounts, userContext);
         send(res, 200);
         return;
       }
@@ -279,8 +302,8 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
       throw new HttpError(404, 'Not found');
     }
     const body = parsePhoneBody(req.body);
-    if (body.serverid !== opts.serverId) throw new HttpError(404, 'Server not found');
-    const s = session(body.nonce);
+    if (!keys.has(body.serverid)) throw new HttpError(404, 'Server not found');
+    const s = session(body.serverid, body.nonce);
 
     if (action === '/scan') {
       if (body.accountid === undefined) throw new HttpError(400, 'accountid is required');
@@ -325,7 +348,12 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
   };
 
   // Copies, so a test holding the array cannot change the sandbox's state.
-  return { upstream, pushes: () => structuredClone(pushLog), qrLogins: () => structuredClone(qrLog) };
+  return {
+    upstream,
+    pushes: () => structuredClone(pushLog),
+    qrLogins: () => structuredClone(qrLog),
+    foreignKeyUses: () => structuredClone(foreignKeyUses),
+  };
 }
 
 function findAccount(id: number | null | undefined): Account | undefined {

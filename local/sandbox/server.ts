@@ -14,7 +14,7 @@ export interface SandboxOptions {
   port?: number;
   host?: string;
   svixKey: string;
-  nextauth: { apiKey: string; serverId: string; limitedApiKey?: string };
+  nextauth: { apiKey: string; serverId: string; servers?: Array<{ id: string; apiKey: string }>; limitedApiKey?: string };
   clock?: Clock;
   /** Base URL people reach the sandbox on (for the Svix magic link). */
   publicUrl?: string;

@@ -225,9 +225,13 @@ async function plan(): Promise<Planned[]> {
     add('logout', 'done', message, { tokens, nonces: kind === 1 ? [] : [nonce] }, viaEventBridge);
   }
 
-  // 400 expire-all messages: whole apps, some session ids, gone apps (404 = done), refused ones.
+  // 400 expire-all messages: whole apps, some session ids, unknown apps (404: dead-lettered), refused ones.
   for (let i = 0; i < 400; i++) {
     const viaEventBridge = i % 4 === 1;
+    if (i % 50 === 47) {
+      add('expire-all', 'dead-lettered', { targets: [{ appId: `app_exp_${i}`, sessionIds: ['x'] }, { appId: `app_gone_${i}` }] }, {}, viaEventBridge);
+      continue;
+    }
     if (i % 50 === 49) {
       add('expire-all', 'dead-lettered', { targets: [{ appId: `app_exp_${i}` }, { appId: 'app_forbidden' }] }, {}, viaEventBridge);
       continue;
@@ -243,7 +247,7 @@ async function plan(): Promise<Planned[]> {
       i % 3 === 0
         ? { appId, expiry: 0 }
         : i % 3 === 1
-          ? { targets: [{ appId, sessionIds: ['x', 'y'] }, { appId: `app_gone_${i}` }] }
+          ? { targets: [{ appId, sessionIds: ['x', 'y'] }] }
           : {
               targets: [
                 { appId, sessionIds: ['x'] },
@@ -359,7 +363,7 @@ describe('soak: 1,000 job messages, a tenth of upstream calls failing', () => {
     });
     expect(mismatches).toEqual([]);
     for (const m of messages) {
-      if (where(m) === 'dead-lettered') expect(dead.get(m.messageId)).toMatch(/^(invalid message: |target 1: 403: )/);
+      if (where(m) === 'dead-lettered') expect(dead.get(m.messageId)).toMatch(/^(invalid message: |target 1: 403: |target \d: 404: no such Svix app)/);
     }
     for (const id of alwaysFailing.keys()) expect(redriven.get(id)).toBe(MAX_RECEIVE_COUNT);
     const retriedThenDone = messages.filter((m) => where(m) === 'done' && (deleted.get(m.messageId) ?? 0) > 1).length;

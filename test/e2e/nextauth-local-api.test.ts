@@ -36,6 +36,7 @@ let mode: Mode;
 
 beforeAll(async () => {
   stack = await startLocalStack();
+  api = stack.api;
 });
 afterAll(() => stack.close());
 
@@ -95,6 +96,7 @@ describe.each(MODES)('nextAuth through the local API: $name', (current) => {
   });
   afterAll(async () => {
     if (api !== stack.api) await api.close();
+    api = stack.api;
   });
 
   it('QR login: not logged in → the QR PNG decodes to the raw bytes → the phone scans → logged in as alice on account 1', async () => {
@@ -247,5 +249,32 @@ describe.each(MODES)('nextAuth through the local API: $name', (current) => {
       expect([path, res.status]).toEqual([path, 403]);
       expect(JSON.parse(res.body.toString('utf8'))).toEqual({ code: 'forbidden', detail: 'This caller may not act on this server.' });
     }
+  });
+});
+
+describe('several nextAuth servers, one key each', () => {
+  it("acts on each server with that server's key, and on a server without one not at all (404)", async () => {
+    const nonce = newNonce();
+    let upstreamCalls = 0;
+    const count = () => upstreamCalls++;
+    stack.sandbox.server.on('request', count);
+    try {
+      // The key is chosen by the normalised id: either spelling of a server gets that server's key.
+      for (const id of [stack.serverId, stack.secondServer.id]) {
+        for (const spelling of [encodeURIComponent(id), base64urlServerId(id)]) {
+          const res = await call('GET', `/servers/${spelling}/sessions`, { nonce });
+          expect([spelling, res.status]).toEqual([spelling, 200]);
+        }
+      }
+      expect(upstreamCalls).toBe(4);
+      const unknown = await call('GET', `/servers/${encodeURIComponent('bm8ta2V5LXNlcnZlcg==')}/sessions`, { nonce });
+      expect(unknown.status).toBe(404);
+      expect(JSON.parse(unknown.body.toString('utf8'))).toEqual({ code: 'not_found', detail: 'Server not found.' });
+      // A forced refetch of the secret, but no call to nextAuth.
+      expect(upstreamCalls).toBe(4);
+    } finally {
+      stack.sandbox.server.off('request', count);
+    }
+    expect(stack.sandbox.nextauth.foreignKeyUses()).toEqual([]);
   });
 });

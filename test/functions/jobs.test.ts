@@ -64,7 +64,7 @@ async function portalToken(sessionId: string, appId = 'app_demo'): Promise<strin
 const tokenValid = async (token: string) => ((await (await fetch(`${upstream.url}/_sandbox/svix/tokens/${token}`)).json()) as { valid: boolean }).valid;
 
 describe('a mixed batch', () => {
-  it('reports exactly the transient failures; dead-letters permanent and invalid ones; 404 is done', async () => {
+  it('reports exactly the transient failures; dead-letters permanent and invalid ones and an unknown app (404)', async () => {
     // concurrency 1: upstream calls happen in record order, so the scripted answers meet the
     // records they are meant for (the first six upstream calls; invalid records make none).
     const { handler, deadLettered } = consumer(logoutJob, { concurrency: 1 });
@@ -84,7 +84,7 @@ describe('a mixed batch', () => {
       json({ appId: 'app_demo', sessionIds: [] }), // r4 invalid: an empty logout
       json(nextauthTarget), // r5 permanent (401)
       json(nextauthTarget), // r6 done
-      json(svixLogout(['s-gone'], 'app_gone')), // r7 404: already gone = done
+      json(svixLogout(['s-gone'], 'app_gone')), // r7 404: no such app = permanent
       eventBridgeBody(DETAIL_TYPES.logout, { targets: [nextauthTarget, svixLogout(['s-eb'])] }), // r8 done
       eventBridgeBody(DETAIL_TYPES['expire-all'], { appId: 'app_demo' }), // r9 invalid here: wrong detail-type
     ]);
@@ -92,12 +92,13 @@ describe('a mixed batch', () => {
     const res = await run(handler, event);
 
     expect(failedIds(res)).toEqual(idsOf(event, 0, 3));
-    expect(deadLettered.map((d) => event.Records.indexOf(d.record)).sort()).toEqual([1, 2, 4, 5, 9]);
+    expect(deadLettered.map((d) => event.Records.indexOf(d.record)).sort()).toEqual([1, 2, 4, 5, 7, 9]);
     const notes = Object.fromEntries(deadLettered.map((d) => [event.Records.indexOf(d.record), d.note]));
     expect(notes[1]).toEqual({ job: 'logout', reason: 'invalid message: the body is not JSON', failedTargets: [] });
     expect(notes[2]).toEqual({ job: 'logout', reason: 'target 0: 403: upstream answered 403', failedTargets: [0] });
     expect(notes[4]?.reason).toBe('invalid message: sessionIds: must name at least one session');
     expect(notes[5]?.reason).toMatch(/^target 0: 401: /);
+    expect(notes[7]).toEqual({ job: 'logout', reason: 'target 0: 404: no such Svix app', failedTargets: [0] });
     expect(notes[9]?.reason).toMatch(/^invalid message: detail-type "authgate.expire-all.requested" is not for the logout job/);
     // invalid messages never reach an upstream: r0 1, r2 1, r3 3 attempts, r5 1 (the refetched key
     // is the same, so no second try), r6 1, r7 1, r8 2
@@ -528,8 +529,8 @@ describe('idempotency', () => {
 describe('outcome classification', () => {
   it.each([
     [undefined, 'done'],
-    [new UpstreamResponseError(404, {}), 'done'],
-    [new ApiError(404, 'not_found', 'nextAuth answered HTTP 404.'), 'done'],
+    [new UpstreamResponseError(404, {}), 'permanent'],
+    [new ApiError(404, 'not_found', 'nextAuth answered HTTP 404.'), 'permanent'],
     [new UpstreamResponseError(429, {}), 'transient'],
     [new UpstreamResponseError(409, {}), 'transient'],
     [new UpstreamUnavailableError(502, 'x'), 'transient'],
@@ -542,7 +543,8 @@ describe('outcome classification', () => {
     [new ApiError(403, 'forbidden', 'x'), 'permanent'],
     [new UpstreamResponseError(422, {}), 'permanent'],
   ])('%s → %s', (error, kind) => {
-    expect(classify(error).kind).toBe(kind);
+    expect(classify(error, 'svix.expire-all').kind).toBe(kind);
+    expect(classify(error, 'nextauth.logout').kind).toBe(kind);
   });
 
   it('a bug in a target is retried and logged as an error, not dead-lettered', async () => {

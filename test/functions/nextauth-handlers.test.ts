@@ -447,6 +447,22 @@ describe('upstream errors', () => {
     expect(upstream.requests).toHaveLength(1);
   });
 
+  it.each([
+    ['raw', API_KEY],
+    ['\\u-escaped', `\\u006e${API_KEY.slice(1)}`],
+    ['partly (a long prefix)', API_KEY.slice(0, 13)],
+  ])('never passes on our key echoed %s inside a LoginStatus field or a Retry-After', async (_how, echo) => {
+    upstream.script({ status: 200, body: `{"loggedin":true,"userid":"${echo}","hsid":"h-${echo}"}`, headers: { 'content-type': 'application/json' } });
+    const ok = await run('session');
+    expect(ok.statusCode).toBe(200);
+    expect(ok.body).not.toContain(API_KEY.slice(0, 12));
+    expect(ok.json).toMatchObject({ loggedin: true, userid: '[redacted]' });
+    upstream.script({ status: 429, body: '', headers: { 'retry-after': echo } });
+    const limited = await run('session');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.headers['retry-after']).toBeUndefined();
+  });
+
   it('keeps the Retry-After of a 429', async () => {
     // A Retry-After beyond the Lambda's remaining time: not waited for, handed to the caller.
     upstream.script({ status: 429, body: '', headers: { 'retry-after': '60' } });
@@ -653,7 +669,9 @@ describe('tenant binding (NEXTAUTH_TENANT_CLAIM)', () => {
       pathParameters: { serverid, accountid: '1', userid: 'bob' },
       headers: { 'x-nonce': newNonce() },
     });
-    Object.assign(event.requestContext, { authorizer: { jwt: { claims: { nextauth_server_ids: serverIds }, scopes: ['nextauth/sessions'] } } });
+    Object.assign(event.requestContext, {
+      authorizer: { jwt: { claims: { sub: 'tenant-test', nextauth_server_ids: serverIds }, scopes: ['nextauth/sessions'] } },
+    });
     const res = await OPS[op].handler(event, lambdaContext());
     return typeof res === 'string' ? 0 : res.statusCode;
   };
@@ -695,7 +713,7 @@ describe('logs', () => {
     expect(all).not.toContain(API_KEY);
     expect(all).not.toContain('role-secret-9');
     expect(all).not.toContain(nonce);
-    const requests = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
+    const requests = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'audit');
     expect(requests.map((l) => [l.operation, l.status])).toEqual([
       ['nextauth.get-session', 200],
       ['nextauth.logout', 502],

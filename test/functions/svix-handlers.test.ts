@@ -49,17 +49,51 @@ describe('app-portal-access', () => {
     const sent = upstream.requests[0];
     expect(sent?.path).toBe('/api/v1/auth/app-portal-access/app_demo');
     expect(sent?.headers.authorization).toBe(`Bearer ${ORG_KEY}`);
-    expect(sent?.headers['idempotency-key']).toMatch(/^authgate_[0-9a-f-]{36}$/);
+    expect(sent?.headers['idempotency-key']).toMatch(/^authgate_[A-Za-z0-9_-]{43}$/);
     expect(JSON.parse(sent?.body ?? '')).toEqual({ expiry: 3600, sessionId: 'sess-1' });
   });
 
-  it('forwards the caller idempotency-key, so a repeat replays the first token', async () => {
+  it('derives the upstream key from the caller and its idempotency-key, so its own repeat replays the first token', async () => {
     const first = await portal('app_demo', {}, { 'Idempotency-Key': 'order-42' });
     const again = await portal('app_demo', {}, { 'Idempotency-Key': 'order-42' });
     const other = await portal('app_demo', {}, { 'Idempotency-Key': 'order-43' });
-    expect(upstream.requests.map((r) => r.headers['idempotency-key'])).toEqual(['order-42', 'order-42', 'order-43']);
+    const keys = upstream.requests.map((r) => r.headers['idempotency-key']);
+    expect(keys[0]).toMatch(/^authgate_[A-Za-z0-9_-]{43}$/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(keys).not.toContain('order-42');
     expect((again.json as { token: string }).token).toBe((first.json as { token: string }).token);
     expect((other.json as { token: string }).token).not.toBe((first.json as { token: string }).token);
+  });
+
+  it("never hands one caller another caller's replay for the same idempotency-key", async () => {
+    const asCaller = (sub: string, body: unknown) =>
+      invoke(appPortalAccess, {
+        method: 'POST',
+        rawPath: '/api/v1/auth/app-portal-access/app_demo/',
+        pathParameters: { app_id: 'app_demo' },
+        headers: { 'idempotency-key': 'onboard-42' },
+        body,
+        authorizer: { jwt: { claims: { sub }, scopes: [] } },
+      });
+    const a = await asCaller('caller-a', { expiry: 604800, capabilities: ['ManageEndpoint', 'ManageEndpointSecret'] });
+    const b = await asCaller('caller-b', { expiry: 3600, capabilities: ['ViewBase'] });
+    expect(a.statusCode).toBe(200);
+    expect(b.statusCode).toBe(200);
+    expect((b.json as { token: string }).token).not.toBe((a.json as { token: string }).token);
+    const [keyA, keyB] = upstream.requests.map((r) => r.headers['idempotency-key']);
+    expect(keyB).not.toBe(keyA);
+    // The same key from the same caller on another operation or app is another request too.
+    await expire('app_demo', {});
+    await invoke(expireAll, {
+      method: 'POST',
+      rawPath: '/api/v1/auth/app/app_demo/expire-all/',
+      pathParameters: { app_id: 'app_demo' },
+      headers: { 'idempotency-key': 'onboard-42' },
+      body: {},
+      authorizer: { jwt: { claims: { sub: 'caller-a' } } },
+    });
+    expect(new Set(upstream.requests.map((r) => r.headers['idempotency-key'])).size).toBe(4);
   });
 
   it('drops fields it does not know instead of forwarding them', async () => {
@@ -141,11 +175,17 @@ describe('app-portal-access', () => {
     expect(res.statusCode).toBe(200);
   });
 
-  it.each(['a b', 'a\u0001b', 'key-1,key-2'])('rejects the idempotency-key %j (spaces, controls, a repeated header joined by API Gateway)', async (key) => {
+  it.each(['a\u0001b', 'a\u007fb', 'x'.repeat(257), ''])('rejects the idempotency-key %j (controls, over 256 characters, empty)', async (key) => {
     const res = await portal('app_demo', {}, { 'idempotency-key': key });
     expect(res.statusCode).toBe(422);
     expect((res.json as { detail: Array<{ loc: unknown[] }> }).detail[0]?.loc).toEqual(['header', 'idempotency-key']);
     expect(upstream.requests).toHaveLength(0);
+  });
+
+  it.each(['a b', 'key-1,key-2', '~!@#$%^&*()_+ {}|:"<>?'])('accepts the idempotency-key %j (any printable ASCII: it only seeds our own key)', async (key) => {
+    const res = await portal('app_demo', {}, { 'idempotency-key': key });
+    expect(res.statusCode).toBe(200);
+    expect(upstream.requests[0]?.headers['idempotency-key']).toMatch(/^authgate_[A-Za-z0-9_-]{43}$/);
   });
 });
 
@@ -176,6 +216,33 @@ describe('upstream errors', () => {
     expect(res.statusCode).toBe(403);
     expect(JSON.stringify(res.json)).not.toContain(ORG_KEY);
     expect(res.json).toEqual({ code: 'forbidden', detail: 'key [redacted] may not do this' });
+  });
+
+  // The raw bytes an upstream (or a proxy before it) might send back: JSON escapes decode to the key.
+  const uEscaped = `\\u0073${ORG_KEY.slice(1)}`;
+  const echoes: Array<[string, string]> = [
+    ['raw', ORG_KEY],
+    ['\\u-escaped', uEscaped],
+    ['all \\u-escaped', [...ORG_KEY].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')],
+    ['partly (a long prefix)', ORG_KEY.slice(0, 14)],
+    ['percent-encoded in a link', `https://x.example/?k=${encodeURIComponent(ORG_KEY)}`],
+  ];
+  it.each(echoes)('never passes on our key echoed %s in any field of an error', async (_how, echo) => {
+    const raw = `{"code":"forbidden","detail":"key ${echo} may not","extra":"${echo}"}`;
+    upstream.script({ status: 403, body: raw, headers: { 'content-type': 'application/json', 'retry-after': echo } });
+    const res = await portal('app_demo', {});
+    expect(res.statusCode).toBe(403);
+    expect(res.body).not.toContain(ORG_KEY.slice(0, 12));
+    expect(JSON.stringify(res.headers)).not.toContain(ORG_KEY.slice(0, 12));
+    expect((res.json as { detail: string }).detail).toMatch(/^key .*\[redacted\].* may not$/);
+  });
+
+  it('never passes on our key echoed inside a successful answer (the portal link)', async () => {
+    upstream.script({ status: 200, body: `{"url":"https://app.svix.com/login#key=\\u0073${ORG_KEY.slice(1)}","token":"appsk_x"}` });
+    const res = await portal('app_demo', {});
+    expect(res.statusCode).toBe(200);
+    expect(res.body).not.toContain(ORG_KEY.slice(0, 12));
+    expect(res.json).toEqual({ url: 'https://app.svix.com/login#key=[redacted]', token: 'appsk_x' });
   });
 
   it('answers a 4xx without a Svix body in the Svix shape, not with the upstream text', async () => {
@@ -360,6 +427,6 @@ describe('logs', () => {
     expect(all).not.toContain(ORG_KEY);
     expect(all).not.toContain(token);
     const lines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.filter((l) => l.msg === 'request').every((l) => typeof l.requestId === 'string')).toBe(true);
+    expect(lines.filter((l) => l.msg === 'audit').every((l) => typeof l.requestId === 'string')).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { log, registerSecretValue } from '#lib/log';
+import { log } from '#lib/log';
+import { registerSecretValue } from '#lib/redaction';
 import { parsedLogs } from '../support/logs.ts';
 
 describe('log redaction', () => {

@@ -3,11 +3,19 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNextAuthSandbox, DEFAULT_SANDBOX_SERVER_ID, type NextAuthSandbox, type PushRecord } from '../../local/sandbox/nextauth.ts';
+import {
+  createNextAuthSandbox,
+  DEFAULT_SANDBOX_SERVER_ID,
+  type NextAuthSandbox,
+  type PushRecord,
+  SECOND_SANDBOX_SERVER_ID,
+} from '../../local/sandbox/nextauth.ts';
 import type { SandboxUpstream } from '../../local/sandbox/types.ts';
 import { decodeQrPng } from '../support/qr.ts';
 
 const API_KEY = 'sandbox-key';
+const SECOND_KEY = 'second-server-key';
+const ENCODED_SECOND = encodeURIComponent(SECOND_SANDBOX_SERVER_ID);
 const LIMITED_KEY = 'limited-key';
 const NOW = 1_750_000_000_000;
 const SID = DEFAULT_SANDBOX_SERVER_ID;
@@ -30,7 +38,13 @@ let server: Server;
 let base: string;
 
 beforeAll(async () => {
-  sandbox = createNextAuthSandbox({ apiKey: API_KEY, serverId: SID, limitedApiKey: LIMITED_KEY, clock: () => NOW });
+  sandbox = createNextAuthSandbox({
+    apiKey: API_KEY,
+    serverId: SID,
+    servers: [{ id: SECOND_SANDBOX_SERVER_ID, apiKey: SECOND_KEY }],
+    limitedApiKey: LIMITED_KEY,
+    clock: () => NOW,
+  });
   server = await listen(sandbox.upstream);
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -326,5 +340,32 @@ describe('nextAuth sandbox: auth and routing', () => {
   it('declines paths that belong to other upstreams', async () => {
     expect((await fetch(`${base}/api/v1/app`)).status).toBe(418);
     expect((await fetch(`${base}/_sandbox/nextauthx`)).status).toBe(418);
+  });
+});
+
+describe('nextauth sandbox: one key per virtual server', () => {
+  it("serves each server with its own key and refuses another server's key (401)", async () => {
+    expect((await api('n-keys', 'GET', '/sessions/')).status).toBe(200);
+    expect((await api('n-keys', 'GET', '/sessions/', { server: ENCODED_SECOND, key: SECOND_KEY })).status).toBe(200);
+    const before = sandbox.foreignKeyUses().length;
+    expect((await api('n-keys', 'GET', '/sessions/', { server: ENCODED_SECOND })).status).toBe(401);
+    expect((await api('n-keys', 'GET', '/sessions/', { key: SECOND_KEY })).status).toBe(401);
+    expect(sandbox.foreignKeyUses().slice(before)).toEqual([
+      { serverId: SECOND_SANDBOX_SERVER_ID, keyOf: SID },
+      { serverId: SID, keyOf: SECOND_SANDBOX_SERVER_ID },
+    ]);
+  });
+
+  it('keeps the sessions of two servers apart, even under one nonce', async () => {
+    const res = await fetch(`${base}/_sandbox/nextauth/scan`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ serverid: SID, nonce: 'n-shared', accountid: 1 }),
+    });
+    expect(res.status).toBe(200);
+    const first = (await (await api('n-shared', 'GET', '/sessions/')).json()) as LoginStatus;
+    const second = (await (await api('n-shared', 'GET', '/sessions/', { server: ENCODED_SECOND, key: SECOND_KEY })).json()) as LoginStatus;
+    expect(first.loggedin).toBe(true);
+    expect(second.loggedin).toBe(false);
   });
 });

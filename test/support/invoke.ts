@@ -3,7 +3,12 @@ import { type HttpEventInput, httpEvent, lambdaContext } from '#local/events';
 
 type HttpLambda = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 
-export interface InvokeInput extends Omit<HttpEventInput, 'body'> {
+/** What API Gateway's JWT authorizer hands on for a plain test caller. */
+export const TEST_CALLER = { jwt: { claims: { sub: 'test-caller' }, scopes: [] } };
+
+export interface InvokeInput extends Omit<HttpEventInput, 'body' | 'authorizer'> {
+  /** `requestContext.authorizer`; default `TEST_CALLER`, `null` for none (a route without authorizer). */
+  authorizer?: unknown;
   /** An object is sent as JSON with `content-type: application/json` unless headers say otherwise. */
   body?: unknown;
   remainingMs?: number;
@@ -25,7 +30,8 @@ export async function invoke(handler: HttpLambda, input: InvokeInput): Promise<I
     body = JSON.stringify(input.body);
     if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
   }
-  const event = httpEvent({ ...input, headers, body });
+  const authorizer = input.authorizer === undefined ? TEST_CALLER : (input.authorizer ?? undefined);
+  const event = httpEvent({ ...input, headers, body, authorizer });
   const raw = await handler(event, lambdaContext({ timeoutMs: input.remainingMs ?? 10_000 }));
   if (typeof raw === 'string') throw new Error('handler returned a bare string');
   const text = raw.isBase64Encoded ? Buffer.from(raw.body ?? '', 'base64').toString('latin1') : (raw.body ?? '');

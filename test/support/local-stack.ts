@@ -12,6 +12,8 @@ export interface LocalStack {
   sandbox: Sandbox;
   keys: { svix: string; nextauth: string };
   serverId: string;
+  /** The sandbox's second nextAuth server, with a key of its own in the per-server secret. */
+  secondServer: { id: string; apiKey: string };
   authKey: DevKey;
   /** A token with every scope and every tenant, like the one `npm start` prints. */
   devToken: string;
@@ -25,7 +27,7 @@ export interface LocalStackOptions {
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const { sandbox, keys, serverId, secretsFile } = await startGatewaySandbox({
+  const { sandbox, keys, serverId, secondServer, secretsFile } = await startGatewaySandbox({
     keys: { svix: 'sk_canary_stack_svix_key', nextauth: 'canary-stack-nextauth-key' },
     serverId: DEFAULT_SANDBOX_SERVER_ID,
   });
@@ -48,6 +50,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     sandbox,
     keys,
     serverId,
+    secondServer,
     authKey,
     devToken,
     token,

@@ -1,0 +1,81 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
+import type { Caller } from './caller.ts';
+import { log } from './log.ts';
+
+/**
+ * The audit trail: one `audit` log record per HTTP operation and per job target, saying who did
+ * what to which app, server, account or user, and how it ended. CloudWatch Logs Insights queries
+ * over these records are in docs/audit.md.
+ *
+ * Never in a record: tokens, keys, magic links, nonces (only a short digest that lets two records
+ * of one session be matched) or bodies (only the session ids an expire-all names).
+ *
+ * The record of the running operation is held in AsyncLocalStorage, so the upstream client can add
+ * what only it knows (upstream status, attempts) without every layer passing it along, and so
+ * concurrent operations in one process (job targets, the local API) never write into each other's.
+ */
+
+export interface AuditTarget {
+  appId?: string;
+  sessionIds?: string[];
+  serverId?: string;
+  accountId?: string | number;
+  userId?: string;
+  nonceHash?: string;
+}
+
+export interface AuditRecord {
+  operation: string;
+  caller?: Caller;
+  target: AuditTarget;
+  /** HTTP: where the request came from, as API Gateway saw it. */
+  sourceIp?: string;
+  userAgent?: string;
+  /** Jobs: the message and what became of the target. */
+  messageId?: string;
+  outcome?: string;
+  status?: number;
+  upstreamStatus?: number;
+  attempts?: number;
+  upstreamMs?: number;
+  durationMs?: number;
+  apiRequestId?: string;
+  requestId?: string;
+  /** When the operation began (ms since the epoch); written as `durationMs`. */
+  startedAt?: number;
+}
+
+const current = new AsyncLocalStorage<AuditRecord>();
+
+/** Runs `work` with `record` as the audit record that upstream calls made inside it report to. */
+export function withAuditRecord<T>(record: AuditRecord, work: () => T): T {
+  return current.run(record, work);
+}
+
+/** The record of the operation running now, if any. */
+export function currentAuditRecord(): AuditRecord | undefined {
+  return current.getStore();
+}
+
+/** Called by the upstream client after each call: the last status and how many attempts it took. */
+export function noteUpstreamCall(call: { status?: number; attempts: number; ms: number }): void {
+  const record = current.getStore();
+  if (!record) return;
+  if (call.status !== undefined) record.upstreamStatus = call.status;
+  record.attempts = (record.attempts ?? 0) + call.attempts;
+  record.upstreamMs = (record.upstreamMs ?? 0) + call.ms;
+}
+
+/** A nonce's stand-in in the records: enough to match two records of one session, useless to log in with. */
+export function nonceDigest(nonce: string): string {
+  return createHash('sha256').update(nonce).digest('base64url').slice(0, 12);
+}
+
+/** Writes the record (at `warn` for server-side failures, so they stand out). */
+export function writeAudit(record: AuditRecord): void {
+  const { startedAt, ...fields } = record;
+  if (startedAt !== undefined && fields.durationMs === undefined) fields.durationMs = Date.now() - startedAt;
+  if ((record.status ?? 0) >= 500) log.warn('audit', fields as Record<string, unknown>);
+  else log.info('audit', fields as Record<string, unknown>);
+}

@@ -1,0 +1,60 @@
+import { UpstreamUnavailableError } from '../errors.ts';
+import { log } from '../log.ts';
+import { registerSecretValue } from '../redaction.ts';
+import { MissingCredentialsError } from './credentials.ts';
+import { parseJson } from './failures.ts';
+import { HEADER_TOKEN } from './transport.ts';
+
+/**
+ * Reading the nextAuth secret. A nextAuth API key is "for a specific (virtual) server"
+ * (docs/upstream/nextauth-sessions.md §2), so the secret may hold one key per server:
+ *
+ *   {"servers": {"<server id>": {"apiKey": "...", "su": "..."}, ...}}   one key per server
+ *   {"apiKey": "...", "su": "..."}  or  "<key>"                         one key for every server
+ *
+ * With the per-server form, a server the secret does not list has no key: the call is not made
+ * (`MissingCredentialsError`, which the client answers 404), so no server's key is ever sent for
+ * another. A value that cannot be sent as a header is refused here (503, logged) rather than
+ * thrown by `node:http` as a 500.
+ */
+
+export interface Credentials {
+  apiKey: string;
+  su?: string;
+}
+
+function unusable(secretId: string, problem: string): UpstreamUnavailableError {
+  log.error('nextauth secret has no usable credentials', { secretId, problem });
+  return new UpstreamUnavailableError(503, 'The gateway has no usable nextAuth credentials.');
+}
+
+function entryCredentials(entry: unknown, secretId: string, where: string): Credentials {
+  const { apiKey, su } = (entry ?? {}) as { apiKey?: unknown; su?: unknown };
+  if (typeof apiKey !== 'string' || !HEADER_TOKEN.test(apiKey)) throw unusable(secretId, `${where}apiKey`);
+  const noSu = su === undefined || su === null || su === '';
+  if (!noSu && (typeof su !== 'string' || !HEADER_TOKEN.test(su))) throw unusable(secretId, `${where}su`);
+  registerSecretValue(apiKey);
+  return noSu ? { apiKey } : { apiKey, su: su as string };
+}
+
+/**
+ * The credentials for `serverId` in the secret's value.
+ *
+ * @example
+ * credentialsFor('{"servers":{"c2VydmVy":{"apiKey":"k1"}}}', 'c2VydmVy', id) // → { apiKey: 'k1' }
+ */
+export function credentialsFor(secret: string, serverId: string, secretId: string): Credentials {
+  const trimmed = secret.trim();
+  if (!trimmed.startsWith('{')) return entryCredentials({ apiKey: trimmed }, secretId, '');
+  // A JSON secret that does not parse must not fall back to the raw text: that text is the secret.
+  const parsed = parseJson(Buffer.from(trimmed)) as { servers?: unknown } | undefined;
+  if (parsed?.servers === undefined) return entryCredentials(parsed, secretId, '');
+  const servers = parsed.servers;
+  if (typeof servers !== 'object' || servers === null || Array.isArray(servers)) throw unusable(secretId, 'servers');
+  // Every key in the secret is scrubbed from logs and responses, not only the one in use.
+  for (const [id, entry] of Object.entries(servers)) if (id !== serverId) entryCredentials(entry, secretId, 'servers.*.');
+  if (!Object.hasOwn(servers, serverId)) throw new MissingCredentialsError(`no key for server ${serverId}`);
+  return entryCredentials((servers as Record<string, unknown>)[serverId], secretId, 'servers.*.');
+}
+
+export const sameCredentials = (a: Credentials, b: Credentials) => a.apiKey === b.apiKey && a.su === b.su;
