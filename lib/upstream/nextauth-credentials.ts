@@ -1,7 +1,7 @@
 import { UpstreamUnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
-import { normaliseServerId } from '../schemas/server-id.ts';
 import { registerSecretValue } from '../redaction.ts';
+import { normaliseServerId } from '../schemas/server-id.ts';
 import { MissingCredentialsError } from './credentials.ts';
 import { parseJson } from './failures.ts';
 import { HEADER_TOKEN } from './transport.ts';
