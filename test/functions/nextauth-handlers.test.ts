@@ -700,6 +700,16 @@ describe('tenant binding (NEXTAUTH_TENANT_CLAIM)', () => {
   });
 });
 
+describe('audit', () => {
+  it('records the server in its standard spelling, whichever the caller sent', async () => {
+    const urlSafe = SID.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    await run('session', { serverId: urlSafe });
+    await run('session', { serverId: SID });
+    const audits = logLines.map((l) => JSON.parse(l) as { msg: string; target?: { serverId?: string } }).filter((l) => l.msg === 'audit');
+    expect(audits.map((a) => a.target?.serverId)).toEqual([SID, SID]);
+  });
+});
+
 describe('logs', () => {
   it('carry the operation and never the key, the role or the nonce', async () => {
     sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: secretOf(API_KEY, 'role-secret-9') });
