@@ -72,6 +72,8 @@ export function stageUrl(raw: string | undefined): URL {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new StageUnreachable(`--url must be http(s), not ${url.protocol}`);
   if (url.search || url.hash) throw new StageUnreachable('--url must be the stage URL alone, without a query or fragment');
+  // It is printed on the first line: no credentials in it.
+  if (url.username || url.password) throw new StageUnreachable('--url must not hold credentials (user:password@); the token goes in --token');
   url.pathname = url.pathname.replace(/\/+$/, '');
   return url;
 }

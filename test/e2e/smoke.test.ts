@@ -197,6 +197,7 @@ describe('npm run smoke against the local stack', () => {
       ],
       ['http://authgate-smoke.invalid', 'FAIL  stage: cannot resolve authgate-smoke.invalid'],
       ['stage.example.com', 'FAIL  stage: --url "stage.example.com" is not a URL; give the stage URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com'],
+      ['https://me:pa55word@stage.example.com', 'FAIL  stage: --url must not hold credentials (user:password@); the token goes in --token'],
     ];
     for (const [url, expected] of cases) {
       const { code, lines, output } = await run(['--url', url, '--token', stack.devToken]);
@@ -204,6 +205,7 @@ describe('npm run smoke against the local stack', () => {
       expect(lines.find((l) => l.startsWith('FAIL'))?.startsWith(expected)).toBe(true);
       expect(lines.at(-1)).toBe('smoke: 0 ok, 1 failed, 0 skipped');
       expect(output).not.toMatch(/\n\s+at /);
+      expect(output).not.toContain('pa55word');
       expectNoToken(output, stack.devToken);
     }
   });
