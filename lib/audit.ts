@@ -34,7 +34,13 @@ export interface AuditRecord {
   userAgent?: string;
   /** Jobs: the message and what became of the target. */
   messageId?: string;
+  /** Which of the message's targets this is. */
+  targetIndex?: number;
   outcome?: string;
+  /** Why a job target was not done (never an upstream body). */
+  reason?: string;
+  /** A job target's unexpected error (name and message only: log.ts). */
+  error?: unknown;
   status?: number;
   upstreamStatus?: number;
   attempts?: number;
@@ -72,10 +78,9 @@ export function nonceDigest(nonce: string): string {
   return createHash('sha256').update(nonce).digest('base64url').slice(0, 12);
 }
 
-/** Writes the record (at `warn` for server-side failures, so they stand out). */
-export function writeAudit(record: AuditRecord): void {
+/** Writes the record, at `warn` for server-side failures (or at `level`), so they stand out. */
+export function writeAudit(record: AuditRecord, level: 'info' | 'warn' | 'error' = (record.status ?? 0) >= 500 ? 'warn' : 'info'): void {
   const { startedAt, ...fields } = record;
   if (startedAt !== undefined && fields.durationMs === undefined) fields.durationMs = Date.now() - startedAt;
-  if ((record.status ?? 0) >= 500) log.warn('audit', fields as Record<string, unknown>);
-  else log.info('audit', fields as Record<string, unknown>);
+  log[level]('audit', fields as Record<string, unknown>);
 }

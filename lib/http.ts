@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { type AuditRecord, type AuditTarget, currentAuditRecord, nonceDigest, withAuditRecord, writeAudit } from './audit.ts';
 import { type Caller, callerOf, tokenHolder } from './caller.ts';
 import { type Deadline, deadlineFromContext } from './deadline.ts';
+import { edgeOriginGuard } from './edge-origin.ts';
 import { ApiError, ConfigError, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
 import { log } from './log.ts';
 import { scrubSecrets } from './redaction.ts';
@@ -220,6 +221,7 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
     .use(invocationLog(operation))
     .use(errorResponder)
     .use(httpHeaderNormalizer())
+    .use(edgeOriginGuard())
     .use(callerGuard(options));
   if (options.tenant) stack.use(tenantGuard(options.tenant));
   const lambda = stack

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -8,6 +8,7 @@ import { jobHandler } from '#lib/jobs/handler';
 import { DETAIL_TYPES, JOB_KINDS, type JobKind } from '#lib/jobs/schema';
 import type { JobDefinition } from '#lib/jobs/targets';
 import { setLogSink } from '#lib/log';
+import { removeOnExit } from './cleanup.ts';
 import { eventBridgeBody, lambdaContext, sqsEvent } from './events.ts';
 import { PROJECT_ROOT, queueFunctions } from './routes.ts';
 import { startGatewaySandbox } from './sandbox/for-gateway.ts';
@@ -84,7 +85,10 @@ const bodies = messages.map((m) => {
 // ---- upstream: a running sandbox, or our own ------------------------------------------------
 let sandbox: Sandbox | undefined;
 if (!(process.env.SVIX_API_URL && process.env.NEXTAUTH_API_URL && process.env.SECRETS_FILE)) {
-  ({ sandbox } = await startGatewaySandbox({ faults: process.env.SANDBOX_FAULTS }));
+  let secretsFile: string;
+  ({ sandbox, secretsFile } = await startGatewaySandbox({ faults: process.env.SANDBOX_FAULTS }));
+  // Our own sandbox's keys die with us, Ctrl-C and errors included (never a running one's file).
+  removeOnExit(dirname(secretsFile), { signals: true });
 } else {
   process.env.SECRETS_SOURCE ??= 'file';
   process.env.SVIX_SECRET_ID ??= 'local/svix';
@@ -132,13 +136,16 @@ for (let start = 0; start < bodies.length; start += 10) {
           : '';
     out();
     out(`message ${start + i + 1}  ${record.messageId}  ${result}${why}`);
-    for (const t of lines.filter((l) => l.msg === 'job target' && l.messageId === record.messageId).sort((a, b) => Number(a.target) - Number(b.target))) {
+    const targets = lines.filter((l) => l.msg === 'audit' && l.messageId === record.messageId).sort((a, b) => Number(a.targetIndex) - Number(b.targetIndex));
+    for (const t of targets) {
+      const target = (t.target ?? {}) as Record<string, unknown>;
+      const sessions = Array.isArray(target.sessionIds) ? target.sessionIds.length : 'all';
       const what =
-        t.op === 'nextauth.logout'
-          ? `nextAuth logout, server ${String(t.serverid)}`
-          : `Svix expire-all, app ${String(t.appId)}, sessions: ${String(t.sessions)}${t.expiry !== undefined ? `, expiry ${String(t.expiry)}` : ''}`;
+        target.op === 'nextauth.logout'
+          ? `nextAuth logout, server ${String(target.serverId)}`
+          : `Svix expire-all, app ${String(target.appId)}, sessions: ${String(sessions)}${target.expiry !== undefined ? `, expiry ${String(target.expiry)}` : ''}`;
       const outcome = t.outcome === 'done' ? 'done' : `${String(t.outcome)}: ${String(t.reason ?? '')}`;
-      out(`  target ${String(t.target)}  ${what}  →  ${outcome}${t.durationMs !== undefined ? `  (${String(t.durationMs)} ms)` : ''}`);
+      out(`  target ${String(t.targetIndex)}  ${what}  →  ${outcome}${t.durationMs !== undefined ? `  (${String(t.durationMs)} ms)` : ''}`);
     }
   });
 }

@@ -37,7 +37,8 @@ export async function loadOrCreateDevKey(dir = join(PROJECT_ROOT, '.local')): Pr
 export interface MintOptions {
   scopes: string[];
   claims?: Record<string, unknown>;
-  subject?: string;
+  /** `null`: no `sub` claim at all (a token naming nobody, refused by the functions). */
+  subject?: string | null;
   /** e.g. '12h', '-1m' for an expired token. */
   expiresIn?: string;
   issuer?: string;
@@ -46,14 +47,14 @@ export interface MintOptions {
 
 export async function mintToken(key: DevKey, options: MintOptions): Promise<string> {
   const privateKey = await importJWK(key.privateJwk, ALG);
-  return new SignJWT({ ...options.claims, scope: options.scopes.join(' ') })
+  const jwt = new SignJWT({ ...options.claims, scope: options.scopes.join(' ') })
     .setProtectedHeader({ alg: ALG, typ: 'JWT' })
     .setIssuer(options.issuer ?? LOCAL_ISSUER)
     .setAudience(options.audience ?? LOCAL_AUDIENCE)
-    .setSubject(options.subject ?? 'local-developer')
     .setIssuedAt()
-    .setExpirationTime(options.expiresIn ?? '12h')
-    .sign(privateKey);
+    .setExpirationTime(options.expiresIn ?? '12h');
+  if (options.subject !== null) jwt.setSubject(options.subject ?? 'local-developer');
+  return jwt.sign(privateKey);
 }
 
 export type AuthorizerOutcome =

@@ -1,4 +1,7 @@
+import { dirname } from 'node:path';
 import { startLocalApi } from './api.ts';
+import { formatAudit, processAudit } from './audit.ts';
+import { removeOnExit } from './cleanup.ts';
 import { consoleRoutes } from './console/serve.ts';
 import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.ts';
 import { startPackagedForDevelopment } from './packaged/start.ts';
@@ -20,6 +23,8 @@ const port = Number(process.env.PORT ?? 3000);
 const strict = process.argv.includes('--strict') || process.env.LOCAL_API_STRICT === '1';
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
 const { sandbox, serverId, secretsFile, keys } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
+// The secrets file holds this run's keys only: gone with the process (Ctrl-C below exits, so this runs).
+removeOnExit(dirname(secretsFile));
 // `npm start -- --packaged`: every route from its function's zip, as Lambda would run it (docs/artifacts.md).
 const packaged = process.argv.includes('--packaged') ? await startPackagedForDevelopment({ sandboxUrl: sandbox.url, keys }) : undefined;
 
@@ -29,6 +34,9 @@ Object.assign(process.env, {
   TENANT_WILDCARD_ALLOWED: '1',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
 });
+// Audit records print as one readable line each (the console's Audit view lists them too);
+// every other log line prints as it is.
+processAudit.tee((line, record) => process.stdout.write(`${record ? formatAudit(record) : line}\n`));
 
 const routes = httpRoutes();
 const authKey = await loadOrCreateDevKey();

@@ -3,7 +3,7 @@ import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.t
 import { httpRoutes } from './routes.ts';
 
 /**
- * `npm run token -- [--scope S]... [--claim name=v1,v2]... [--svix-apps a,b] [--nextauth-servers s] [--expires 1h]`
+ * `npm run token -- [--sub NAME] [--scope S]... [--claim name=v1,v2]... [--svix-apps a,b] [--nextauth-servers s] [--expires 1h]`
  * mints a JWT the local API accepts (same key as `npm start`). Without --scope: every scope.
  */
 
@@ -14,7 +14,8 @@ const { values } = parseArgs({
     'svix-apps': { type: 'string' },
     'nextauth-servers': { type: 'string' },
     expires: { type: 'string', default: '12h' },
-    subject: { type: 'string', default: 'local-developer' },
+    // Every caller is its own tenant (idempotency, audit): mint one token per caller you play.
+    sub: { type: 'string', default: 'local-developer' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -24,6 +25,7 @@ if (values.help) {
   process.stdout.write(
     [
       'npm run token -- [options]',
+      '  --sub NAME              the caller this token names (claim sub; default local-developer)',
       `  --scope S               repeatable; one of: ${scopes.join(', ')} (default: all)`,
       `  --svix-apps a,b         Svix app ids this caller may act on (claim ${TENANT_CLAIMS.svix}; default: none)`,
       `  --nextauth-servers s    nextAuth server ids (claim ${TENANT_CLAIMS.nextauth}; default: none)`,
@@ -44,5 +46,5 @@ for (const c of values.claim ?? []) {
   const [name, value] = c.split('=', 2);
   if (name) claims[name] = list(value);
 }
-const token = await mintToken(await loadOrCreateDevKey(), { scopes: values.scope ?? scopes, claims, expiresIn: values.expires, subject: values.subject });
+const token = await mintToken(await loadOrCreateDevKey(), { scopes: values.scope ?? scopes, claims, expiresIn: values.expires, subject: values.sub });
 process.stdout.write(`${token}\n`);

@@ -1,11 +1,13 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { type AuditRecord, withAuditRecord, writeAudit } from '../audit.ts';
+import type { Caller } from '../caller.ts';
 import { type Deadline, deadlineFromContext, deadlineIn } from '../deadline.ts';
 import { log } from '../log.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import { emf } from './metrics.ts';
 import { classify, type TargetOutcome } from './outcome.ts';
 import { parseMessage, type Target } from './schema.ts';
-import { describeTarget, executeTarget, type JobDefinition, targetIdempotencyKey } from './targets.ts';
+import { auditTarget, executeTarget, type JobDefinition, jobOperation, targetIdempotencyKey } from './targets.ts';
 
 /**
  * Runs one SQS batch of a job and says which records SQS must deliver again
@@ -109,28 +111,41 @@ export async function runBatch(
   const limit = limiter(options.concurrency);
   const deadline = deadlineFromContext(context, options.finishMarginMs);
 
-  const runTarget = (record: SQSRecord, messageKey: string, target: Target, index: number): Promise<TargetOutcome> =>
+  /** Who asked: the EventBridge source, or the principal that sent the SQS message. */
+  const requester = (record: SQSRecord, source: string | undefined): Caller =>
+    source ? { id: `event:${source}` } : { id: `sqs:${record.attributes?.SenderId ?? 'unknown'}` };
+
+  const runTarget = (record: SQSRecord, message: { id: string; source?: string }, target: Target, index: number): Promise<TargetOutcome> =>
     limit(async () => {
-      const fields = { messageId: record.messageId, target: index, ...describeTarget(target) };
+      // The per-target record of the audit trail (audit.ts); the upstream client adds its status and attempts.
+      const audit: AuditRecord = {
+        operation: jobOperation(job.kind),
+        caller: requester(record, message.source),
+        target: auditTarget(target),
+        messageId: record.messageId,
+        targetIndex: index,
+        requestId: (context as Partial<Context>).awsRequestId,
+        startedAt: Date.now(),
+      };
       if (deadline.remainingMs() < options.startMarginMs) {
         const outcome: TargetOutcome = { kind: 'not-started', reason: 'too little time left in this invocation' };
-        log.warn('job target', { ...fields, outcome: outcome.kind, reason: outcome.reason });
+        writeAudit({ ...audit, outcome: outcome.kind, reason: outcome.reason }, 'warn');
         return outcome;
       }
-      const t0 = Date.now();
       let error: unknown;
       try {
         // Its own clock starts now, when it holds a slot, not when the batch began.
         const targetDeadline = earliest(deadline, deadlineIn(options.targetBudgetMs ?? TARGET_BUDGET_MS));
-        await executeTarget(job, target, { deadline: targetDeadline, idempotencyKey: targetIdempotencyKey(messageKey, index, target) });
+        const ctx = { deadline: targetDeadline, idempotencyKey: targetIdempotencyKey(message.id, index, target) };
+        await withAuditRecord(audit, () => executeTarget(job, target, ctx));
       } catch (err) {
         error = err;
       }
       const outcome = classify(error, target.op);
-      const line = { ...fields, outcome: outcome.kind, status: 'status' in outcome ? outcome.status : undefined, durationMs: Date.now() - t0 };
-      if (outcome.kind === 'done') log.info('job target', line);
-      else if (outcome.kind === 'transient' && outcome.status === undefined) log.error('job target', { ...line, reason: outcome.reason, error });
-      else log.warn('job target', { ...line, reason: 'reason' in outcome ? outcome.reason : undefined });
+      const line: AuditRecord = { ...audit, outcome: outcome.kind, ...('status' in outcome ? { status: outcome.status } : {}) };
+      if (outcome.kind === 'done') writeAudit(line, 'info');
+      else if (outcome.kind === 'transient' && outcome.status === undefined) writeAudit({ ...line, reason: outcome.reason, error }, 'error');
+      else writeAudit({ ...line, reason: 'reason' in outcome ? outcome.reason : undefined }, 'warn');
       return outcome;
     });
 
@@ -164,7 +179,7 @@ export async function runBatch(
     if (!message.ok) {
       return sendToDeadLetter(record, { messageId: record.messageId, via: message.via, reason: `invalid message: ${message.reason}`, targets: [] }, []);
     }
-    const outcomes = await Promise.all(message.targets.map((target, index) => runTarget(record, message.id, target, index)));
+    const outcomes = await Promise.all(message.targets.map((target, index) => runTarget(record, message, target, index)));
     const targets: TargetReport[] = outcomes.map((o, index) => ({
       index,
       outcome: o.kind,

@@ -39,6 +39,8 @@ export type ParsedMessage =
        * and content: lib/jobs/targets.ts). Chosen by the producer, so never trusted alone.
        */
       id: string;
+      /** The EventBridge event's `source`: who asked, for the audit trail. */
+      source?: string;
       targets: Target[];
     }
   | { ok: false; via: 'sqs' | 'eventbridge'; reason: string };
@@ -147,7 +149,7 @@ export function parseMessage(kind: JobKind, record: Pick<SQSRecord, 'body' | 'me
     // idempotency key also hashes each target's content, so a reused id with another body is not
     // mistaken for a redelivery.
     if (!parsed.ok) return { ok: false, via: 'eventbridge', reason: parsed.reason };
-    return { ok: true, via: 'eventbridge', id: envelope.output.id ?? record.messageId, targets: parsed.targets };
+    return { ok: true, via: 'eventbridge', id: envelope.output.id ?? record.messageId, source: envelope.output.source, targets: parsed.targets };
   }
 
   const parsed = parseTargets(kind, body, []);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { type AuditTarget, nonceDigest } from '../audit.ts';
 import type { Deadline } from '../deadline.ts';
 import type { ApplicationTokenExpireIn } from '../schemas/svix.ts';
 import type { JobKind, Target } from './schema.ts';
@@ -70,14 +71,14 @@ export async function executeTarget(job: JobDefinition, target: Target, ctx: Tar
   await job.upstream.logoutSession(target.serverid, target.nonce, { deadline: ctx.deadline });
 }
 
-/** Log fields naming a target: never the nonce, and of the session ids only their count. */
-export function describeTarget(target: Target): Record<string, unknown> {
-  if (target.op === 'nextauth.logout') return { op: target.op, serverid: target.serverid };
+/** A target as the audit trail names it (audit.ts): never the nonce, only its digest. */
+export function auditTarget(target: Target): AuditTarget & { op: Target['op']; expiry?: number } {
+  if (target.op === 'nextauth.logout') return { op: target.op, serverId: target.serverid, nonceHash: nonceDigest(target.nonce) };
   return {
     op: target.op,
     appId: target.appId,
-    expiry: target.body.expiry ?? undefined,
-    sessions: target.body.sessionIds?.length ?? 'all',
+    ...(target.body.sessionIds ? { sessionIds: target.body.sessionIds } : {}),
+    ...(target.body.expiry === undefined || target.body.expiry === null ? {} : { expiry: target.body.expiry }),
   };
 }
 

@@ -15,6 +15,7 @@ const state = {
   pollInFlight: false,
   pollAgain: false,
   lastPollSignature: '',
+  auditSignature: '',
 };
 
 const LOG_BODY_CHARS = 600;
@@ -315,6 +316,94 @@ async function loadFaults() {
   showFaults(r.data);
 }
 
+// ---- Audit -------------------------------------------------------------------------------------
+// The same reading of a record as `npm start`'s audit lines (local/audit.ts), for the table.
+
+const AUDIT_REFRESH_MS = 2000;
+
+function auditCaller(r) {
+  const c = r.caller;
+  if (!c) return '-';
+  if (c.id) return c.id;
+  if (c.arn) return `iam:${c.arn}`;
+  const who = [c.sub, c.clientId].filter(Boolean).join('|');
+  return who ? `jwt:${who}` : '-';
+}
+
+function auditTarget(r) {
+  if (!r.target || typeof r.target !== 'object') return '-';
+  const parts = Object.entries(r.target)
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  return parts.length ? parts.join(' ') : '-';
+}
+
+function auditResult(r) {
+  const head = r.status !== undefined ? String(r.status) : (r.outcome ?? '-');
+  const extra = [];
+  if (r.status !== undefined && r.outcome) extra.push(r.outcome);
+  if (r.upstreamStatus !== undefined && r.upstreamStatus !== r.status) extra.push(`upstream ${r.upstreamStatus}`);
+  if (r.attempts !== undefined && r.attempts > 1) extra.push(`${r.attempts} attempts`);
+  return extra.length ? `${head} (${extra.join(', ')})` : head;
+}
+
+function auditStatusClass(r) {
+  if (typeof r.status === 'number') return `s${String(r.status).charAt(0)}`;
+  return r.outcome === 'done' ? 's2' : r.outcome ? 's5' : '';
+}
+
+function renderAudit(records) {
+  const rows = $('audit-rows');
+  rows.replaceChildren();
+  if (!records.length) {
+    const tr = document.createElement('tr');
+    tr.className = 'empty';
+    const td = document.createElement('td');
+    td.colSpan = 7;
+    td.textContent = 'no audit records yet';
+    tr.append(td);
+    rows.append(tr);
+    return;
+  }
+  for (const r of records) {
+    const tr = document.createElement('tr');
+    tr.dataset.testid = 'audit-row';
+    tr.dataset.operation = r.operation ?? '';
+    const time = typeof r.time === 'string' ? new Date(r.time).toLocaleTimeString() : '-';
+    const source = [r.sourceIp, r.userAgent].filter(Boolean).join(' · ') || '-';
+    for (const [cls, text] of [
+      ['time', time],
+      ['caller', auditCaller(r)],
+      ['operation', r.operation ?? '-'],
+      ['target', auditTarget(r)],
+      [`code ${auditStatusClass(r)}`, auditResult(r)],
+      ['ms', r.durationMs !== undefined ? String(r.durationMs) : '-'],
+      ['source', source],
+    ]) {
+      const td = document.createElement('td');
+      td.className = cls;
+      td.textContent = text;
+      tr.append(td);
+    }
+    rows.append(tr);
+  }
+}
+
+async function refreshAudit() {
+  try {
+    const r = await call('GET', '/_console/audit', { log: false });
+    const records = Array.isArray(r.data?.records) ? r.data.records : [];
+    const signature = JSON.stringify(records);
+    if (signature !== state.auditSignature) {
+      state.auditSignature = signature;
+      renderAudit(records);
+    }
+    $('audit-state').textContent = r.ok ? `${records.length} record(s) · ${new Date().toLocaleTimeString()}` : `audit unavailable: ${r.status}`;
+  } finally {
+    setTimeout(refreshAudit, AUDIT_REFRESH_MS);
+  }
+}
+
 // ---- Start -------------------------------------------------------------------------------------
 
 async function main() {
@@ -403,6 +492,7 @@ async function main() {
   await startSession();
   fillJobExample();
   await loadFaults();
+  await refreshAudit();
   document.body.dataset.ready = 'true';
 }
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { type AuditFeed, processAudit } from '../audit.ts';
 
 /**
  * The local console (issue 7): one page at the local API's root that uses the gateway the way an
@@ -12,7 +13,8 @@ import { join } from 'node:path';
  *   GET  /                          the page (assets under /_console/)
  *   GET  /_console/config           {serverId, devToken}
  *   POST /_console/jobs/{kind}      runs a job (logout | expire-all) in process; 501 without runJob
- *   *    /_sandbox/*                streamed to the sandbox upstream, so the page needs no CORS
+ *   GET  /_console/audit            the latest audit records, newest first (same-origin only)
+ *   *    /_sandbox/*                streamed to the sandbox upstream, so the page needs no CORS (same-origin only)
  */
 
 export interface ConsoleOptions {
@@ -20,6 +22,8 @@ export interface ConsoleOptions {
   serverId: string;
   devToken?: string;
   runJob?: (kind: 'logout' | 'expire-all', messages: unknown[]) => Promise<unknown>;
+  /** Where the Audit view's records come from; by default this process's feed (`processAudit`). */
+  audit?: Pick<AuditFeed, 'records'>;
 }
 
 const DIR = import.meta.dirname;
@@ -60,6 +64,16 @@ function trustedHost(req: IncomingMessage): boolean {
 function sameOrigin(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
   return origin === undefined || origin === `http://${req.headers.host}`;
+}
+
+/**
+ * Reads of what callers did (the audit records) are for the page only: no Origin but ours, and
+ * no request a browser marks as coming from another site (`Sec-Fetch-Site`, sent even where
+ * Origin is not, e.g. a cross-site `<script src>`).
+ */
+function sameOriginRead(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return sameOrigin(req) && site !== 'cross-site' && site !== 'same-site';
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
@@ -144,10 +158,22 @@ export function consoleRoutes(options: ConsoleOptions): (req: IncomingMessage, r
       return true;
     }
 
-    if (path.startsWith('/_sandbox')) return proxy(req, res, url, options.sandboxUrl);
+    if (path.startsWith('/_sandbox')) {
+      // The sandbox's routes change state (faults, scans, push confirmations): page-only, as jobs are.
+      if (!sameOrigin(req)) return json(res, 403, { message: 'Forbidden', detail: 'cross-origin sandbox call' });
+      return proxy(req, res, url, options.sandboxUrl);
+    }
 
     if (path === '/_console/config' && method === 'GET') {
       return json(res, 200, { serverId: options.serverId, devToken: options.devToken ?? null });
+    }
+    if (path === '/_console/audit') {
+      if (method !== 'GET') {
+        res.setHeader('allow', 'GET');
+        return json(res, 405, { message: 'Method Not Allowed' });
+      }
+      if (!sameOriginRead(req)) return json(res, 403, { message: 'Forbidden', detail: 'cross-origin audit read' });
+      return json(res, 200, { records: (options.audit ?? processAudit).records() });
     }
     const jobMatch = /^\/_console\/jobs\/([^/]+)\/?$/.exec(path);
     if (jobMatch) {

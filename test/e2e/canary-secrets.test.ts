@@ -173,10 +173,10 @@ describe('canary secrets: jobs', () => {
 
     // Every condition really happened.
     const logs = parsedLogs();
-    const targetLines = logs.filter((l) => l.msg === 'job target');
+    const targetLines = logs.filter((l) => l.msg === 'audit' && l.messageId !== undefined);
     expect(targetLines.some((l) => l.outcome === 'done')).toBe(true);
     expect(targetLines.some((l) => l.outcome === 'transient' && (l.status === 500 || l.status === 503))).toBe(true);
-    expect(targetLines.filter((l) => l.outcome === 'permanent' && l.status === 401).map((l) => l.op)).toEqual(
+    expect(targetLines.filter((l) => l.outcome === 'permanent' && l.status === 401).map((l) => (l.target as { op: string }).op)).toEqual(
       expect.arrayContaining(['nextauth.logout', 'svix.expire-all']),
     );
     expect(logs.some((l) => l.msg === 'job message' && l.result === 'retry' && l.deadLetterError !== undefined)).toBe(true);

@@ -2,7 +2,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { log } from '#lib/log';
+import { AuditFeed } from '#local/audit';
 import { type ConsoleOptions, consoleRoutes } from '#local/console/serve';
 import { PROJECT_ROOT } from '#local/routes';
 import { base64urlServerId } from '#local/sandbox/nextauth';
@@ -35,12 +37,21 @@ if (!executablePath) {
   console.warn(`console e2e SKIPPED: no Chromium at ${CHROMIUM_CANDIDATES.join(', ')}; run scripts/install-browser.sh or set CHROMIUM_PATH`);
 }
 
+/** The audit records this process logs, as `npm start` collects them for the console. */
+const auditFeed = new AuditFeed();
+let restoreLogSink: (() => void) | undefined;
+// After the shared setup's per-test capture sink, so lines are both captured and fed.
+beforeEach(() => {
+  restoreLogSink = auditFeed.tee();
+});
+afterEach(() => restoreLogSink?.());
+
 /** A stack whose console options can be swapped per test (the sandbox URL is known only after start). */
 let stack: LocalStack;
 const consoleOptions: Partial<ConsoleOptions> = {};
 let routes: ReturnType<typeof consoleRoutes> | undefined;
 const configure = (extra: Partial<ConsoleOptions> = {}) => {
-  routes = consoleRoutes({ sandboxUrl: stack.sandbox.url, serverId: stack.serverId, devToken: stack.devToken, ...consoleOptions, ...extra });
+  routes = consoleRoutes({ sandboxUrl: stack.sandbox.url, serverId: stack.serverId, devToken: stack.devToken, audit: auditFeed, ...consoleOptions, ...extra });
 };
 
 beforeAll(async () => {
@@ -75,6 +86,46 @@ describe('console routes (no browser)', () => {
     expect(bad.status).toBe(400);
     expect((await fetch(`${stack.api.url}/_sandbox/faults`, { method: 'DELETE' })).status).toBe(200);
     expect(await (await fetch(`${stack.sandbox.url}/_sandbox/faults`)).json()).toMatchObject({ faults: {} });
+  });
+
+  it('refuses cross-origin /_sandbox/* calls (a page elsewhere cannot set faults or play the phone)', async () => {
+    const { port } = new URL(stack.api.url);
+    const statusWithOrigin = (origin: string) =>
+      new Promise<number>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, method: 'PUT', path: '/_sandbox/faults/svix.logout', headers: { origin, host: `127.0.0.1:${port}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end(JSON.stringify({ status: 503 }));
+      });
+    expect(await statusWithOrigin('http://attacker.example')).toBe(403);
+    // Nothing reached the sandbox.
+    expect(await (await fetch(`${stack.sandbox.url}/_sandbox/faults`)).json()).toMatchObject({ faults: {} });
+    expect(await statusWithOrigin(`http://127.0.0.1:${port}`)).toBe(200);
+    expect((await fetch(`${stack.api.url}/_sandbox/faults`, { method: 'DELETE' })).status).toBe(200);
+  });
+
+  it('serves the audit records it saw at /_console/audit, to the page only', async () => {
+    log.info('audit', { operation: 'svix.expire-all', caller: { id: 'jwt:routes-test' }, target: { appId: 'app_routes' }, status: 204 });
+    const res = await fetch(`${stack.api.url}/_console/audit`);
+    expect(res.status).toBe(200);
+    const { records } = (await res.json()) as { records: Array<Record<string, unknown>> };
+    expect(records[0]).toMatchObject({ msg: 'audit', operation: 'svix.expire-all', target: { appId: 'app_routes' }, status: 204 });
+    const { port } = new URL(stack.api.url);
+    const statusWith = (headers: Record<string, string>, method = 'GET') =>
+      new Promise<number>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, method, path: '/_console/audit', headers: { host: `127.0.0.1:${port}`, ...headers } }, (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+    expect(await statusWith({ origin: 'http://attacker.example' })).toBe(403);
+    expect(await statusWith({ 'sec-fetch-site': 'cross-site' })).toBe(403);
+    expect(await statusWith({ origin: `http://127.0.0.1:${port}`, 'sec-fetch-site': 'same-origin' })).toBe(200);
+    expect(await statusWith({}, 'POST')).toBe(405);
   });
 
   it('answers 501 for jobs without runJob, and runs them with it', async () => {
@@ -215,6 +266,17 @@ describe.skipIf(!executablePath)('console page in headless Chromium', () => {
     await byId('fault-kind').selectOption('none');
     await byId('fault-apply').click();
     await page.locator('[data-testid="fault-table"]', { hasText: 'no faults' }).waitFor();
+  });
+
+  it('shows an audit row for an operation: caller, operation, target, status', async () => {
+    await byId('svix-app').fill('app_2');
+    await byId('svix-portal').click();
+    await page.locator('[data-testid="svix-token-state"][data-valid="true"]').waitFor();
+    const row = page.locator('[data-testid="audit-row"][data-operation="svix.app-portal-access"]', { hasText: 'appId=app_2' }).first();
+    await row.waitFor();
+    const text = await row.innerText();
+    expect(text).toContain('local-developer');
+    expect(text).toMatch(/\b200\b/);
   });
 
   it('threw no script errors', () => {

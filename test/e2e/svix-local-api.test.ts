@@ -1,4 +1,4 @@
-import { ApiException, Svix } from 'svix';
+import { ApiException, AppPortalCapability, Svix } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
 
@@ -104,5 +104,39 @@ describe('the seed paths, with their trailing slash', () => {
   it('unknown routes and wrong methods answer 404 as API Gateway does', async () => {
     expect((await post('/api/v1/auth/nope')).status).toBe(404);
     expect((await fetch(`${stack.api.url}/api/v1/auth/logout`)).status).toBe(404);
+  });
+});
+
+describe('every caller is its own tenant (npm run token --sub)', () => {
+  it("never replays one caller's answer to another sending the same idempotency-key", async () => {
+    const asCaller = async (sub: string) => new Svix(await stack.token({ subject: sub }), { serverUrl: stack.api.url });
+    const a = await (await asCaller('tenant-a')).authentication.appPortalAccess(
+      'app_demo',
+      { expiry: 604800, capabilities: [AppPortalCapability.ManageEndpoint, AppPortalCapability.ManageEndpointSecret] },
+      { idempotencyKey: 'onboard-42' },
+    );
+    const b = await (await asCaller('tenant-b')).authentication.appPortalAccess(
+      'app_demo',
+      { expiry: 3600, capabilities: [AppPortalCapability.ViewBase] },
+      { idempotencyKey: 'onboard-42' },
+    );
+    expect(b.token).not.toBe(a.token);
+    // A's own retry still replays.
+    const again = await (await asCaller('tenant-a')).authentication.appPortalAccess('app_demo', {}, { idempotencyKey: 'onboard-42' });
+    expect(again.token).toBe(a.token);
+  });
+
+  it("does B's expire-all even when A used the same key before", async () => {
+    const holder = await svix.authentication.appPortalAccess('app_demo', { sessionId: 'leaver-b' });
+    const a = await stack.token({ subject: 'tenant-a' });
+    const b = await stack.token({ subject: 'tenant-b' });
+    await new Svix(a, { serverUrl: stack.api.url }).authentication.expireAll('app_demo', { sessionIds: ['leaver-a'] }, { idempotencyKey: 'offboard-1' });
+    await new Svix(b, { serverUrl: stack.api.url }).authentication.expireAll('app_demo', { sessionIds: ['leaver-b'] }, { idempotencyKey: 'offboard-1' });
+    expect(await tokenIsValid(holder.token)).toBe(false);
+  });
+
+  it('answers 401 to a token that names nobody (no sub, client_id or azp), which API Gateway would let through', async () => {
+    const anonymous = new Svix(await stack.token({ subject: null }), { serverUrl: stack.api.url });
+    expect(await statusOf(anonymous.authentication.appPortalAccess('app_demo', {}))).toBe(401);
   });
 });

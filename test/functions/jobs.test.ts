@@ -110,7 +110,7 @@ describe('a mixed batch', () => {
     upstream.script(svixError(429, 'rate_limit_exceeded'));
     await run(handler, sqsEvent([json(svixLogout()), json(nextauthTarget), '[]']));
     const logs = parsedLogs();
-    expect(logs.filter((l) => l.msg === 'job target')).toHaveLength(2);
+    expect(logs.filter((l) => l.msg === 'audit')).toHaveLength(2);
     expect(logs.filter((l) => l.msg === 'job message').map((l) => l.result)).toEqual(expect.arrayContaining(['retry', 'done', 'dead-lettered']));
     const summaries = logs.filter((l) => l.msg === 'job summary');
     expect(summaries).toHaveLength(1);
@@ -120,6 +120,20 @@ describe('a mixed batch', () => {
     expect(emf.Namespace).toBe('authgate/jobs');
     expect(emf.Dimensions).toEqual([['job']]);
     for (const { Name } of emf.Metrics) expect(typeof summaries[0]?.[Name]).toBe('number');
+    // One audit record per target: who asked, what was acted on, how it ended.
+    const audits = logs.filter((l) => l.msg === 'audit');
+    expect(audits.map((a) => a.operation)).toEqual(['job.logout', 'job.logout']);
+    expect(audits.find((a) => (a.target as { op: string }).op === 'nextauth.logout')).toMatchObject({
+      caller: { id: 'sqs:AIDAEXAMPLELOCAL' },
+      target: { op: 'nextauth.logout', serverId: SERVER_ID, nonceHash: expect.stringMatching(/^[\w-]{12}$/) },
+      messageId: expect.any(String),
+      targetIndex: 0,
+      outcome: 'done',
+      upstreamStatus: 200,
+      attempts: 1,
+      durationMs: expect.any(Number),
+    });
+    expect(audits.find((a) => (a.target as { op: string }).op === 'svix.expire-all')).toMatchObject({ outcome: 'transient', status: 429, upstreamStatus: 429 });
     // the nonce travels in the queue, never in a log line
     expect(logLines.join('\n')).not.toContain(NONCE);
   });
@@ -555,6 +569,6 @@ describe('outcome classification', () => {
     const event = sqsEvent([json({ appId: 'app_demo' })]);
     expect(failedIds(await run(handler, event))).toEqual(idsOf(event, 0));
     expect(deadLettered).toEqual([]);
-    expect(parsedLogs().find((l) => l.msg === 'job target')).toMatchObject({ level: 'error', outcome: 'transient' });
+    expect(parsedLogs().find((l) => l.msg === 'audit')).toMatchObject({ level: 'error', outcome: 'transient' });
   });
 });

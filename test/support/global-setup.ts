@@ -8,6 +8,15 @@ import { join } from 'node:path';
 export const PACKAGE_DIR = '.serverless-test';
 /** The same service packaged for SigV4 callers (`--param callerAuth=iam`). */
 export const PACKAGE_DIR_IAM = '.serverless-test-iam';
+/** The same service with every fair-limit option on (edge, reserved concurrency; docs/limits.md). */
+export const PACKAGE_DIR_LIMITS = '.serverless-test-limits';
+export const LIMITS_PARAMS = {
+  edge: 'on',
+  edgeWebAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/authgate-test-edge/0f1e2d3c',
+  logoutConcurrency: '20',
+  svixConcurrency: '50',
+  nextauthConcurrency: '40',
+} as const;
 
 export default function setup(): void {
   if (process.env.SKIP_PACKAGE === '1') return;
@@ -20,4 +29,5 @@ export default function setup(): void {
     });
   pack(PACKAGE_DIR);
   pack(PACKAGE_DIR_IAM, '--param=callerAuth=iam');
+  pack(PACKAGE_DIR_LIMITS, ...Object.entries(LIMITS_PARAMS).map(([name, value]) => `--param=${name}=${value}`));
 }

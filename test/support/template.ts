@@ -1,22 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGE_DIR, PACKAGE_DIR_IAM } from './global-setup.ts';
+import { PACKAGE_DIR, PACKAGE_DIR_IAM, PACKAGE_DIR_LIMITS } from './global-setup.ts';
 
 export interface CfnResource {
   Type: string;
   Properties: Record<string, unknown> & { [key: string]: unknown };
   DependsOn?: string | string[];
+  Condition?: string;
 }
 
 export interface Template {
   Resources: Record<string, CfnResource>;
+  Conditions?: Record<string, unknown>;
+  Parameters?: Record<string, Record<string, unknown>>;
+  Outputs?: Record<string, Record<string, unknown>>;
 }
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-/** The CloudFormation template `serverless package` wrote in the global setup. */
-export function packagedTemplate(callerAuth: 'jwt' | 'iam' = 'jwt'): Template {
-  const dir = callerAuth === 'iam' ? PACKAGE_DIR_IAM : PACKAGE_DIR;
+/** The CloudFormation template `serverless package` wrote in the global setup (`limits`: every fair-limit option on). */
+export function packagedTemplate(variant: 'jwt' | 'iam' | 'limits' = 'jwt'): Template {
+  const dir = { jwt: PACKAGE_DIR, iam: PACKAGE_DIR_IAM, limits: PACKAGE_DIR_LIMITS }[variant];
   return JSON.parse(readFileSync(join(ROOT, dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
 }
 
