@@ -9,6 +9,7 @@ import { edgeOriginGuard } from './edge-origin.ts';
 import { ApiError, ConfigError, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
 import { log } from './log.ts';
 import { scrubSecrets } from './redaction.ts';
+import { normaliseServerId } from './schemas/server-id.ts';
 import { assertTenant, type TenantKind } from './tenancy.ts';
 
 /**
@@ -147,7 +148,9 @@ function targetOf(event: HttpEvent): AuditTarget {
   const target: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
     const field = TARGET_PARAMETERS[name];
-    if (field && value !== undefined) target[field] = value.slice(0, MAX_AUDIT_VALUE);
+    // A server id is recorded in one spelling (as tenant binding compares it), so one query finds
+    // every request on a server, whichever spelling each caller sent.
+    if (field && value !== undefined) target[field] = (field === 'serverId' ? normaliseServerId(value) : value).slice(0, MAX_AUDIT_VALUE);
   }
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (name.toLowerCase() === 'x-nonce' && value) target.nonceHash = nonceDigest(value);

@@ -180,6 +180,26 @@ describe('message formats', () => {
     );
   });
 
+  it('takes a nextAuth target in base64url and logs the session out at the standard id', async () => {
+    const logout = consumer(logoutJob);
+    const urlSafe = SERVER_ID.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    expect(urlSafe).not.toBe(SERVER_ID);
+    const parsed = parseMessage('logout', { body: json({ serverid: urlSafe, nonce: NONCE }), messageId: 'm-1' });
+    expect(parsed).toMatchObject({ ok: true, targets: [{ op: 'nextauth.logout', serverid: SERVER_ID, nonce: NONCE }] });
+    upstream.requests.length = 0;
+    const event = sqsEvent([
+      eventBridgeBody(DETAIL_TYPES.logout, {
+        targets: [
+          { serverid: urlSafe, nonce: NONCE },
+          { serverid: `${urlSafe}=`, nonce: NONCE },
+        ],
+      }),
+    ]);
+    expect(failedIds(await run(logout.handler, event))).toEqual([]);
+    expect(logout.deadLettered).toEqual([]);
+    expect(upstream.requests.map((r) => `${r.method} ${r.path}`)).toEqual(Array(2).fill(`POST /servers/${encodeURIComponent(SERVER_ID)}/sessions/logout`));
+  });
+
   const invalid: Array<[string, 'logout' | 'expire-all', string, RegExp]> = [
     ['a JSON array', 'logout', '[]', /^the body is not a JSON object$/],
     ['no target at all', 'logout', json({ reason: 'offboarding' }), /^\(message\): a logout target is/],
@@ -195,6 +215,7 @@ describe('message formats', () => {
     ['an app id of ".."', 'expire-all', json({ appId: '..' }), /^appId: must not be a dot segment/],
     ['an envelope without detail', 'logout', json({ 'detail-type': DETAIL_TYPES.logout, source: 'x' }), /^not an EventBridge event/],
     ['an invalid detail', 'logout', eventBridgeBody(DETAIL_TYPES.logout, { targets: [{ serverid: '', nonce: 'n' }] }), /^detail\.targets\.0\.serverid: /],
+    ['a server id of 4n+1 characters', 'logout', json({ serverid: 'c2VydmVyL', nonce: 'n' }), /^serverid: must be base64 of a whole number of bytes/],
   ];
   it.each(invalid)('rejects %s with a reason that says where', (_name, kind, body, reason) => {
     const parsed = parseMessage(kind, { body, messageId: 'm-1' });
