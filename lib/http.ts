@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { type Deadline, deadlineFromContext } from './deadline.ts';
 import { ApiError, ConfigError, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
 import { log } from './log.ts';
+import { publishMetrics, recordRequest } from './metrics.ts';
 import { assertTenant, type TenantKind } from './tenancy.ts';
 
 /**
@@ -103,11 +104,15 @@ function toResult(err: unknown, family: Family, operation: string): HttpResult {
   return internalErrorResponse();
 }
 
-const invocationLog = (operation: string): MiddlewareObj<HttpEvent, HttpResult> => {
+const invocationLog = (operation: string, family: Family): MiddlewareObj<HttpEvent, HttpResult> => {
   // Keyed by invocation: the local API runs several at once in one process.
   const started = new WeakMap<Context, number>();
   const done = (request: { response: HttpResult | null | undefined; context: Context }) => {
-    log.info('request', { operation, status: request.response?.statusCode, durationMs: Date.now() - (started.get(request.context) ?? Date.now()) });
+    const durationMs = Date.now() - (started.get(request.context) ?? Date.now());
+    log.info('request', { operation, status: request.response?.statusCode, durationMs });
+    // The invocation's metrics (and its upstream calls', lib/upstream/retry.ts) as one EMF record each.
+    recordRequest({ family, operation }, request.response?.statusCode, durationMs);
+    publishMetrics();
   };
   return {
     before: ({ event, context }) => {
@@ -141,7 +146,7 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
     },
   };
 
-  const stack = middy<HttpEvent, HttpResult, Error, Context>().use(invocationLog(operation)).use(errorResponder).use(httpHeaderNormalizer());
+  const stack = middy<HttpEvent, HttpResult, Error, Context>().use(invocationLog(operation, family)).use(errorResponder).use(httpHeaderNormalizer());
   if (options.tenant) stack.use(tenantGuard(options.tenant));
   return stack
     .use(bodyLimit(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES))

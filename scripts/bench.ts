@@ -7,6 +7,8 @@
  *   3. warm overhead: a full handler invocation vs the same call made directly to the sandbox
  *   4. Secrets Manager calls per 1,000 warm invocations
  *   5. local API start-up time, and the local API under load next to the sandbox alone
+ *   6. the cold request: a fresh process's first answer with Secrets Manager and the upstream
+ *      connection each 40 ms away, against its floor (scripts/cold-request.ts)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { send } from '../lib/upstream/transport.ts';
 import { httpEvent, lambdaContext } from '../local/events.ts';
 import { PROJECT_ROOT, readServerlessConfig } from '../local/routes.ts';
 import { startSandbox } from '../local/sandbox/server.ts';
+import { coldRequest } from './cold-request.ts';
 
 const BUNDLE_BUDGET_BYTES = 200 * 1024;
 const WARM_CALLS = Number(process.env.BENCH_CALLS ?? 2000);
@@ -262,3 +265,9 @@ const wanted = (...n: number[]) => !only || n.some((x) => only.includes(x));
 if (wanted(1, 2)) await section1and2();
 if (wanted(3, 4)) await section3and4();
 if (wanted(5)) await section5();
+if (wanted(6)) {
+  out();
+  out(`## 6. Cold request: app-portal-access on a fresh container, median of ${COLD_RUNS} fresh processes`);
+  const bundleFile = await bundle(join(PROJECT_ROOT, 'functions', 'svix-app-portal-access.ts'), 'cold-request');
+  await coldRequest({ bundleFile, runs: COLD_RUNS, secretLatencyMs: 40, connectionLatencyMs: 40, out });
+}

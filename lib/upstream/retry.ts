@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Deadline } from '../deadline.ts';
 import { UpstreamTransportError, UpstreamUnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
+import { recordUpstreamAttempt, recordUpstreamCall } from '../metrics.ts';
 import type { UpstreamReply } from './transport.ts';
 
 /**
@@ -69,8 +70,30 @@ function isRetryableStatus(reply: UpstreamReply): boolean {
 /**
  * Runs `attempt` under the policy. Resolves with the last reply (which may still be an error
  * status for the caller to map), or throws `UpstreamUnavailableError` 503/504 for transport faults.
+ * Every attempt and the call as a whole are recorded as metrics (lib/metrics.ts).
  */
 export async function callWithRetry(attempt: Attempt, options: CallOptions): Promise<UpstreamReply> {
+  let attempts = 0;
+  const metered: Attempt = async (timeoutMs, n) => {
+    attempts = n;
+    const started = Date.now();
+    try {
+      const reply = await attempt(timeoutMs, n);
+      recordUpstreamAttempt(options.operation, reply.status, Date.now() - started);
+      return reply;
+    } catch (err) {
+      recordUpstreamAttempt(options.operation, err instanceof UpstreamTransportError ? err.kind : 'invalid', Date.now() - started);
+      throw err;
+    }
+  };
+  try {
+    return await retrying(metered, options);
+  } finally {
+    recordUpstreamCall(options.operation, attempts);
+  }
+}
+
+async function retrying(attempt: Attempt, options: CallOptions): Promise<UpstreamReply> {
   const { deadline, policy, operation } = options;
   const random = options.random ?? Math.random;
   const maxAttempts = policy.safe ? policy.maxAttempts : 1;

@@ -9,6 +9,7 @@ import { upstreamEndpoint } from './endpoint.ts';
 import { ensureOk, headerValue, parseJson } from './failures.ts';
 import { callWithRetry } from './retry.ts';
 import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
+import { warmUpAtInit } from './warm-up.ts';
 
 /**
  * The Svix Authentication client: a small typed client over `transport.ts` rather than the
@@ -20,6 +21,7 @@ import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
 
 const endpoint = upstreamEndpoint('SVIX_API_URL');
 const orgSecretId = configOnce(() => requireEnv('SVIX_SECRET_ID'));
+warmUpAtInit({ baseUrlVariable: 'SVIX_API_URL', secretIdVariable: 'SVIX_SECRET_ID' });
 
 export interface SvixCallOptions {
   deadline: Deadline;

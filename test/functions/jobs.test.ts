@@ -104,7 +104,7 @@ describe('a mixed batch', () => {
     expect(upstream.requests).toHaveLength(10);
   });
 
-  it('logs one line per target, one per message, and one summary carrying the counts as EMF metrics', async () => {
+  it('logs one line per target, one per message, one summary, and the counts as EMF metrics', async () => {
     const { handler } = consumer(logoutJob, { concurrency: 1 });
     upstream.script(svixError(429, 'rate_limit_exceeded'));
     await run(handler, sqsEvent([json(svixLogout()), json(nextauthTarget), '[]']));
@@ -114,11 +114,16 @@ describe('a mixed batch', () => {
     const summaries = logs.filter((l) => l.msg === 'job summary');
     expect(summaries).toHaveLength(1);
     expect(summaries[0]).toMatchObject({ job: 'logout', operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsTransient: 1 });
-    const emf = (summaries[0]!._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> })
+    // The summary's counts, in the one metrics namespace, by job; the targets' upstream calls by upstream operation.
+    const records = logs.filter((l) => l._aws !== undefined);
+    const batch = records.find((r) => r.family === 'jobs');
+    expect(batch).toMatchObject({ operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsTransient: 1, targetsDone: 1 });
+    const directive = (batch!._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> })
       .CloudWatchMetrics[0]!;
-    expect(emf.Namespace).toBe('authgate/jobs');
-    expect(emf.Dimensions).toEqual([['job']]);
-    for (const { Name } of emf.Metrics) expect(typeof summaries[0]?.[Name]).toBe('number');
+    expect(directive.Namespace).toBe('authgate/local');
+    expect(directive.Dimensions).toEqual([['family', 'operation']]);
+    for (const { Name } of directive.Metrics) expect(batch?.[Name]).toBe(summaries[0]?.[Name]);
+    expect(records.filter((r) => r.family !== 'jobs').map((r) => r.operation).sort()).toEqual(['nextauth.logout', 'svix.expire-all']);
     // the nonce travels in the queue, never in a log line
     expect(logLines.join('\n')).not.toContain(NONCE);
   });
