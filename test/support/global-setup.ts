@@ -8,6 +8,18 @@ import { join } from 'node:path';
 export const PACKAGE_DIR = '.serverless-test';
 /** The same service packaged for SigV4 callers (`--param callerAuth=iam`). */
 export const PACKAGE_DIR_IAM = '.serverless-test-iam';
+/**
+ * The IAM-mode package also sets every alarm parameter away from its default, so the template
+ * tests see alarms both without (the default package) and with an SNS topic and own thresholds.
+ */
+export const ALARM_PARAMS_IAM = {
+  alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:authgate-test-alarms',
+  apiErrorRateAlarmPercent: '2',
+  apiLatencyP99AlarmMs: '1500',
+  functionErrorsAlarmThreshold: '3',
+  functionThrottlesAlarmThreshold: '2',
+  upstreamFailuresAlarmThreshold: '7',
+};
 
 export default function setup(): void {
   if (process.env.SKIP_PACKAGE === '1') return;
@@ -19,5 +31,5 @@ export default function setup(): void {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
   pack(PACKAGE_DIR);
-  pack(PACKAGE_DIR_IAM, '--param=callerAuth=iam');
+  pack(PACKAGE_DIR_IAM, '--param=callerAuth=iam', ...Object.entries(ALARM_PARAMS_IAM).map(([name, value]) => `--param=${name}=${value}`));
 }
