@@ -59,10 +59,12 @@ const namespace = () => optionalEnv('METRICS_NAMESPACE') ?? 'authgate/local';
 function write(group: Group, now: number): void {
   const names = [...group.metrics.keys()];
   if (!names.length) return;
-  const values = Object.fromEntries(names.map((name) => {
-    const { values: list } = group.metrics.get(name) as { values: number[] };
-    return [name, list.length === 1 ? list[0] : list];
-  }));
+  const values = Object.fromEntries(
+    names.map((name) => {
+      const { values: list } = group.metrics.get(name) as { values: number[] };
+      return [name, list.length === 1 ? list[0] : list];
+    }),
+  );
   writeRecord({
     _aws: {
       Timestamp: now,

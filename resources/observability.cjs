@@ -36,6 +36,9 @@ const functionLogicalId = (name) => {
   return `${normalized[0].toUpperCase()}${normalized.slice(1)}LambdaFunction`;
 };
 
+/** A Fn::Sub reference: `${Resource}` (its Ref), `${Resource.Attr}` (its GetAtt), `${AWS::Region}`. */
+const sub = (reference) => `\${${reference}}`;
+
 const actions = (topic) => ({ 'Fn::If': ['HasAlarmTopic', [topic], { Ref: 'AWS::NoValue' }] });
 
 function functionAlarms({ functions, service, stage, topic, thresholds }) {
@@ -76,9 +79,8 @@ function functionAlarms({ functions, service, stage, topic, thresholds }) {
  * the JSON may contain `${`.
  */
 function dashboard({ functions, namespace, alarmIds }) {
-  const region = '${AWS::Region}';
-  const search = (metric, stat, dimensions = 'family,operation') =>
-    `SEARCH('{"${namespace}",${dimensions}} MetricName="${metric}"', '${stat}', 300)`;
+  const region = sub('AWS::Region');
+  const search = (metric, stat, dimensions = 'family,operation') => `SEARCH('{"${namespace}",${dimensions}} MetricName="${metric}"', '${stat}', 300)`;
   const jobSearch = (metrics) =>
     `SEARCH('{"${namespace}",family,operation} family="jobs" (${metrics.map((m) => `MetricName="${m}"`).join(' OR ')})', 'Sum', 300)`;
   const expression = (id, expr) => [{ expression: expr, id }];
@@ -90,9 +92,9 @@ function dashboard({ functions, namespace, alarmIds }) {
     height: 6,
     properties: { title, region, view: 'timeSeries', stacked: false, period: 300, metrics, ...extra },
   });
-  const perFunction = (metric, stat) => functions.map((name) => ['AWS/Lambda', metric, 'FunctionName', `\${${functionLogicalId(name)}}`, { stat, label: name }]);
-  const api = (metric, stat, label) => ['AWS/ApiGateway', metric, 'ApiId', '${HttpApi}', { stat, label }];
-  const perQueue = (metric, key) => QUEUES.map((q) => ['AWS/SQS', metric, 'QueueName', `\${${q[key]}.QueueName}`, { stat: 'Maximum', label: q.label }]);
+  const perFunction = (metric, stat) => functions.map((name) => ['AWS/Lambda', metric, 'FunctionName', sub(functionLogicalId(name)), { stat, label: name }]);
+  const api = (metric, stat, label) => ['AWS/ApiGateway', metric, 'ApiId', sub('HttpApi'), { stat, label }];
+  const perQueue = (metric, key) => QUEUES.map((q) => ['AWS/SQS', metric, 'QueueName', sub(`${q[key]}.QueueName`), { stat: 'Maximum', label: q.label }]);
 
   const widgets = [
     {
@@ -101,14 +103,18 @@ function dashboard({ functions, namespace, alarmIds }) {
       y: 0,
       width: 24,
       height: 4,
-      properties: { title: 'Alarms', alarms: alarmIds.map((id) => `\${${id}.Arn}`), sortBy: 'stateUpdatedTimestamp' },
+      properties: { title: 'Alarms', alarms: alarmIds.map((id) => sub(`${id}.Arn`)), sortBy: 'stateUpdatedTimestamp' },
     },
     // Requests and errors, by operation and as API Gateway saw them.
     widget(0, 4, 'Requests by operation', expression('requests', search('requests', 'Sum'))),
     widget(8, 4, '5xx by operation', expression('errors5xx', search('5xx', 'Sum'))),
     widget(16, 4, 'HTTP API: requests, 4xx, 5xx', [api('Count', 'Sum', 'requests'), api('4xx', 'Sum', '4xx'), api('5xx', 'Sum', '5xx')]),
     // Latency.
-    widget(0, 10, 'HTTP API latency p50 / p99 (ms)', [api('Latency', 'p50', 'p50'), api('Latency', 'p99', 'p99'), api('IntegrationLatency', 'p99', 'integration p99')]),
+    widget(0, 10, 'HTTP API latency p50 / p99 (ms)', [
+      api('Latency', 'p50', 'p50'),
+      api('Latency', 'p99', 'p99'),
+      api('IntegrationLatency', 'p99', 'integration p99'),
+    ]),
     widget(8, 10, 'Duration p99 by operation (ms)', expression('duration', search('duration', 'p99'))),
     widget(16, 10, '4xx by operation', expression('errors4xx', search('4xx', 'Sum'))),
     // The upstreams.
@@ -117,7 +123,13 @@ function dashboard({ functions, namespace, alarmIds }) {
       16,
       'Upstream failures by family (5xx, timeouts, no connection)',
       FAMILIES.flatMap((family) =>
-        ['upstream5xx', 'upstreamTimeouts', 'upstreamConnectionErrors'].map((metric) => [namespace, metric, 'family', family, { stat: 'Sum', label: `${family} ${metric}` }]),
+        ['upstream5xx', 'upstreamTimeouts', 'upstreamConnectionErrors'].map((metric) => [
+          namespace,
+          metric,
+          'family',
+          family,
+          { stat: 'Sum', label: `${family} ${metric}` },
+        ]),
       ),
     ),
     widget(
@@ -139,7 +151,12 @@ function dashboard({ functions, namespace, alarmIds }) {
     widget(8, 22, 'Lambda throttles by function', perFunction('Throttles', 'Sum')),
     widget(16, 22, 'Lambda concurrent executions by function', perFunction('ConcurrentExecutions', 'Maximum')),
     // The jobs.
-    widget(0, 28, 'Job targets by outcome', expression('targets', jobSearch(['targetsDone', 'targetsGone', 'targetsTransient', 'targetsPermanent', 'targetsNotStarted']))),
+    widget(
+      0,
+      28,
+      'Job targets by outcome',
+      expression('targets', jobSearch(['targetsDone', 'targetsGone', 'targetsTransient', 'targetsPermanent', 'targetsNotStarted'])),
+    ),
     widget(8, 28, 'Job messages: done, retried, dead-lettered', expression('messages', jobSearch(['done', 'retried', 'deadLettered']))),
     widget(16, 28, 'Dead-letter queue depth, oldest queued job (s)', [
       ...perQueue('ApproximateNumberOfMessagesVisible', 'dlq').map((m) => [...m.slice(0, 4), { ...m[4], label: `${m[4].label} DLQ depth` }]),
@@ -150,7 +167,7 @@ function dashboard({ functions, namespace, alarmIds }) {
     Type: 'AWS::CloudWatch::Dashboard',
     Properties: {
       // The stack's name: unique per stage and region.
-      DashboardName: { 'Fn::Sub': '${AWS::StackName}' },
+      DashboardName: { 'Fn::Sub': sub('AWS::StackName') },
       DashboardBody: { 'Fn::Sub': JSON.stringify({ widgets }) },
     },
   };

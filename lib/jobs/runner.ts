@@ -1,8 +1,8 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { type Deadline, deadlineFromContext, deadlineIn } from '../deadline.ts';
 import { log } from '../log.ts';
-import type { DeadLetter } from './dead-letter.ts';
 import { publishMetrics, recordJobBatch } from '../metrics.ts';
+import type { DeadLetter } from './dead-letter.ts';
 import { classify, type TargetOutcome } from './outcome.ts';
 import { parseMessage, type Target } from './schema.ts';
 import { describeTarget, executeTarget, type JobDefinition, jobOperation, targetIdempotencyKey } from './targets.ts';

@@ -28,8 +28,11 @@ interface EarlyConnection {
 }
 
 export interface PreconnectingAgent {
-  /** Starts a connection to `url`'s host and port for the next request there; never throws. */
-  preconnect(url: URL): void;
+  /**
+   * Starts a connection to `url`'s host and port for the next request there, and returns it (none
+   * when one is already waiting, or it could not be started); never throws.
+   */
+  preconnect(url: URL): Duplex | undefined;
 }
 
 /**
@@ -60,16 +63,16 @@ export function withPreconnect<A extends Agent>(agent: A, defaultPort: number): 
     return create(options, callback);
   };
 
-  const preconnect = (url: URL) => {
+  const preconnect = (url: URL): Duplex | undefined => {
     // What `http.request(url)` hands the agent: brackets off an IPv6 host, the default port filled in.
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const port = url.port ? Number(url.port) : defaultPort;
     const key = keyOf(host, port);
-    if (early.has(key)) return;
+    if (early.has(key)) return undefined;
     try {
       const options = { ...(agent as { options?: object }).options, host, port, ...(isIP(host) ? {} : { servername: host }) };
       const socket = create(options) as EarlyConnection['socket'] | null | undefined;
-      if (!socket) return;
+      if (!socket) return undefined;
       socket.unref?.();
       // Until a request takes it, nobody else listens: an unhandled 'error' would end the process.
       const onError = (error: NodeJS.ErrnoException) => log.warn('early upstream connection failed', { host, code: error.code });
@@ -83,8 +86,10 @@ export function withPreconnect<A extends Agent>(agent: A, defaultPort: number): 
         early.delete(key);
         socket.destroy();
       }, EARLY_CONNECTION_MAX_IDLE_MS).unref();
+      return socket;
     } catch (error) {
       log.warn('early upstream connection not started', { host, error });
+      return undefined;
     }
   };
 

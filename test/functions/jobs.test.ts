@@ -29,7 +29,14 @@ const NONCE = 'nonce-canary-0123456789abcdef';
 mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NEXTAUTH_KEY }) });
 const upstream = useTestUpstream(
   () => [createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream],
-  (url) => ({ SVIX_API_URL: url, SVIX_SECRET_ID: 'test/svix', NEXTAUTH_API_URL: url, NEXTAUTH_SECRET_ID: 'test/nextauth', UPSTREAM_ATTEMPT_TIMEOUT_MS: '400' }),
+  (url) => ({
+    SVIX_API_URL: url,
+    SVIX_SECRET_ID: 'test/svix',
+    NEXTAUTH_API_URL: url,
+    NEXTAUTH_SECRET_ID: 'test/nextauth',
+    UPSTREAM_ATTEMPT_TIMEOUT_MS: '400',
+    METRICS_NAMESPACE: 'authgate/test',
+  }),
 );
 
 type Handler = (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
@@ -120,10 +127,15 @@ describe('a mixed batch', () => {
     expect(batch).toMatchObject({ operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsTransient: 1, targetsDone: 1 });
     const directive = (batch!._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> })
       .CloudWatchMetrics[0]!;
-    expect(directive.Namespace).toBe('authgate/local');
+    expect(directive.Namespace).toBe('authgate/test');
     expect(directive.Dimensions).toEqual([['family', 'operation']]);
     for (const { Name } of directive.Metrics) expect(batch?.[Name]).toBe(summaries[0]?.[Name]);
-    expect(records.filter((r) => r.family !== 'jobs').map((r) => r.operation).sort()).toEqual(['nextauth.logout', 'svix.expire-all']);
+    expect(
+      records
+        .filter((r) => r.family !== 'jobs')
+        .map((r) => r.operation)
+        .sort(),
+    ).toEqual(['nextauth.logout', 'svix.expire-all']);
     // the nonce travels in the queue, never in a log line
     expect(logLines.join('\n')).not.toContain(NONCE);
   });

@@ -85,7 +85,9 @@ async function emittedMetricNames(): Promise<Set<string>> {
     deadLetter: redriveOnly,
   });
   const records = parsedLogs().filter((l) => l._aws);
-  return new Set(records.flatMap((r) => (r._aws as { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics[0]!.Metrics.map((m) => m.Name)));
+  return new Set(
+    records.flatMap((r) => (r._aws as { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics[0]!.Metrics.map((m) => m.Name)),
+  );
 }
 
 describe.each(MODES)('packaged template ($callerAuth): alarms and dashboard', ({ callerAuth, topic, thresholds }) => {
@@ -95,7 +97,8 @@ describe.each(MODES)('packaged template ($callerAuth): alarms and dashboard', ({
   const functions = resourcesOfType(template, 'AWS::Lambda::Function').map(([id]) => id);
   const alarmOn = (namespace: string, metric: string, dimension: unknown) =>
     alarms.filter(
-      ([, a]) => a.Properties.Namespace === namespace && a.Properties.MetricName === metric && JSON.stringify(a.Properties.Dimensions) === JSON.stringify([dimension]),
+      ([, a]) =>
+        a.Properties.Namespace === namespace && a.Properties.MetricName === metric && JSON.stringify(a.Properties.Dimensions) === JSON.stringify([dimension]),
     );
 
   it('has the thresholds it was packaged with, and defaults that make sense', () => {
@@ -140,7 +143,11 @@ describe.each(MODES)('packaged template ($callerAuth): alarms and dashboard', ({
 
   it.each(['svix', 'nextauth'])('alarms on %s upstream 5xx, timeouts and connection failures from the gateway metrics', (family) => {
     const forFamily = alarms.filter(([, a]) =>
-      metricsOf(a).some((m) => m.MetricStat?.Metric.Namespace === NAMESPACE && JSON.stringify(m.MetricStat.Metric.Dimensions) === JSON.stringify([{ Name: 'family', Value: family }])),
+      metricsOf(a).some(
+        (m) =>
+          m.MetricStat?.Metric.Namespace === NAMESPACE &&
+          JSON.stringify(m.MetricStat.Metric.Dimensions) === JSON.stringify([{ Name: 'family', Value: family }]),
+      ),
     );
     expect(forFamily).toHaveLength(1);
     const metrics = metricsOf(forFamily[0]![1]);
