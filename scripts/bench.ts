@@ -268,6 +268,6 @@ if (wanted(5)) await section5();
 if (wanted(6)) {
   out();
   out(`## 6. Cold request: app-portal-access on a fresh container, median of ${COLD_RUNS} fresh processes`);
-  const bundleFile = await bundle(join(PROJECT_ROOT, 'functions', 'svix-app-portal-access.ts'), 'cold-request');
-  await coldRequest({ bundleFile, runs: COLD_RUNS, secretLatencyMs: 40, connectionLatencyMs: 40, out });
+  const file = await bundle(join(PROJECT_ROOT, 'functions', 'svix-app-portal-access.ts'), 'cold-request');
+  await coldRequest({ bundles: [{ label: 'svixAppPortalAccess', file }], runs: COLD_RUNS, secretLatencyMs: 40, connectionLatencyMs: 40, out });
 }
