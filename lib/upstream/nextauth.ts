@@ -8,7 +8,7 @@ import { upstreamEndpoint } from './endpoint.ts';
 import { ensureOk, headerValue, parseJson } from './failures.ts';
 import { callWithRetry } from './retry.ts';
 import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
-import { warmUpAtInit } from './warm-up.ts';
+import { preconnectAtInit, prefetchSecretAtInit } from './warm-up.ts';
 
 /**
  * The nextAuth Sessions client (API 2.2, `https://api.nextauth.com`), a small typed client over
@@ -25,7 +25,9 @@ import { warmUpAtInit } from './warm-up.ts';
 
 const endpoint = upstreamEndpoint('NEXTAUTH_API_URL');
 const secretId = configOnce(() => requireEnv('NEXTAUTH_SECRET_ID'));
-warmUpAtInit({ baseUrlVariable: 'NEXTAUTH_API_URL', secretIdVariable: 'NEXTAUTH_SECRET_ID' });
+// In Lambda, init opens the connection and fetches the key (warm-up.ts): every nextAuth call uses it.
+preconnectAtInit('NEXTAUTH_API_URL');
+void prefetchSecretAtInit('NEXTAUTH_SECRET_ID');
 
 export interface NextAuthCallOptions {
   deadline: Deadline;

@@ -10,32 +10,47 @@ import { preconnect } from './transport.ts';
  * overlap. AWS's advice for Lambda: do such work in the init phase, outside the handler
  * (docs.aws.amazon.com/lambda/latest/dg/best-practices.html).
  *
- * It can never fail init: every error is caught and logged. A Secrets Manager that fails or
- * hangs at init leaves the first request as it was without this: that request joins the fetch
- * still in flight, or starts its own, bounded by the client's timeouts, and answers 503 when
- * nothing could be had. The fetched secret goes into the same cache, with the same max age.
+ * Neither can fail init: every error is caught and logged. A Secrets Manager that fails or hangs
+ * at init leaves the first request as it was without this: that request joins the fetch still in
+ * flight, or starts its own, bounded by the client's timeouts, and answers 503 when nothing could
+ * be had. The fetched secret goes into the same cache, with the same max age.
  *
  * Only in a Lambda execution environment (AWS_LAMBDA_FUNCTION_NAME is set): tests and the local
  * API import handler modules before they configure them.
+ */
+
+const inLambda = () => optionalEnv('AWS_LAMBDA_FUNCTION_NAME') !== undefined;
+
+/**
+ * Opens the connection to the upstream at `baseUrlVariable` for the first request (preconnect.ts).
  *
  * @example
- * // lib/upstream/svix.ts, at module scope
- * warmUpAtInit({ baseUrlVariable: 'SVIX_API_URL', secretIdVariable: 'SVIX_SECRET_ID' });
+ * preconnectAtInit('SVIX_API_URL');   // lib/upstream/svix.ts, at module scope
  */
-export function warmUpAtInit(options: { baseUrlVariable: string; secretIdVariable?: string }): void {
-  if (!optionalEnv('AWS_LAMBDA_FUNCTION_NAME')) return;
-  // The connection first: its handshake starts at once, the SDK's request only after the load.
+export function preconnectAtInit(baseUrlVariable: string): void {
+  if (!inLambda()) return;
   try {
-    preconnect(envUrl(options.baseUrlVariable));
+    preconnect(envUrl(baseUrlVariable));
   } catch (error) {
     // A missing or malformed URL is reported by the first request, with the variable's name.
-    log.warn('upstream pre-connect skipped', { variable: options.baseUrlVariable, error });
+    log.warn('upstream pre-connect skipped', { variable: baseUrlVariable, error });
   }
-  // A function without the variable (Svix logout has no secret) only connects.
-  const secretId = options.secretIdVariable === undefined ? undefined : optionalEnv(options.secretIdVariable);
-  if (secretId !== undefined) {
-    getSecret(secretId).catch((error: unknown) => {
+}
+
+/**
+ * Starts fetching the secret named by `secretIdVariable` into the cache. Returns the fetch, which
+ * never rejects (a function without the variable, or outside Lambda: nothing to wait for).
+ *
+ * @example
+ * const keyAtInit = prefetchSecretAtInit('NEXTAUTH_SECRET_ID');   // at module scope
+ */
+export function prefetchSecretAtInit(secretIdVariable: string): Promise<void> {
+  const secretId = inLambda() ? optionalEnv(secretIdVariable) : undefined;
+  if (secretId === undefined) return Promise.resolve();
+  return getSecret(secretId).then(
+    () => undefined,
+    (error: unknown) => {
       log.warn('secret prefetch at init failed; the first request fetches it again', { secretId, error });
-    });
-  }
+    },
+  );
 }
