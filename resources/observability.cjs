@@ -54,7 +54,7 @@ function functionAlarms({ functions, service, stage, topic, thresholds }) {
         Type: 'AWS::CloudWatch::Alarm',
         Properties: {
           AlarmName: `${service}-${stage}-${name}-${metric.toLowerCase()}`,
-          AlarmDescription: `At least ${threshold} invocations of ${name} ${meaning} in five minutes (docs/operations.md).`,
+          AlarmDescription: `${threshold} or more invocations of ${name} ${meaning} in five minutes (docs/operations.md).`,
           Namespace: 'AWS/Lambda',
           MetricName: metric,
           Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId } }],
