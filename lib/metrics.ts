@@ -25,13 +25,14 @@ import { writeRecord } from './log.ts';
  * (`publishMetrics`: the HTTP wrapper after each invocation, the job runner after each batch), or
  * as soon as a metric holds 100 values, EMF's limit per record.
  *
- * Why not Powertools Metrics (@aws-lambda-powertools/metrics 2.36.0): measured on this project's
- * machine, it adds 15.7 KB minified (5.0 KB deflated) to every function and 2–6 ms to every cold
- * start (require of a minimal handler: +2.5 ms wall at best, +6.4 ms CPU at the median), against a
- * cold-start budget this project already spends almost entirely on the AWS SDK (README,
- * Performance). It also writes with its own console, past the log sink that scrubs secrets and
- * that the tests read, and adds a `service` dimension to every metric. EMF is one JSON object;
- * this module is the little it takes to write it.
+ * Why not Powertools Metrics (@aws-lambda-powertools/metrics 2.36.0, measured on this project's
+ * machine with a minimal handler that records and publishes one metric, in fresh processes, 41 runs
+ * each, interleaved): it bundles to 16.2 KB minified (5.3 KB deflated) and adds 4.2 ms to require()
+ * at best (7.9 ms CPU at the median, under load) over an empty handler; this module is 2.7 KB
+ * (1.4 KB deflated) and adds 0.9 ms (0.3 ms CPU). Every function pays that on each cold start,
+ * against a budget already spent almost entirely on the AWS SDK (README, Performance). Powertools
+ * also writes with its own console, past the log sink that scrubs secrets and that the tests read,
+ * and adds a `service` dimension to every metric. EMF is one JSON object; this is what it takes.
  */
 
 export type Unit = 'Count' | 'Milliseconds';
