@@ -8,7 +8,7 @@ import { writeRecord } from './log.ts';
  * (docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
  *
  * One namespace per deployment, METRICS_NAMESPACE (`authgate/<stage>`, so stages sharing an account
- * stay apart), and two dimensions: `family` (`svix`, `nextauth`, `jobs`) and `operation`
+ * stay apart; unset: no metrics), and two dimensions: `family` (`svix`, `nextauth`, `jobs`) and `operation`
  * (`svix.app-portal-access`, `nextauth.logout`, `job.logout`, ...). Upstream metrics are published
  * by `family` alone as well: the per-family upstream alarms watch those.
  *
@@ -54,10 +54,14 @@ interface Group {
 
 const pending = new Map<string, Group>();
 
-/** Read per record, not once: tests and the local API set it after modules load. */
-const namespace = () => optionalEnv('METRICS_NAMESPACE') ?? 'authgate/local';
+/**
+ * METRICS_NAMESPACE, read per use, not once (tests set it after modules load). serverless.yml sets
+ * it for every function; unset, as in the local API and `npm run job`, metrics are off: a terminal
+ * has no use for EMF records.
+ */
+const namespace = () => optionalEnv('METRICS_NAMESPACE');
 
-function write(group: Group, now: number): void {
+function write(group: Group, now: number, namespace: string): void {
   const names = [...group.metrics.keys()];
   if (!names.length) return;
   const values = Object.fromEntries(
@@ -71,7 +75,7 @@ function write(group: Group, now: number): void {
       Timestamp: now,
       CloudWatchMetrics: [
         {
-          Namespace: namespace(),
+          Namespace: namespace,
           Dimensions: group.byFamily ? [['family', 'operation'], ['family']] : [['family', 'operation']],
           Metrics: names.map((Name) => ({ Name, Unit: group.metrics.get(Name)?.unit })),
         },
@@ -92,6 +96,8 @@ function write(group: Group, now: number): void {
  * addMetric({ family: 'svix', operation: 'svix.logout' }, 'requests', 'Count', 1);
  */
 export function addMetric(dimensions: MetricDimensions, name: string, unit: Unit, value: number, options: { byFamily?: boolean } = {}): void {
+  const ns = namespace();
+  if (ns === undefined) return;
   const byFamily = options.byFamily ?? false;
   const key = `${dimensions.family}\u0000${dimensions.operation}\u0000${byFamily}`;
   let group = pending.get(key);
@@ -105,12 +111,13 @@ export function addMetric(dimensions: MetricDimensions, name: string, unit: Unit
     group.metrics.set(name, metric);
   }
   metric.values.push(value);
-  if (metric.values.length >= MAX_VALUES) write(group, Date.now());
+  if (metric.values.length >= MAX_VALUES) write(group, Date.now(), ns);
 }
 
 /** Writes every buffered metric, one EMF record per dimension group, and empties the buffer. */
 export function publishMetrics(now = Date.now()): void {
-  for (const group of pending.values()) write(group, now);
+  const ns = namespace();
+  if (ns !== undefined) for (const group of pending.values()) write(group, now, ns);
   pending.clear();
 }
 

@@ -152,7 +152,16 @@ async function section3and4() {
   const sandbox = await startSandbox({ svixKey: key, nextauth: { apiKey: 'bench', serverId: 'YmVuY2g=' } });
   const sm = mockClient(SecretsManagerClient);
   sm.on(GetSecretValueCommand).resolves({ SecretString: key });
-  Object.assign(process.env, { SVIX_API_URL: sandbox.url, SVIX_SECRET_ID: 'bench/svix', SECRETS_SOURCE: 'aws', AWS_REGION: 'eu-west-1', LOG_LEVEL: 'error' });
+  Object.assign(process.env, {
+    SVIX_API_URL: sandbox.url,
+    SVIX_SECRET_ID: 'bench/svix',
+    SECRETS_SOURCE: 'aws',
+    AWS_REGION: 'eu-west-1',
+    LOG_LEVEL: 'error',
+    // Metrics on, as in Lambda, so their cost is in the figure; their records go nowhere.
+    METRICS_NAMESPACE: 'authgate/bench',
+  });
+  (await import('../lib/log.ts')).setLogSink(() => undefined);
   const { handler } = await import('../functions/svix-app-portal-access.ts');
 
   // Interleaved, one direct call then one through the handler, so JIT warm-up, GC and the

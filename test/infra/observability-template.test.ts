@@ -73,6 +73,7 @@ const metricsOf = (alarm: CfnResource) => (alarm.Properties.Metrics ?? []) as Me
 
 /** The metric names the gateway really writes: its recorders and one real job batch, run here. */
 async function emittedMetricNames(): Promise<Set<string>> {
+  process.env.METRICS_NAMESPACE = NAMESPACE;
   recordRequest({ family: 'svix', operation: 'svix.logout' }, 204, 3);
   recordUpstreamAttempt('svix.logout', 204, 2);
   recordUpstreamCall('svix.logout', 1);

@@ -100,6 +100,13 @@ describe('metrics', () => {
     for (const r of records()) expectValidEmf(r);
   });
 
+  it('writes nothing without a namespace (the local API, npm run job)', () => {
+    delete process.env.METRICS_NAMESPACE;
+    recordRequest({ family: 'svix', operation: 'svix.logout' }, 204, 5);
+    publishMetrics();
+    expect(records()).toHaveLength(0);
+  });
+
   it('writes metrics whatever the log level', async () => {
     vi.resetModules();
     process.env.LOG_LEVEL = 'error';
