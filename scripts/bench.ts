@@ -82,6 +82,7 @@ const LAMBDA_ENV = {
   NEXTAUTH_API_URL: 'http://127.0.0.1:9',
   NEXTAUTH_SECRET_ID: 'bench/nextauth',
   LOG_LEVEL: 'error',
+  METRICS_NAMESPACE: 'authgate/bench',
 };
 
 /** Time for a fresh Node process to load the bundle and build its handler (median of runs). */

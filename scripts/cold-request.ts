@@ -119,6 +119,7 @@ async function place(sandboxUrl: string, key: string, secretLatencyMs: number, c
     SVIX_SECRET_ID: 'bench/svix',
     SECRETS_SOURCE: 'aws',
     LOG_LEVEL: 'error',
+    METRICS_NAMESPACE: 'authgate/bench',
   };
   return {
     env,
