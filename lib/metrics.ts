@@ -61,7 +61,7 @@ const pending = new Map<string, Group>();
  */
 const namespace = () => optionalEnv('METRICS_NAMESPACE');
 
-function write(group: Group, now: number, namespace: string): void {
+function write(group: Group, now: number, ns: string): void {
   const names = [...group.metrics.keys()];
   if (!names.length) return;
   const values = Object.fromEntries(
@@ -75,7 +75,7 @@ function write(group: Group, now: number, namespace: string): void {
       Timestamp: now,
       CloudWatchMetrics: [
         {
-          Namespace: namespace,
+          Namespace: ns,
           Dimensions: group.byFamily ? [['family', 'operation'], ['family']] : [['family', 'operation']],
           Metrics: names.map((Name) => ({ Name, Unit: group.metrics.get(Name)?.unit })),
         },
