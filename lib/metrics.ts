@@ -19,7 +19,7 @@ import { writeRecord } from './log.ts';
  * | `upstreamCalls`, `upstreamAttempts`, `upstreamRetries` | Count | every upstream call (retry.ts) |
  * | `upstream2xx`, `upstream4xx`, `upstream5xx`, `upstreamTimeouts`, `upstreamConnectionErrors` | Count | every upstream attempt |
  * | `upstreamLatency`                          | Milliseconds | every upstream attempt             |
- * | `messages`, `done`, `retried`, `deadLettered`, `targetsDone`, `targetsGone`, `targetsTransient`, `targetsPermanent`, `targetsNotStarted` | Count | every job batch (jobs/runner.ts) |
+ * | the job summary's counts: `messages`, `done`, `retried`, `deadLettered`, `targetsDone`, ... | Count | every job batch (jobs/runner.ts) |
  *
  * Values are buffered and written as one record per dimension group when the work unit ends
  * (`publishMetrics`: the HTTP wrapper after each invocation, the job runner after each batch), or
