@@ -8,6 +8,7 @@ import { type Deadline, deadlineFromContext } from './deadline.ts';
 import { edgeOriginGuard } from './edge-origin.ts';
 import { ApiError, ConfigError, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
 import { log } from './log.ts';
+import { publishMetrics, recordRequest } from './metrics.ts';
 import { scrubSecrets } from './redaction.ts';
 import { normaliseServerId } from './schemas/server-id.ts';
 import { assertTenant, type TenantKind } from './tenancy.ts';
@@ -178,13 +179,16 @@ function scrubResponse(response: HttpResult | null | undefined): void {
 }
 
 /** The log context, the response scrub and the audit record of each invocation. */
-const invocationLog = (operation: string): MiddlewareObj<HttpEvent, HttpResult> => {
+const invocationLog = (operation: string, family: Family): MiddlewareObj<HttpEvent, HttpResult> => {
   const done = (request: { response: HttpResult | null | undefined }) => {
     scrubResponse(request.response);
     const record = currentAuditRecord();
     if (!record) return;
     record.status = request.response?.statusCode;
     writeAudit(record);
+    // The invocation's metrics (and its upstream calls', lib/upstream/retry.ts) as one EMF record each.
+    recordRequest({ family, operation }, record.status, Date.now() - (record.startedAt ?? Date.now()));
+    publishMetrics();
   };
   return {
     before: ({ event, context }) => {
@@ -218,7 +222,7 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
   };
 
   const stack = middy<HttpEvent, HttpResult, Error, Context>()
-    .use(invocationLog(operation))
+    .use(invocationLog(operation, family))
     .use(errorResponder)
     .use(httpHeaderNormalizer())
     .use(edgeOriginGuard())

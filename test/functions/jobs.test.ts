@@ -29,7 +29,14 @@ const NONCE = 'nonce-canary-0123456789abcdef';
 mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NEXTAUTH_KEY }) });
 const upstream = useTestUpstream(
   () => [createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream],
-  (url) => ({ SVIX_API_URL: url, SVIX_SECRET_ID: 'test/svix', NEXTAUTH_API_URL: url, NEXTAUTH_SECRET_ID: 'test/nextauth', UPSTREAM_ATTEMPT_TIMEOUT_MS: '400' }),
+  (url) => ({
+    SVIX_API_URL: url,
+    SVIX_SECRET_ID: 'test/svix',
+    NEXTAUTH_API_URL: url,
+    NEXTAUTH_SECRET_ID: 'test/nextauth',
+    UPSTREAM_ATTEMPT_TIMEOUT_MS: '400',
+    METRICS_NAMESPACE: 'authgate/test',
+  }),
 );
 
 type Handler = (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
@@ -105,7 +112,7 @@ describe('a mixed batch', () => {
     expect(upstream.requests).toHaveLength(10);
   });
 
-  it('logs one line per target, one per message, and one summary carrying the counts as EMF metrics', async () => {
+  it('logs one line per target, one per message, one summary, and the counts as EMF metrics', async () => {
     const { handler } = consumer(logoutJob, { concurrency: 1 });
     upstream.script(svixError(429, 'rate_limit_exceeded'));
     await run(handler, sqsEvent([json(svixLogout()), json(nextauthTarget), '[]']));
@@ -115,11 +122,21 @@ describe('a mixed batch', () => {
     const summaries = logs.filter((l) => l.msg === 'job summary');
     expect(summaries).toHaveLength(1);
     expect(summaries[0]).toMatchObject({ job: 'logout', operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsTransient: 1 });
-    const emf = (summaries[0]!._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> })
+    // The summary's counts, in the one metrics namespace, by job; the targets' upstream calls by upstream operation.
+    const records = logs.filter((l) => l._aws !== undefined);
+    const batch = records.find((r) => r.family === 'jobs');
+    expect(batch).toMatchObject({ operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsTransient: 1, targetsDone: 1 });
+    const directive = (batch!._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> })
       .CloudWatchMetrics[0]!;
-    expect(emf.Namespace).toBe('authgate/jobs');
-    expect(emf.Dimensions).toEqual([['job']]);
-    for (const { Name } of emf.Metrics) expect(typeof summaries[0]?.[Name]).toBe('number');
+    expect(directive.Namespace).toBe('authgate/test');
+    expect(directive.Dimensions).toEqual([['family', 'operation']]);
+    for (const { Name } of directive.Metrics) expect(batch?.[Name]).toBe(summaries[0]?.[Name]);
+    expect(
+      records
+        .filter((r) => r.family !== 'jobs')
+        .map((r) => r.operation)
+        .sort(),
+    ).toEqual(['nextauth.logout', 'svix.expire-all']);
     // One audit record per target: who asked, what was acted on, how it ended.
     const audits = logs.filter((l) => l.msg === 'audit');
     expect(audits.map((a) => a.operation)).toEqual(['job.logout', 'job.logout']);
