@@ -50,6 +50,19 @@ const api = await startLocalApi({
   extra: consoleRoutes({ sandboxUrl: sandbox.url, serverId, devToken, runJob: (kind, messages) => runJobInProcess(kind, messages) }),
 });
 
+// Before the banner: a Ctrl-C right after it must find the handler (with none, Node dies at once
+// and nothing is cleaned up).
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write(`\n${signal}: stopping\n`);
+  await Promise.all([api.close(), sandbox.close(), packaged?.close()]);
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
+
 process.stdout.write(
   [
     '',
@@ -71,14 +84,3 @@ process.stdout.write(
     '',
   ].join('\n'),
 );
-
-let stopping = false;
-async function stop(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  process.stdout.write(`\n${signal}: stopping\n`);
-  await Promise.all([api.close(), sandbox.close(), packaged?.close()]);
-  process.exit(0);
-}
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
