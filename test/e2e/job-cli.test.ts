@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
 import { PROJECT_ROOT } from '#local/routes';
+import { DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
 
 /**
  * `npm run job` as the README shows it, for a message that holds a session nonce: npm itself

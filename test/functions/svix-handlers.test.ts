@@ -287,7 +287,11 @@ describe('dashboard-access (deprecated)', () => {
 
   it('links the successor for the same app, whatever the app id holds', async () => {
     expect((await portal('eu.app-2_x', { application: { name: 'EU', uid: 'eu.app-2_x' } })).statusCode).toBe(200);
-    const res = await invoke(dashboardAccess, { method: 'POST', rawPath: '/api/v1/auth/dashboard-access/eu.app-2_x/', pathParameters: { app_id: 'eu.app-2_x' } });
+    const res = await invoke(dashboardAccess, {
+      method: 'POST',
+      rawPath: '/api/v1/auth/dashboard-access/eu.app-2_x/',
+      pathParameters: { app_id: 'eu.app-2_x' },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.headers.link).toBe('</api/v1/auth/app-portal-access/eu.app-2_x/>; rel="successor-version"');
     // Svix app ids hold only unreserved characters today; should that ever widen, the link still
