@@ -1,5 +1,6 @@
 import { startLocalApi } from './api.ts';
 import { consoleRoutes } from './console/serve.ts';
+import { corsFromServerless, stageParams } from './cors.ts';
 import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.ts';
 import { httpRoutes } from './routes.ts';
 import { runJobInProcess } from './run-job.ts';
@@ -13,6 +14,15 @@ import { startGatewaySandbox } from './sandbox/for-gateway.ts';
  * closed exactly as in AWS; the development token printed below opens them all.
  */
 
+// `npm start -- --param="cors=on" --param="corsAllowedOrigins=http://localhost:5173"`, as for a deploy.
+const cors = (() => {
+  try {
+    return corsFromServerless(stageParams(process.argv.slice(2)));
+  } catch (err) {
+    process.stderr.write(`npm start: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+})();
 const port = Number(process.env.PORT ?? 3000);
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
 const { sandbox, serverId, secretsFile } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
@@ -31,6 +41,7 @@ const api = await startLocalApi({
   port,
   authKey,
   routes,
+  ...(cors ? { cors } : {}),
   extra: consoleRoutes({ sandboxUrl: sandbox.url, serverId, devToken, runJob: (kind, messages) => runJobInProcess(kind, messages) }),
 });
 
@@ -43,6 +54,7 @@ process.stdout.write(
     `nextAuth server id   ${serverId}   (percent-encode it in paths: ${encodeURIComponent(serverId)})`,
     'Svix apps            app_demo, app_2 (others are created with an `application` body)',
     'nextAuth users       alice (accounts 1, 2), bob (account 3)',
+    `CORS                 ${cors ? `on for ${cors.allowOrigins.join(', ') || 'no origin'} (docs/cors.md)` : 'off (docs/cors.md)'}`,
     '',
     'Development token (every scope, every tenant; 12 h). Narrower ones: npm run token -- --help',
     `export TOKEN=${devToken}`,
