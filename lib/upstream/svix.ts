@@ -69,9 +69,11 @@ function withoutCredential(reply: UpstreamReply, credential: string): UpstreamRe
   return { ...reply, body: Buffer.from(reply.body.toString('utf8').replaceAll(credential, '[redacted]')) };
 }
 
+const sameKey = (a: string, b: string) => a === b;
+
 /** Calls with the org key, surviving a key rotation (see credentials.ts). */
 function postWithOrgKey(operation: string, path: string, body: unknown, options: SvixCallOptions): Promise<UpstreamReply> {
-  const source = { upstream: 'svix' as const, secretId: orgSecretId(), operation, parse: orgKeyFrom, same: (a: string, b: string) => a === b };
+  const source = { upstream: 'svix' as const, secretId: orgSecretId(), operation, parse: orgKeyFrom, same: sameKey };
   return withRotatingCredentials(source, (key) => post(operation, path, key, body, options));
 }
 
