@@ -81,11 +81,15 @@ export function corsFromServerless(overrides: Record<string, unknown> = {}, conf
   };
 }
 
-/** `--param="name=value"` arguments, as osls takes them; anything else on the command line is refused. */
+/**
+ * `--param="name=value"` arguments, as osls takes them. Other flags (`npm start -- --strict`, …)
+ * are left to whoever reads them.
+ */
 export function stageParams(args: string[]): Record<string, string> {
-  const { values } = parseArgs({ args, options: { param: { type: 'string', multiple: true } } });
+  const { values } = parseArgs({ args, options: { param: { type: 'string', multiple: true } }, strict: false, allowPositionals: true });
   const params: Record<string, string> = {};
-  for (const pair of values.param ?? []) {
+  for (const pair of [values.param ?? []].flat()) {
+    if (typeof pair !== 'string') throw new Error('--param wants name=value');
     const eq = pair.indexOf('=');
     if (eq < 1) throw new Error(`--param wants name=value, got "${pair}"`);
     params[pair.slice(0, eq)] = pair.slice(eq + 1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { corsFromServerless } from '#local/cors';
+import { corsFromServerless, stageParams } from '#local/cors';
 import { CORS_TEST_ORIGIN } from '../support/global-setup.ts';
 import { packagedTemplate, resourcesOfType } from '../support/template.ts';
 
@@ -39,5 +39,12 @@ describe('packaged template: CORS', () => {
       exposeHeaders: CorsConfiguration.ExposeHeaders,
       maxAge: CorsConfiguration.MaxAge,
     });
+  });
+
+  it('npm start takes the same --param flags, and leaves its other flags alone', () => {
+    const params = stageParams(['--strict', '--param=cors=on', '--param', `corsAllowedOrigins=${CORS_TEST_ORIGIN}`]);
+    expect(params).toEqual({ cors: 'on', corsAllowedOrigins: CORS_TEST_ORIGIN });
+    expect(corsFromServerless(params)?.allowOrigins).toEqual([CORS_TEST_ORIGIN]);
+    expect(() => stageParams(['--param=cors'])).toThrow(/name=value/);
   });
 });
