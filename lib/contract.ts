@@ -1,7 +1,9 @@
 import type * as v from 'valibot';
 import { type Family, type HttpResult, httpHandler, type Invocation } from './http.ts';
+import { ApiError } from './errors.ts';
 import { upstreamIdempotencyKey } from './idempotency.ts';
-import { validate } from './validation.ts';
+import { BearerHeader } from './schemas/svix.ts';
+import { issuesOf, validate } from './validation.ts';
 
 /**
  * An operation's contract, written once (lib/contracts/): its route, its family (which decides
@@ -32,8 +34,18 @@ export interface HttpContract {
    * the operation and this path parameter (none: the caller alone), see idempotency.ts.
    */
   idempotency?: { target?: string };
-  /** No authorizer on the route: the caller is whoever holds the bearer token it forwards. */
+  /**
+   * No authorizer on the route: the caller's own `Authorization: Bearer <token>` is the credential
+   * (Svix logout). A missing or malformed one answers 401 `authentication_failed`, as Svix does, and
+   * the token reaches the handler as `input.bearer`; the caller is whoever holds it.
+   */
   anonymous?: true;
+  /**
+   * A deprecated operation: every answer carries `Deprecation: true` and a `Link` to its successor
+   * (RFC 5829's `successor-version`), with the path parameters filled in, percent-encoded, so a
+   * client following it lands on a real route.
+   */
+  successor?: string;
 }
 
 type Outputs<S extends Record<string, v.GenericSchema>> = { [K in keyof S]: v.InferOutput<S[K]> };
@@ -44,6 +56,8 @@ export interface OperationInput<C extends HttpContract> {
   headers: Outputs<C['headers']>;
   query: C['query'] extends v.GenericSchema ? v.InferOutput<C['query']> : undefined;
   body: C['body'] extends { schema: infer B extends v.GenericSchema } ? v.InferOutput<B> : undefined;
+  /** The caller's own bearer token, for `anonymous` contracts. */
+  bearer: string;
 }
 
 export interface OperationInvocation extends Invocation {
@@ -54,8 +68,27 @@ export interface OperationInvocation extends Invocation {
 /** Keeps the literal types of a contract (`const`) while checking it is one. */
 export const defineContract = <const C extends HttpContract>(contract: C): C => contract;
 
+/** `Authorization: Bearer <token>`, as Svix checks it: anything else is 401, not a validation error. */
+function bearerOf(authorization: string | undefined): string {
+  const checked = issuesOf(BearerHeader, authorization, ['header', 'authorization']);
+  if (!checked.ok) throw new ApiError(401, 'authentication_failed', 'Invalid token');
+  return checked.value.slice('Bearer '.length);
+}
+
+/**
+ * The successor's path with `params` filled in.
+ *
+ * @example
+ * successorLink('/api/v1/auth/app-portal-access/{app_id}/', { app_id: 'a/b' }) // → '</api/v1/auth/app-portal-access/a%2Fb/>; rel="successor-version"'
+ */
+export function successorLink(successor: string, params: Record<string, unknown>): string {
+  return `<${successor.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String(params[name])))}>; rel="successor-version"`;
+}
+
 function inputOf<C extends HttpContract>(contract: C, event: Parameters<Parameters<typeof httpHandler>[0]>[0]): OperationInput<C> {
   const { family } = contract;
+  // The credential first, as Svix checks it before anything else.
+  const bearer = contract.anonymous ? bearerOf(event.headers.authorization) : '';
   const each = (schemas: Record<string, v.GenericSchema>, values: Record<string, string | undefined> | undefined, where: string) =>
     Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, validate(schema, values?.[name], [where, name], family)]));
   return {
@@ -63,6 +96,7 @@ function inputOf<C extends HttpContract>(contract: C, event: Parameters<Paramete
     headers: each(contract.headers, event.headers, 'header'),
     query: contract.query ? validate(contract.query, event.queryStringParameters ?? {}, ['query'], family) : undefined,
     body: contract.body ? validate(contract.body.schema, event.body, ['body'], family) : undefined,
+    bearer,
   } as OperationInput<C>;
 }
 
@@ -77,12 +111,16 @@ function inputOf<C extends HttpContract>(contract: C, event: Parameters<Paramete
 export function operationHandler<C extends HttpContract>(contract: C, fn: (input: OperationInput<C>, invocation: OperationInvocation) => Promise<HttpResult>) {
   const { operation, family, idempotency } = contract;
   return httpHandler(
-    (event, invocation) => {
+    async (event, invocation) => {
       const input = inputOf(contract, event);
       const target = idempotency?.target ? [String((input.path as Record<string, unknown>)[idempotency.target])] : [];
       const callerKey = (input.headers as Record<string, string | undefined>)['idempotency-key'];
       const idempotencyKey = idempotency ? upstreamIdempotencyKey(callerKey, { caller: invocation.caller, operation, target }) : '';
-      return fn(input, { ...invocation, idempotencyKey });
+      const result = await fn(input, { ...invocation, idempotencyKey });
+      if (contract.successor) {
+        result.headers = { ...result.headers, deprecation: 'true', link: successorLink(contract.successor, input.path as Record<string, unknown>) };
+      }
+      return result;
     },
     {
       operation,

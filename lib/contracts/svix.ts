@@ -22,7 +22,10 @@ export const appPortalAccessContract = defineContract({
   idempotency: { target: 'app_id' },
 });
 
-/** Deprecated upstream: no body (the 1.x SDK sends none), served through app-portal-access. */
+/**
+ * Deprecated upstream (it left the Svix API in 2025): no body (the 1.x SDK sends none), served
+ * through app-portal-access with no options, as the OSS server still does.
+ */
 export const dashboardAccessContract = defineContract({
   operation: 'svix.dashboard-access',
   family: 'svix',
@@ -32,6 +35,7 @@ export const dashboardAccessContract = defineContract({
   headers: idempotencyHeader,
   tenant: 'app_id',
   idempotency: { target: 'app_id' },
+  successor: '/api/v1/auth/app-portal-access/{app_id}/',
 });
 
 export const expireAllContract = defineContract({
@@ -46,18 +50,14 @@ export const expireAllContract = defineContract({
   idempotency: { target: 'app_id' },
 });
 
-/**
- * The caller's own app token is the credential (checked in the handler: Svix answers a missing or
- * malformed bearer with 401, not 422), so the route has no authorizer.
- */
+/** The caller's own app token is the credential, checked by Svix, so the route has no authorizer. */
 export const logoutContract = defineContract({
   operation: 'svix.logout',
   family: 'svix',
   method: 'POST',
   path: '/api/v1/auth/logout',
   pathParameters: {},
-  // Read as is: whether it is a bearer token is the handler's 401 to give.
-  headers: { ...idempotencyHeader, authorization: v.optional(v.string()) },
+  headers: idempotencyHeader,
   idempotency: {},
   anonymous: true,
 });
