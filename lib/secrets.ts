@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
-import { configOnce, envInt, optionalEnv, requireEnv } from './config.ts';
+import { configOnce, envInt } from './config.ts';
 import { ConfigError, SecretUnavailableError } from './errors.ts';
 import { log } from './log.ts';
 import { registerSecretValue } from './redaction.ts';
@@ -18,8 +17,8 @@ import { registerSecretValue } from './redaction.ts';
  * Why not `@middy/secrets-manager` or Powertools Parameters: neither refetches on demand while
  * serving stale on error, and the middy one is not published for middy 7 on the registry.
  *
- * Source (SECRETS_SOURCE): `aws` (default) reads AWS Secrets Manager; `file` reads a JSON object
- * `{ "<secret id>": "<value>" | {...} }` at SECRETS_FILE, for the local API. Never from code.
+ * Source: AWS Secrets Manager. A local run injects another with `useSecretSource` (local/secrets-file.ts
+ * reads a file of the sandbox's keys), so nothing local ships here.
  */
 
 interface CacheEntry {
@@ -45,7 +44,6 @@ const cache = new Map<string, CacheEntry>();
 const inflight = new Map<string, Promise<string>>();
 
 const settings = configOnce(() => ({
-  source: (optionalEnv('SECRETS_SOURCE') ?? 'aws') as 'aws' | 'file',
   maxAgeMs: envInt('SECRETS_MAX_AGE_SECONDS', 300, { min: 0, max: 86_400 }) * 1000,
   staleIfErrorMs: envInt('SECRETS_STALE_IF_ERROR_SECONDS', 900, { min: 0, max: 86_400 }) * 1000,
 }));
@@ -69,25 +67,22 @@ async function fetchFromAws(secretId: string): Promise<string> {
   return out.SecretString;
 }
 
-async function fetchFromFile(secretId: string): Promise<string> {
-  const path = requireEnv('SECRETS_FILE');
-  let all: Record<string, unknown>;
-  try {
-    all = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  } catch {
-    // JSON.parse's message quotes the text it choked on: the secrets themselves.
-    throw new Error('SECRETS_FILE is missing or not valid JSON');
-  }
-  const value = all[secretId];
-  if (value === undefined) throw new Error('secret id not in SECRETS_FILE');
-  return typeof value === 'string' ? value : JSON.stringify(value);
-}
+/** Where secret values come from: a secret id in, its string value out. */
+export type SecretSource = (secretId: string) => Promise<string>;
 
-function fetchSecret(secretId: string): Promise<string> {
-  const source = settings().source;
-  if (source === 'aws') return fetchFromAws(secretId);
-  if (source === 'file') return fetchFromFile(secretId);
-  throw new ConfigError('SECRETS_SOURCE', 'must be "aws" or "file"');
+let fetchSecret: SecretSource = fetchFromAws;
+
+/**
+ * Replaces where secrets come from (local runs and tests); `undefined` restores Secrets Manager.
+ * Returns the previous source.
+ *
+ * @example
+ * useSecretSource(fileSecretSource('/tmp/authgate-x/secrets.json')); // local/secrets-file.ts
+ */
+export function useSecretSource(source: SecretSource | undefined): SecretSource {
+  const previous = fetchSecret;
+  fetchSecret = source ?? fetchFromAws;
+  return previous;
 }
 
 async function refresh(secretId: string, cached: CacheEntry | undefined): Promise<string> {

@@ -51,8 +51,7 @@ export function assertTenant(requestContext: unknown, kind: TenantKind, id: stri
   const claims = (requestContext as JwtAuthorizerContext | undefined)?.authorizer?.jwt?.claims;
   const same = SAME_ID[kind];
   const allowed = parseClaimList(claims?.[claim]).map(same);
-  // `*` (every tenant) is honoured only where the environment allows it (the local API's
-  // development token), so an identity provider's mapping mistake cannot grant it in AWS.
-  const wildcard = optionalEnv('TENANT_WILDCARD_ALLOWED') === '1' && allowed.includes('*');
-  if (id === undefined || (!allowed.includes(same(id)) && !wildcard)) throw forbidden(kind);
+  // No wildcard: a `*` in a claim is an id like any other, so an identity provider's mapping
+  // mistake cannot grant every tenant (the local API's development token expands its own `*`).
+  if (id === undefined || !allowed.includes(same(id))) throw forbidden(kind);
 }

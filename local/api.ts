@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { parseClaimList } from '#lib/tenancy';
 import { type CorsConfig, responseHeaders as corsHeaders, isCorsHeader, isPreflight, preflightHeaders } from './cors.ts';
 import { httpEvent, lambdaContext } from './events.ts';
-import { authorize, type DevKey } from './jwt.ts';
+import { authorize, type DevKey, TENANT_CLAIMS } from './jwt.ts';
 import { httpRoutes, PROJECT_ROOT, type RouteSpec } from './routes.ts';
 
 /**
@@ -113,6 +114,30 @@ export interface LocalApi {
   close(): Promise<void>;
 }
 
+/** The tenant claims (local/jwt.ts) and the path parameter each one binds. */
+const TENANT_PARAMETERS: ReadonlyArray<[claim: string, parameter: string]> = [
+  [TENANT_CLAIMS.svix, 'app_id'],
+  [TENANT_CLAIMS.nextauth, 'serverid'],
+];
+
+/**
+ * The development token's `"*"` (every tenant) is a local convenience, so it lives here, not in
+ * lib/: a claim listing `*` is handed on listing the id this request names instead. In AWS a `*`
+ * is just an id no app or server has (docs/authorization.md).
+ */
+function withTenantWildcard(context: unknown, pathParameters: Record<string, string>): unknown {
+  const jwt = (context as { jwt?: { claims?: Record<string, unknown> } }).jwt;
+  if (!jwt?.claims) return context;
+  // A copy: the verified token's claims are cached across requests (jwt.ts).
+  const claims = { ...jwt.claims };
+  for (const [claim, parameter] of TENANT_PARAMETERS) {
+    const listed = parseClaimList(claims[claim]);
+    const id = pathParameters[parameter];
+    if (listed.includes('*') && id !== undefined) claims[claim] = listed.filter((entry) => entry !== '*').concat(id);
+  }
+  return { ...(context as object), jwt: { ...jwt, claims } };
+}
+
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   const routes = (options.routes ?? httpRoutes()).map(compile);
   const handlers = new Map<string, Promise<Handler>>();
@@ -168,7 +193,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
         body,
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
       });
-      if (authorizerContext) Object.assign(event.requestContext, { authorizer: authorizerContext });
+      if (authorizerContext) Object.assign(event.requestContext, { authorizer: withTenantWildcard(authorizerContext, pathParameters) });
       const handler = await load(match.route);
       const result = await handler(event, lambdaContext({ functionName: match.route.functionName, timeoutMs: match.route.timeoutSeconds * 1000 }));
       if (typeof result === 'string' || !result) return send(res, 200, result ?? '', { 'content-type': 'application/json' });

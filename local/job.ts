@@ -14,6 +14,7 @@ import { PROJECT_ROOT, queueFunctions } from './routes.ts';
 import { startGatewaySandbox } from './sandbox/for-gateway.ts';
 import { DEFAULT_SANDBOX_SERVER_ID } from './sandbox/nextauth.ts';
 import type { Sandbox } from './sandbox/server.ts';
+import { useSecretsFile } from './secrets-file.ts';
 
 /**
  * `npm run --silent job -- <logout|expire-all> <json | @file | @-> [--eventbridge] [--logs]`
@@ -98,7 +99,7 @@ if (!(process.env.SVIX_API_URL && process.env.NEXTAUTH_API_URL && process.env.SE
   // Our own sandbox's keys die with us, Ctrl-C and errors included (never a running one's file).
   removeOnExit(dirname(secretsFile), { signals: true });
 } else {
-  process.env.SECRETS_SOURCE ??= 'file';
+  useSecretsFile(process.env.SECRETS_FILE);
   process.env.SVIX_SECRET_ID ??= 'local/svix';
   process.env.NEXTAUTH_SECRET_ID ??= 'local/nextauth';
 }

@@ -15,7 +15,7 @@ import { base64urlServerId } from './sandbox/nextauth.ts';
  * `npm start`: the sandbox upstream and the local API, both on 127.0.0.1.
  *
  * The upstream keys are made fresh at every start and handed to the gateway the way AWS would:
- * as secrets, here read from a file (SECRETS_SOURCE=file) instead of Secrets Manager. Routes are
+ * as secrets, here read from a file (local/secrets-file.ts) instead of Secrets Manager. Routes are
  * closed exactly as in AWS; the development token printed below opens them all.
  */
 
@@ -41,7 +41,6 @@ const packaged = process.argv.includes('--packaged') ? await startPackagedForDev
 Object.assign(process.env, {
   SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,
   NEXTAUTH_TENANT_CLAIM: TENANT_CLAIMS.nextauth,
-  TENANT_WILDCARD_ALLOWED: '1',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
 });
 // Audit records print as one readable line each (the console's Audit view lists them too);

@@ -156,7 +156,6 @@ async function section3and4() {
   Object.assign(process.env, {
     SVIX_API_URL: sandbox.url,
     SVIX_SECRET_ID: 'bench/svix',
-    SECRETS_SOURCE: 'aws',
     AWS_REGION: 'eu-west-1',
     LOG_LEVEL: 'error',
     // Metrics on, as in Lambda, so their cost is in the figure; their records go nowhere.

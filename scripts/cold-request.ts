@@ -117,7 +117,6 @@ async function place(sandboxUrl: string, key: string, secretLatencyMs: number, c
     AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${smPort}`,
     SVIX_API_URL: `http://127.0.0.1:${proxyPort}`,
     SVIX_SECRET_ID: 'bench/svix',
-    SECRETS_SOURCE: 'aws',
     LOG_LEVEL: 'error',
     METRICS_NAMESPACE: 'authgate/bench',
   };

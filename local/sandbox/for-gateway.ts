@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { useSecretsFile } from '../secrets-file.ts';
 import { DEFAULT_SANDBOX_SERVER_ID, SECOND_SANDBOX_SERVER_ID } from './nextauth.ts';
 import { type Sandbox, startSandbox } from './server.ts';
 
 /**
  * A sandbox upstream wired to the gateway code in this process, the way AWS wires the real ones:
- * fresh upstream keys, handed to the handlers as secrets (a temporary file, SECRETS_SOURCE=file,
+ * fresh upstream keys, handed to the handlers as secrets (a temporary file read through local/secrets-file.ts,
  * mode 0600) and the upstream URLs in the environment. Used by `npm start`, `npm run job` and tests.
  */
 
@@ -45,12 +46,12 @@ export async function startGatewaySandbox(options: GatewaySandboxOptions = {}): 
     ...(options.faults === undefined ? {} : { faults: options.faults }),
   });
   Object.assign(process.env, {
-    SECRETS_SOURCE: 'file',
     SECRETS_FILE: secretsFile,
     SVIX_API_URL: sandbox.url,
     SVIX_SECRET_ID: SECRET_IDS.svix,
     NEXTAUTH_API_URL: sandbox.url,
     NEXTAUTH_SECRET_ID: SECRET_IDS.nextauth,
   });
+  useSecretsFile(secretsFile);
   return { sandbox, keys, serverId, secondServer, secretsFile };
 }

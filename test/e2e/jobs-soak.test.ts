@@ -16,6 +16,7 @@ import { eventBridgeBody } from '#local/events';
 import { createNextAuthSandbox } from '#local/sandbox/nextauth';
 import { createSvixSandbox } from '#local/sandbox/svix';
 import type { SandboxUpstream } from '#local/sandbox/types';
+import { useSecretsFile } from '#local/secrets-file';
 import { type QueuedMessage, replayLikeSqs } from '../support/sqs.ts';
 import { startTestUpstream, type TestUpstream } from '../support/upstream.ts';
 
@@ -133,9 +134,8 @@ beforeAll(async () => {
   ]);
   const secretsFile = join(mkdtempSync(join(tmpdir(), 'authgate-soak-')), 'secrets.json');
   writeFileSync(secretsFile, JSON.stringify({ 'soak/svix': ORG_KEY, 'soak/nextauth': { apiKey: NEXTAUTH_KEY } }));
+  useSecretsFile(secretsFile);
   Object.assign(process.env, {
-    SECRETS_SOURCE: 'file',
-    SECRETS_FILE: secretsFile,
     SVIX_API_URL: upstream.url,
     SVIX_SECRET_ID: 'soak/svix',
     NEXTAUTH_API_URL: upstream.url,

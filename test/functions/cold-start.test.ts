@@ -49,7 +49,6 @@ beforeEach(() => {
     AWS_REGION: 'eu-west-1',
     AWS_ACCESS_KEY_ID: 'AKIDCOLDSTART',
     AWS_SECRET_ACCESS_KEY: 'cold-start-secret-access-key',
-    SECRETS_SOURCE: 'aws',
     SVIX_SECRET_ID: SECRET_ID,
     SVIX_API_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
   });

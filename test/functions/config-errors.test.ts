@@ -6,7 +6,6 @@ import { mockSecrets } from '../support/secrets.ts';
 
 mockSecrets({ 'config-test/svix': 'sk_config_test_key' });
 process.env.AWS_REGION = 'eu-west-1';
-process.env.SECRETS_SOURCE = 'aws';
 
 const portalAccess = () =>
   invoke(appPortalAccess, { method: 'POST', rawPath: '/api/v1/auth/app-portal-access/app_demo', pathParameters: { app_id: 'app_demo' }, body: {} });

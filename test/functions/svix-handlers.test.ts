@@ -2,9 +2,9 @@ import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handler as appPortalAccess } from '#functions/svix-app-portal-access';
 import { handler as dashboardAccess } from '#functions/svix-dashboard-access';
-import { successorLink } from '#lib/contract';
 import { handler as expireAll } from '#functions/svix-expire-all';
 import { handler as logout } from '#functions/svix-logout';
+import { successorLink } from '#lib/contract';
 import { clearSecretCache } from '#lib/secrets';
 import { createSvixSandbox } from '#local/sandbox/svix';
 import { invoke } from '../support/invoke.ts';
@@ -364,7 +364,9 @@ describe('dashboard-access (deprecated)', () => {
     expect(res.headers.link).toBe('</api/v1/auth/app-portal-access/eu.app-2_x/>; rel="successor-version"');
     // Svix app ids hold only unreserved characters today; should that ever widen, the link still
     // names one path segment.
-    expect(successorLink('/api/v1/auth/app-portal-access/{app_id}/', { app_id: 'a/b c?%' })).toBe('</api/v1/auth/app-portal-access/a%2Fb%20c%3F%25/>; rel="successor-version"');
+    expect(successorLink('/api/v1/auth/app-portal-access/{app_id}/', { app_id: 'a/b c?%' })).toBe(
+      '</api/v1/auth/app-portal-access/a%2Fb%20c%3F%25/>; rel="successor-version"',
+    );
   });
 
   it('validates app_id', async () => {

@@ -35,7 +35,6 @@ beforeAll(async () => {
     createNextAuthSandbox({ apiKey: 'fuzz-nextauth-key', serverId: SERVER_ID }).upstream,
   ]);
   Object.assign(process.env, {
-    SECRETS_SOURCE: 'aws',
     AWS_REGION: 'eu-west-1',
     SVIX_API_URL: upstream.url,
     SVIX_SECRET_ID: 'fuzz/svix',

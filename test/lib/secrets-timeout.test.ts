@@ -19,7 +19,6 @@ beforeAll(async () => {
     AWS_REGION: 'eu-west-1',
     AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
     AWS_SECRET_ACCESS_KEY: 'test-secret-access-key',
-    SECRETS_SOURCE: 'aws',
   });
 });
 afterAll(() => {

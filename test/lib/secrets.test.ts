@@ -8,7 +8,6 @@ import { mockSecrets } from '../support/secrets.ts';
 const sm = mockSecrets({ 'app/key': 'value-1' });
 
 beforeEach(() => {
-  process.env.SECRETS_SOURCE = 'aws';
   process.env.AWS_REGION = 'eu-west-1';
   clearSecretCache();
   sm.resetHistory();

@@ -36,7 +36,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   Object.assign(process.env, {
     SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,
     NEXTAUTH_TENANT_CLAIM: TENANT_CLAIMS.nextauth,
-    TENANT_WILDCARD_ALLOWED: '1',
   });
   const routes = httpRoutes();
   // A key of the test run's own, not the developer's `.local/` one.

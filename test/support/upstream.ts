@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { useSecretSource } from '#lib/secrets';
 import type { SandboxRequest, SandboxUpstream } from '#local/sandbox/types';
 
 /**
@@ -75,7 +76,9 @@ export function useTestUpstream(upstreams: () => SandboxUpstream[], env: (url: s
   let current: TestUpstream | undefined;
   beforeAll(async () => {
     current = await startTestUpstream(upstreams());
-    Object.assign(process.env, { SECRETS_SOURCE: 'aws', AWS_REGION: 'eu-west-1', ...env(current.url) });
+    // Secrets Manager (aws-sdk-client-mock), whatever an earlier test of this file injected.
+    useSecretSource(undefined);
+    Object.assign(process.env, { AWS_REGION: 'eu-west-1', ...env(current.url) });
   });
   afterAll(() => current?.close());
   beforeEach(() => {
