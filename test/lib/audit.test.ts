@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type AuditRecord, currentAuditRecord, noteUpstreamCall, nonceDigest, withAuditRecord, writeAudit } from '#lib/audit';
+import { type AuditRecord, currentAuditRecord, nonceDigest, noteUpstreamCall, withAuditRecord, writeAudit } from '#lib/audit';
 import { parsedLogs } from '../support/logs.ts';
 
 const record = (fields: Partial<AuditRecord> = {}): AuditRecord => ({ operation: 'svix.expire-all', target: { appId: 'app_1' }, ...fields });

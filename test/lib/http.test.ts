@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError } from '#lib/errors';
-import { type HttpOptions, type Invocation, type ParsedEvent, binary, empty, header, httpHandler, json } from '#lib/http';
+import { binary, empty, type HttpOptions, header, httpHandler, type Invocation, json, type ParsedEvent } from '#lib/http';
 import { clearSecretValues, registerSecretValue } from '#lib/redaction';
 import { type HttpEventInput, httpEvent } from '#local/events';
 import { testContext } from '../support/context.ts';

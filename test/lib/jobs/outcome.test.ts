@@ -18,7 +18,11 @@ describe('classify', () => {
 
   it('retries throttling, conflicts, timeouts and server faults', () => {
     for (const status of [408, 409, 425, 429]) {
-      expect(classify(new UpstreamResponseError(status, {}), 'svix.expire-all')).toEqual({ kind: 'transient', status, reason: `${status}: upstream answered ${status}` });
+      expect(classify(new UpstreamResponseError(status, {}), 'svix.expire-all')).toEqual({
+        kind: 'transient',
+        status,
+        reason: `${status}: upstream answered ${status}`,
+      });
     }
     expect(classify(new UpstreamUnavailableError(503, 'The upstream is unavailable.'), 'nextauth.logout')).toEqual({
       kind: 'transient',
@@ -43,7 +47,10 @@ describe('classify', () => {
   });
 
   it('retries configuration errors and bugs, naming them without their message', () => {
-    expect(classify(new ConfigError('SVIX_API_URL', 'is not set'), 'svix.expire-all')).toEqual({ kind: 'transient', reason: 'configuration: SVIX_API_URL is not set' });
+    expect(classify(new ConfigError('SVIX_API_URL', 'is not set'), 'svix.expire-all')).toEqual({
+      kind: 'transient',
+      reason: 'configuration: SVIX_API_URL is not set',
+    });
     expect(classify(new TypeError('secret in a message'), 'nextauth.logout')).toEqual({ kind: 'transient', reason: 'unexpected TypeError' });
     expect(classify('a string', 'nextauth.logout')).toEqual({ kind: 'transient', reason: 'unexpected error' });
   });

@@ -53,7 +53,11 @@ describe('parseMessage: plain SQS messages', () => {
     const targets = (n: number) => Array.from({ length: n }, (_, i) => ({ appId: `app_${i}` }));
 
     expect(parseMessage('expire-all', record({ targets: targets(MAX_TARGETS) }))).toMatchObject({ ok: true });
-    expect(parseMessage('expire-all', record({ targets: targets(MAX_TARGETS + 1) }))).toEqual({ ok: false, via: 'sqs', reason: 'targets: at most 100 targets per message' });
+    expect(parseMessage('expire-all', record({ targets: targets(MAX_TARGETS + 1) }))).toEqual({
+      ok: false,
+      via: 'sqs',
+      reason: 'targets: at most 100 targets per message',
+    });
     expect(parseMessage('expire-all', record({ targets: [] }))).toEqual({ ok: false, via: 'sqs', reason: 'targets: must name at least one target' });
     expect(parseMessage('expire-all', record({ targets: 'app_1' }))).toEqual({ ok: false, via: 'sqs', reason: 'targets: must be an array' });
   });
@@ -66,7 +70,10 @@ describe('parseMessage: plain SQS messages', () => {
   });
 
   it('refuses what is neither kind of logout target, and unknown fields', () => {
-    expect(parseMessage('logout', record({ user: 'alice' }))).toMatchObject({ ok: false, reason: expect.stringContaining('a logout target is {serverid, nonce}') });
+    expect(parseMessage('logout', record({ user: 'alice' }))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('a logout target is {serverid, nonce}'),
+    });
     expect(parseMessage('logout', record({ serverid: SERVER, nonce: 'n1', extra: 1 }))).toMatchObject({ ok: false });
   });
 });

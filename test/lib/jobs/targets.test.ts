@@ -79,7 +79,9 @@ describe('executeTarget', () => {
   it('lets the upstream error through for the outcome to classify', async () => {
     const failing = { expireAll: async () => Promise.reject(new Error('boom')), logoutSession: async () => undefined };
 
-    await expect(executeTarget({ kind: 'expire-all', upstream: failing }, expire({}), { deadline: deadlineIn(1_000), idempotencyKey: 'k' })).rejects.toThrow('boom');
+    await expect(executeTarget({ kind: 'expire-all', upstream: failing }, expire({}), { deadline: deadlineIn(1_000), idempotencyKey: 'k' })).rejects.toThrow(
+      'boom',
+    );
   });
 });
 

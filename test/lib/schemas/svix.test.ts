@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
-import { AppId, AppPortalAccessIn, ApplicationTokenExpireIn, BearerHeader, IdempotencyKey, PortalAccessOut } from '#lib/schemas/svix';
+import { AppId, ApplicationTokenExpireIn, AppPortalAccessIn, BearerHeader, IdempotencyKey, PortalAccessOut } from '#lib/schemas/svix';
 
 const ok = (schema: v.GenericSchema, input: unknown) => v.safeParse(schema, input).success;
 const ids = (n: number, prefix = 's') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -43,11 +43,11 @@ describe('AppPortalAccessIn', () => {
 
   it('takes a session id of 1 to 64 characters of [a-zA-Z0-9@_-]', () => {
     expect([ok(AppPortalAccessIn, { sessionId: 'a' }), ok(AppPortalAccessIn, { sessionId: 'u@x_-'.padEnd(64, 'z') })]).toEqual([true, true]);
-    expect([ok(AppPortalAccessIn, { sessionId: '' }), ok(AppPortalAccessIn, { sessionId: 'z'.repeat(65) }), ok(AppPortalAccessIn, { sessionId: 'a.b' })]).toEqual([
-      false,
-      false,
-      false,
-    ]);
+    expect([
+      ok(AppPortalAccessIn, { sessionId: '' }),
+      ok(AppPortalAccessIn, { sessionId: 'z'.repeat(65) }),
+      ok(AppPortalAccessIn, { sessionId: 'a.b' }),
+    ]).toEqual([false, false, false]);
   });
 
   it('takes null for the nullable fields and refuses a non-object body', () => {
@@ -87,18 +87,23 @@ describe('PortalAccessOut', () => {
 describe('IdempotencyKey', () => {
   it('takes 1 to 256 printable ASCII characters', () => {
     expect([ok(IdempotencyKey, 'k'), ok(IdempotencyKey, ' ~'), ok(IdempotencyKey, 'k'.repeat(256))]).toEqual([true, true, true]);
-    expect([ok(IdempotencyKey, ''), ok(IdempotencyKey, 'k'.repeat(257)), ok(IdempotencyKey, 'a\x1b[31m'), ok(IdempotencyKey, 'é')]).toEqual([false, false, false, false]);
+    expect([ok(IdempotencyKey, ''), ok(IdempotencyKey, 'k'.repeat(257)), ok(IdempotencyKey, 'a\x1b[31m'), ok(IdempotencyKey, 'é')]).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 });
 
 describe('BearerHeader', () => {
   it('takes "Bearer <token>" with a token of 1 to 4096 visible characters, scheme in any case', () => {
     expect([ok(BearerHeader, 'Bearer t'), ok(BearerHeader, `bearer ${'t'.repeat(4_096)}`)]).toEqual([true, true]);
-    expect([ok(BearerHeader, 'Bearer '), ok(BearerHeader, `Bearer ${'t'.repeat(4_097)}`), ok(BearerHeader, 'Basic dXNlcg=='), ok(BearerHeader, 'Bearer a b')]).toEqual([
-      false,
-      false,
-      false,
-      false,
-    ]);
+    expect([
+      ok(BearerHeader, 'Bearer '),
+      ok(BearerHeader, `Bearer ${'t'.repeat(4_097)}`),
+      ok(BearerHeader, 'Basic dXNlcg=='),
+      ok(BearerHeader, 'Bearer a b'),
+    ]).toEqual([false, false, false, false]);
   });
 });
