@@ -46,6 +46,10 @@ describe('classify', () => {
     });
   });
 
+  it('retries an error answer outside 4xx and 5xx (nothing a client expects)', () => {
+    expect(classify(new ApiError(302, 'redirect', 'moved'), 'svix.expire-all')).toEqual({ kind: 'transient', status: 302, reason: '302: moved' });
+  });
+
   it('retries configuration errors and bugs, naming them without their message', () => {
     expect(classify(new ConfigError('SVIX_API_URL', 'is not set'), 'svix.expire-all')).toEqual({
       kind: 'transient',
