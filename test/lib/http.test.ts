@@ -193,6 +193,21 @@ describe('httpHandler: body limits', () => {
     expect(seen).toHaveLength(1);
   });
 
+  // Known bug (lib/http.ts `bodySize`): a base64-encoded body is sized as floor(length × 3 / 4),
+  // counting the `=` padding as bytes, so a binary body (API Gateway base64-encodes any body without
+  // a text content type, as nextAuth clients send provokeLoginOnAccount's) of exactly the limit is
+  // refused with 413. 16 bytes encode to 24 characters with `==`, counted as 18. Left unfixed here:
+  // lib/ belongs to another change; this test passes once the padding is subtracted.
+  it.fails('takes a base64-encoded body of exactly the limit (padding is not body)', async () => {
+    const { handler } = tinyHandler({ maxBodyBytes: 16, body: 'optional-json', family: 'nextauth' });
+    const event = post({ headers: {}, body: '{"k":"01234567"}' });
+
+    expect(event.isBase64Encoded).toBe(true);
+    const result = await call(handler, event);
+
+    expect(result.statusCode).toBe(204);
+  });
+
   it('counts bytes, not characters', async () => {
     const { handler } = tinyHandler({ maxBodyBytes: 16 });
 
