@@ -46,6 +46,17 @@ const api = await startLocalApi({
   extra: consoleRoutes({ sandboxUrl: sandbox.url, serverId, devToken, runJob: (kind, messages) => runJobInProcess(kind, messages) }),
 });
 
+// Before the banner: whoever reads "Ctrl-C stops both." may press it at once (the tests do).
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write(`\n${signal}: stopping\n`);
+  await Promise.all([api.close(), sandbox.close(), packaged?.close()]);
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
 process.stdout.write(
   [
     '',
@@ -67,14 +78,3 @@ process.stdout.write(
     '',
   ].join('\n'),
 );
-
-let stopping = false;
-async function stop(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  process.stdout.write(`\n${signal}: stopping\n`);
-  await Promise.all([api.close(), sandbox.close(), packaged?.close()]);
-  process.exit(0);
-}
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
