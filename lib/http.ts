@@ -8,7 +8,9 @@ import { type Deadline, deadlineFromContext } from './deadline.ts';
 import { edgeOriginGuard } from './edge-origin.ts';
 import { ApiError, ConfigError, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
 import { log } from './log.ts';
+import { publishMetrics, recordRequest } from './metrics.ts';
 import { scrubSecrets } from './redaction.ts';
+import { normaliseServerId } from './schemas/server-id.ts';
 import { assertTenant, type TenantKind } from './tenancy.ts';
 
 /**
@@ -147,7 +149,9 @@ function targetOf(event: HttpEvent): AuditTarget {
   const target: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
     const field = TARGET_PARAMETERS[name];
-    if (field && value !== undefined) target[field] = value.slice(0, MAX_AUDIT_VALUE);
+    // A server id is recorded in one spelling (as tenant binding compares it), so one query finds
+    // every request on a server, whichever spelling each caller sent.
+    if (field && value !== undefined) target[field] = (field === 'serverId' ? normaliseServerId(value) : value).slice(0, MAX_AUDIT_VALUE);
   }
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (name.toLowerCase() === 'x-nonce' && value) target.nonceHash = nonceDigest(value);
@@ -175,13 +179,16 @@ function scrubResponse(response: HttpResult | null | undefined): void {
 }
 
 /** The log context, the response scrub and the audit record of each invocation. */
-const invocationLog = (operation: string): MiddlewareObj<HttpEvent, HttpResult> => {
+const invocationLog = (operation: string, family: Family): MiddlewareObj<HttpEvent, HttpResult> => {
   const done = (request: { response: HttpResult | null | undefined }) => {
     scrubResponse(request.response);
     const record = currentAuditRecord();
     if (!record) return;
     record.status = request.response?.statusCode;
     writeAudit(record);
+    // The invocation's metrics (and its upstream calls', lib/upstream/retry.ts) as one EMF record each.
+    recordRequest({ family, operation }, record.status, Date.now() - (record.startedAt ?? Date.now()));
+    publishMetrics();
   };
   return {
     before: ({ event, context }) => {
@@ -215,7 +222,7 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
   };
 
   const stack = middy<HttpEvent, HttpResult, Error, Context>()
-    .use(invocationLog(operation))
+    .use(invocationLog(operation, family))
     .use(errorResponder)
     .use(httpHeaderNormalizer())
     .use(edgeOriginGuard())

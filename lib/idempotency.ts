@@ -1,13 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Caller } from './caller.ts';
-import { IdempotencyKey } from './schemas/svix.ts';
-import { validate } from './validation.ts';
 
 /**
  * The `idempotency-key` the gateway sends to Svix. Svix scopes replays per org key, and every
  * caller shares ours, so a caller's key is never forwarded as is: two callers sending the same key
  * would get each other's answers (a portal token with another caller's scopes and lifetime, or an
- * expire-all that silently does nothing). docs/idempotency.md has the scheme; in short:
+ * expire-all that silently does nothing). docs/isolation.md has the scheme; in short:
  *
  *   authgate_ + base64url(SHA-256(["authgate/1", caller, operation, target, caller's key]))
  *
@@ -27,12 +25,11 @@ export interface IdempotencyScope {
 
 /**
  * @example
- * upstreamIdempotencyKey(event.headers['idempotency-key'], { caller, operation: 'svix.expire-all', target: [appId] })
+ * upstreamIdempotencyKey(validatedHeader, { caller, operation: 'svix.expire-all', target: [appId] })
  * // → 'authgate_Xq3…' (52 characters)
  */
-export function upstreamIdempotencyKey(headerValue: string | undefined, scope: IdempotencyScope): string {
-  const callerKey = headerValue === undefined ? randomUUID() : validate(IdempotencyKey, headerValue, ['header', 'idempotency-key'], 'svix');
+export function upstreamIdempotencyKey(callerKey: string | undefined, scope: IdempotencyScope): string {
   // A JSON array, so no choice of key or id can make two different inputs hash alike.
-  const input = JSON.stringify(['authgate/1', scope.caller, scope.operation, scope.target, callerKey]);
+  const input = JSON.stringify(['authgate/1', scope.caller, scope.operation, scope.target, callerKey ?? randomUUID()]);
   return `authgate_${createHash('sha256').update(input).digest('base64url')}`;
 }

@@ -70,3 +70,11 @@ function createLogger(): Logger {
 
 /** The container's logger. Lambda runs one invocation at a time per container, so one context suffices. */
 export const log: Logger = createLogger();
+
+/**
+ * Writes one record whatever LOG_LEVEL says, scrubbed like every line: CloudWatch embedded
+ * metrics (lib/metrics.ts) must not vanish when an operator turns the log level down.
+ */
+export function writeRecord(record: LogFields): void {
+  sink(scrubSecrets(JSON.stringify(record)));
+}

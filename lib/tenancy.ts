@@ -1,5 +1,6 @@
 import { optionalEnv } from './config.ts';
 import { ApiError } from './errors.ts';
+import { normaliseServerId } from './schemas/server-id.ts';
 
 /**
  * Tenant binding. When the stage names a JWT claim (SVIX_TENANT_CLAIM, NEXTAUTH_TENANT_CLAIM), a
@@ -11,6 +12,13 @@ import { ApiError } from './errors.ts';
 export type TenantKind = 'svix' | 'nextauth';
 
 const CLAIM_VARIABLE: Record<TenantKind, string> = { svix: 'SVIX_TENANT_CLAIM', nextauth: 'NEXTAUTH_TENANT_CLAIM' };
+
+/**
+ * One spelling per id before comparing. A nextAuth server id may come in base64url or standard
+ * base64, in the path (the guard runs before validation, on the raw parameter) and in the claim
+ * alike; both sides go through the schema's own normalisation.
+ */
+const SAME_ID: Record<TenantKind, (id: string) => string> = { svix: (id) => id, nextauth: normaliseServerId };
 
 interface JwtAuthorizerContext {
   authorizer?: { jwt?: { claims?: Record<string, unknown> } };
@@ -41,9 +49,10 @@ export function assertTenant(requestContext: unknown, kind: TenantKind, id: stri
   const claim = optionalEnv(CLAIM_VARIABLE[kind]);
   if (!claim) return;
   const claims = (requestContext as JwtAuthorizerContext | undefined)?.authorizer?.jwt?.claims;
-  const allowed = parseClaimList(claims?.[claim]);
+  const same = SAME_ID[kind];
+  const allowed = parseClaimList(claims?.[claim]).map(same);
   // `*` (every tenant) is honoured only where the environment allows it (the local API's
   // development token), so an identity provider's mapping mistake cannot grant it in AWS.
   const wildcard = optionalEnv('TENANT_WILDCARD_ALLOWED') === '1' && allowed.includes('*');
-  if (id === undefined || (!allowed.includes(id) && !wildcard)) throw forbidden(kind);
+  if (id === undefined || (!allowed.includes(same(id)) && !wildcard)) throw forbidden(kind);
 }

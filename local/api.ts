@@ -12,10 +12,11 @@ import { httpRoutes, PROJECT_ROOT, type RouteSpec } from './routes.ts';
  * It invokes the same handler modules Lambda runs, with real payload 2.0 events, on the routes
  * declared in serverless.yml. Like HTTP API it serves `/x/` on the route `/x`.
  *
- * Chosen over serverless-offline by measurement: first answer in ~0.9 s against 3.5–4.2 s
- * (esbuild build + worker start), see README, Performance. What it shares with AWS is what
- * matters here: event shape, routing, binary bodies. What it does not model: per-function
- * environments and containers (one process, one env), unless its handlers come from local/packaged/.
+ * Chosen over serverless-offline by measurement: its first answer comes seconds sooner (no esbuild
+ * build, no worker start; figures in docs/performance.md, reasons in docs/decisions.md). What it
+ * shares with AWS is what matters here: event shape, routing, binary bodies. What it does not
+ * model: per-function environments and containers (one process, one env), unless its handlers come
+ * from local/packaged/.
  */
 
 export type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
@@ -87,6 +88,14 @@ export interface LocalApiOptions {
    */
   authKey: DevKey;
   /**
+   * The pessimistic reading of HTTP API (`npm start -- --strict`, or LOCAL_API_STRICT=1): the
+   * path is percent-decoded before routes are matched, so a `%2F` inside `{serverid}` becomes a
+   * `/` and no route matches (404), and a GET's body is dropped. AWS documents that it decodes
+   * request parameters and users report both effects; neither is certain, so the nextAuth flow is
+   * tested both ways. Off: routes match the raw path and parameters are decoded afterwards.
+   */
+  strict?: boolean;
+  /**
    * Where a route's handler comes from. Default: the TypeScript module serverless.yml names, in this
    * process; `npm start -- --packaged` serves each route from its function's zip instead (local/packaged/).
    */
@@ -121,7 +130,8 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (options.extra && (await options.extra(req, res, url))) return;
       const method = (req.method ?? 'GET').toUpperCase();
-      const match = routes.map((route) => ({ route, m: route.method === method ? route.pattern.exec(url.pathname) : null })).find((candidate) => candidate.m);
+      const routedPath = options.strict ? safeDecode(url.pathname) : url.pathname;
+      const match = routes.map((route) => ({ route, m: route.method === method ? route.pattern.exec(routedPath) : null })).find((candidate) => candidate.m);
       if (!match?.m) return send(res, 404, JSON.stringify({ message: 'Not Found' }), { 'content-type': 'application/json' });
 
       const headers = joinedHeaders(req);
@@ -131,12 +141,14 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
         if (!outcome.ok) return send(res, outcome.status, JSON.stringify(outcome.body), { 'content-type': 'application/json' });
         authorizerContext = outcome.context;
       }
-      const body = await readBody(req);
+      const received = await readBody(req);
+      const body = received && options.strict && method === 'GET' ? Buffer.alloc(0) : received;
       if (body === undefined) return send(res, 413, JSON.stringify({ message: 'Request Entity Too Large' }), { 'content-type': 'application/json' });
       const pathParameters: Record<string, string> = {};
       for (const [i, name] of match.route.params.entries()) {
-        // API Gateway hands handlers decoded path parameters.
-        pathParameters[name] = safeDecode(match.m[i + 1] ?? '');
+        // API Gateway hands handlers decoded path parameters (strict: decoded once, before routing).
+        const raw = match.m[i + 1] ?? '';
+        pathParameters[name] = options.strict ? raw : safeDecode(raw);
       }
       const event = httpEvent({
         method,

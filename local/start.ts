@@ -8,6 +8,7 @@ import { startPackagedForDevelopment } from './packaged/start.ts';
 import { httpRoutes } from './routes.ts';
 import { runJobInProcess } from './run-job.ts';
 import { startGatewaySandbox } from './sandbox/for-gateway.ts';
+import { base64urlServerId } from './sandbox/nextauth.ts';
 
 /**
  * `npm start`: the sandbox upstream and the local API, both on 127.0.0.1.
@@ -18,6 +19,8 @@ import { startGatewaySandbox } from './sandbox/for-gateway.ts';
  */
 
 const port = Number(process.env.PORT ?? 3000);
+// The pessimistic reading of API Gateway's routing (see `strict` in api.ts).
+const strict = process.argv.includes('--strict') || process.env.LOCAL_API_STRICT === '1';
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
 const { sandbox, serverId, secretsFile, keys } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
 // The secrets file holds this run's keys only: gone with the process (Ctrl-C below exits, so this runs).
@@ -42,6 +45,7 @@ const api = await startLocalApi({
   port,
   authKey,
   routes,
+  strict,
   ...(packaged ? { handlerFor: packaged.handlerFor } : {}),
   extra: consoleRoutes({ sandboxUrl: sandbox.url, serverId, devToken, runJob: (kind, messages) => runJobInProcess(kind, messages) }),
 });
@@ -60,11 +64,11 @@ process.on('SIGTERM', () => void stop('SIGTERM'));
 process.stdout.write(
   [
     '',
-    `authgate local API   ${api.url}`,
+    `authgate local API   ${api.url}${strict ? '   (strict: paths decoded before routing, GET bodies dropped)' : ''}`,
     `console              ${api.url}/   (QR login, Svix portal, jobs, faults in a browser)`,
     `sandbox upstream     ${sandbox.url}   (Svix + nextAuth; sandbox-only routes under /_sandbox/)`,
     ...(packaged ? [`handlers             each route from its zip in ${packaged.packageDir} (the console's Jobs card still runs the TypeScript)`] : []),
-    `nextAuth server id   ${serverId}   (percent-encode it in paths: ${encodeURIComponent(serverId)})`,
+    `nextAuth server id   ${serverId}   (in paths: ${base64urlServerId(serverId)}${strict ? '' : ` or ${encodeURIComponent(serverId)}`})`,
     'Svix apps            app_demo, app_2 (others are created with an `application` body)',
     'nextAuth users       alice (accounts 1, 2), bob (account 3)',
     '',

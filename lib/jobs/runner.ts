@@ -3,8 +3,8 @@ import { type AuditRecord, withAuditRecord, writeAudit } from '../audit.ts';
 import type { Caller } from '../caller.ts';
 import { type Deadline, deadlineFromContext, deadlineIn } from '../deadline.ts';
 import { log } from '../log.ts';
+import { publishMetrics, recordJobBatch } from '../metrics.ts';
 import type { DeadLetter } from './dead-letter.ts';
-import { emf } from './metrics.ts';
 import { classify, type TargetOutcome } from './outcome.ts';
 import { parseMessage, type Target } from './schema.ts';
 import { auditTarget, executeTarget, type JobDefinition, jobOperation, targetIdempotencyKey } from './targets.ts';
@@ -220,12 +220,9 @@ export async function runBatch(
     targetsPermanent: count('permanent'),
     targetsNotStarted: count('not-started'),
   };
-  log.info('job summary', {
-    job: job.kind,
-    ...counts,
-    concurrency: options.concurrency,
-    durationMs: Date.now() - started,
-    ...emf(['job'], { ...counts }),
-  });
+  log.info('job summary', { job: job.kind, ...counts, concurrency: options.concurrency, durationMs: Date.now() - started });
+  // The same counts as metrics, with the batch's upstream calls (lib/metrics.ts).
+  recordJobBatch(jobOperation(job.kind), { ...counts });
+  publishMetrics();
   return { response: { batchItemFailures }, messages, counts };
 }

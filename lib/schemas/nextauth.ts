@@ -1,24 +1,30 @@
 import * as v from 'valibot';
 import { isJsonObject, jsonObject } from '../validation.ts';
+import { normaliseServerId, SERVER_ID_CHARS } from './server-id.ts';
 
 /**
- * nextAuth Sessions request schemas (`shared/upstream/nextauth-openapi.yaml`, API 2.2; facts in
- * `shared/upstream/nextauth-sessions.md`). The spec gives types but no bounds; every bound below
+ * nextAuth Sessions request schemas (`docs/upstream/nextauth-openapi.yaml`, API 2.2; facts in
+ * `docs/upstream/nextauth-sessions.md`). The spec gives types but no bounds; every bound below
  * is ours and is commented where we chose it. Objects drop unknown keys: we forward only what the
  * spec defines.
  */
 
 /**
- * `serverid`: "Base64 encoded server id". The spec does not say which alphabet; WebSocket
- * commands use base64url (facts §3), so both the standard and the url-safe alphabet are accepted,
- * padding optional. Opaque otherwise: forwarded exactly as given, percent-encoded in the path.
- * Bound (ours): 256 chars, far above a random id's base64.
+ * `serverid`, in either alphabet, normalised by `normaliseServerId` (`server-id.ts`): every
+ * consumer (handlers, job targets, key selection, the upstream path) gets the standard form. Padding, when given, must be right (`abcd==` is no
+ * base64). Bound (ours): 256 chars, far above a random id's base64; the normalised form of an
+ * id within it fits it too.
  */
 export const ServerId = v.pipe(
   v.string('is required'),
   v.minLength(1, 'must not be empty'),
   v.maxLength(256, 'must be at most 256 characters'),
-  v.regex(/^[A-Za-z0-9+/_-]+={0,2}$/, 'must be base64 (standard or url-safe alphabet)'),
+  v.regex(SERVER_ID_CHARS, 'must be base64 (standard or url-safe alphabet)'),
+  v.check((id) => {
+    const bare = id.replace(/=+$/, '').length;
+    return bare % 4 !== 1 && (bare === id.length || id.length % 4 === 0);
+  }, 'must be base64 of a whole number of bytes, with padding to a multiple of 4 characters or none'),
+  v.transform(normaliseServerId),
 );
 
 /**

@@ -3,7 +3,7 @@ import { jsonObject } from '../validation.ts';
 
 /**
  * Svix Authentication request schemas, with the bounds of the hosted spec
- * (`shared/upstream/svix-openapi.json`, lib spec 1.947.0). Objects drop unknown keys: the
+ * (`docs/upstream/svix-openapi.json`, lib spec 1.947.0). Objects drop unknown keys: the
  * upstream ignores them (serde defaults) and we forward only what we understand.
  */
 

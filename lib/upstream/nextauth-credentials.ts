@@ -1,6 +1,7 @@
 import { UpstreamUnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
 import { registerSecretValue } from '../redaction.ts';
+import { normaliseServerId } from '../schemas/server-id.ts';
 import { MissingCredentialsError } from './credentials.ts';
 import { parseJson } from './failures.ts';
 import { HEADER_TOKEN } from './transport.ts';
@@ -51,10 +52,14 @@ export function credentialsFor(secret: string, serverId: string, secretId: strin
   if (parsed?.servers === undefined) return entryCredentials(parsed, secretId, '');
   const servers = parsed.servers;
   if (typeof servers !== 'object' || servers === null || Array.isArray(servers)) throw unusable(secretId, 'servers');
+  // `serverId` is in the standard form (the ServerId schema's output); the secret may list an id
+  // in either spelling, as a claim may, so its ids are compared in that form too.
+  const entries = Object.entries(servers);
+  const own = entries.find(([id]) => normaliseServerId(id) === serverId);
   // Every key in the secret is scrubbed from logs and responses, not only the one in use.
-  for (const [id, entry] of Object.entries(servers)) if (id !== serverId) entryCredentials(entry, secretId, 'servers.*.');
-  if (!Object.hasOwn(servers, serverId)) throw new MissingCredentialsError(`no key for server ${serverId}`);
-  return entryCredentials((servers as Record<string, unknown>)[serverId], secretId, 'servers.*.');
+  for (const entry of entries) if (entry !== own) entryCredentials(entry[1], secretId, 'servers.*.');
+  if (!own) throw new MissingCredentialsError(`no key for server ${serverId}`);
+  return entryCredentials(own[1], secretId, 'servers.*.');
 }
 
 export const sameCredentials = (a: Credentials, b: Credentials) => a.apiKey === b.apiKey && a.su === b.su;

@@ -9,6 +9,7 @@ import { ensureOk, parseJson, retryAfterOf } from './failures.ts';
 import { type Credentials, credentialsFor, sameCredentials } from './nextauth-credentials.ts';
 import { callWithRetry } from './retry.ts';
 import { send, type UpstreamReply } from './transport.ts';
+import { preconnectAtInit, prefetchSecretAtInit } from './warm-up.ts';
 
 /**
  * The nextAuth Sessions client (API 2.2, `https://api.nextauth.com`), a small typed client over
@@ -25,6 +26,9 @@ import { send, type UpstreamReply } from './transport.ts';
 
 const endpoint = upstreamEndpoint('NEXTAUTH_API_URL');
 const secretId = configOnce(() => requireEnv('NEXTAUTH_SECRET_ID'));
+// In Lambda, init opens the connection and fetches the key (warm-up.ts): every nextAuth call uses it.
+preconnectAtInit('NEXTAUTH_API_URL');
+void prefetchSecretAtInit('NEXTAUTH_SECRET_ID');
 
 export interface NextAuthCallOptions {
   deadline: Deadline;

@@ -3,6 +3,7 @@ import { noteUpstreamCall } from '../audit.ts';
 import type { Deadline } from '../deadline.ts';
 import { UpstreamTransportError, UpstreamUnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
+import { recordUpstreamAttempt, recordUpstreamCall } from '../metrics.ts';
 import type { UpstreamReply } from './transport.ts';
 
 /**
@@ -70,15 +71,29 @@ function isRetryableStatus(reply: UpstreamReply): boolean {
 /**
  * Runs `attempt` under the policy. Resolves with the last reply (which may still be an error
  * status for the caller to map), or throws `UpstreamUnavailableError` 503/504 for transport faults.
+ * Every attempt and the call as a whole are recorded as metrics (lib/metrics.ts).
  */
 export async function callWithRetry(attempt: Attempt, options: CallOptions): Promise<UpstreamReply> {
   const started = Date.now();
   const outcome: { status?: number; attempts: number } = { attempts: 0 };
+  // Each attempt is metered (lib/metrics.ts); the call as a whole goes to the audit record.
+  const metered: Attempt = async (timeoutMs, n) => {
+    const attemptStarted = Date.now();
+    try {
+      const reply = await attempt(timeoutMs, n);
+      recordUpstreamAttempt(options.operation, reply.status, Date.now() - attemptStarted);
+      return reply;
+    } catch (err) {
+      recordUpstreamAttempt(options.operation, err instanceof UpstreamTransportError ? err.kind : 'invalid', Date.now() - attemptStarted);
+      throw err;
+    }
+  };
   try {
-    const reply = await attemptUnderPolicy(attempt, options, outcome);
+    const reply = await attemptUnderPolicy(metered, options, outcome);
     outcome.status = reply.status;
     return reply;
   } finally {
+    recordUpstreamCall(options.operation, outcome.attempts);
     noteUpstreamCall({ ...outcome, ms: Date.now() - started });
   }
 }

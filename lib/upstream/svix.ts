@@ -10,10 +10,11 @@ import { upstreamEndpoint } from './endpoint.ts';
 import { ensureOk, parseJson, retryAfterOf } from './failures.ts';
 import { callWithRetry } from './retry.ts';
 import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
+import { preconnectAtInit, prefetchSecretAtInit } from './warm-up.ts';
 
 /**
  * The Svix Authentication client: a small typed client over `transport.ts` rather than the
- * official `svix` SDK. Measured reasons (README, "Why not the svix SDK"): the SDK's retry ignores
+ * official `svix` SDK. Measured reasons (docs/decisions.md): the SDK's retry ignores
  * `Retry-After` and shares one timeout across attempts (no per-attempt deadline); a non-JSON 4xx
  * makes it throw a bare SyntaxError, losing the status we must pass on; and the SDK bundles to
  * 122 KB minified (17 KB zipped) for four POSTs. The SDK is still what our e2e tests drive us with.
@@ -21,6 +22,11 @@ import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
 
 const endpoint = upstreamEndpoint('SVIX_API_URL');
 const orgSecretId = configOnce(() => requireEnv('SVIX_SECRET_ID'));
+// In Lambda, init opens the connection and fetches the org key (warm-up.ts). The fetch is marked pure
+// so that esbuild drops it, and the AWS SDK with it, from bundles that never use the org key (Svix
+// logout holds no key of ours): only `postWithOrgKey` keeps it.
+preconnectAtInit('SVIX_API_URL');
+const orgKeyAtInit = /* @__PURE__ */ prefetchSecretAtInit('SVIX_SECRET_ID');
 
 export interface SvixCallOptions {
   deadline: Deadline;
@@ -65,6 +71,7 @@ async function post(operation: string, path: string, token: string, body: unknow
 
 /** Calls with the org key, surviving a key rotation (see credentials.ts). */
 function postWithOrgKey(operation: string, path: string, body: unknown, options: SvixCallOptions): Promise<UpstreamReply> {
+  void orgKeyAtInit;
   const source = { upstream: 'svix' as const, secretId: orgSecretId(), operation, parse: orgKeyFrom, same: (a: string, b: string) => a === b };
   return withRotatingCredentials(source, (key) => post(operation, path, key, body, options));
 }

@@ -1,6 +1,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { UpstreamTransportError } from '../errors.ts';
+import { withPreconnect } from './preconnect.ts';
 
 /**
  * One HTTP exchange with an upstream, on keep-alive connections reused across invocations.
@@ -32,7 +33,12 @@ export const HEADER_TOKEN = /^[\x21-\x7e]{1,4096}$/;
 const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 
 const agentOptions = { keepAlive: true, maxSockets: 64, keepAliveMsecs: 10_000 };
-const agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
+const agents = { 'http:': withPreconnect(new http.Agent(agentOptions), 80), 'https:': withPreconnect(new https.Agent(agentOptions), 443) };
+
+/** Opens the connection the next call to `url`'s host will use (during init: see warm-up.ts). */
+export function preconnect(url: URL): void {
+  agents[url.protocol === 'https:' ? 'https:' : 'http:'].preconnect(url);
+}
 
 export function send(call: UpstreamCall): Promise<UpstreamReply> {
   const isHttps = call.url.protocol === 'https:';

@@ -156,7 +156,8 @@ function on(testid, action) {
 
 // ---- nextAuth QR login -------------------------------------------------------------------------
 
-const serverPath = () => `/servers/${encodeURIComponent(state.config.serverId)}`;
+// base64url: a server id's '/' must not reach API Gateway's router, even as %2F (README, nextAuth).
+const serverPath = () => `/servers/${state.config.serverId.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
 
 function newNonce() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { type AuditFeed, processAudit } from '../audit.ts';
 
 /**
- * The local console (issue 7): one page at the local API's root that uses the gateway the way an
+ * The local console (docs/local.md): one page at the local API's root that uses the gateway the way an
  * operator's web app would, plus the few same-origin helpers it needs. Passed to `startLocalApi`
  * as `extra`; answers only `/`, `/_console/*` and `/_sandbox/*` and leaves every other path to
  * the API routes.

@@ -2,7 +2,7 @@
  * In-memory emulator of the nextAuth (nextauth.com) Sessions API, plus "sandbox phone" routes
  * that play the part of the mobile app (scan a QR code, confirm or reject a push).
  *
- * Facts and assumptions: shared/upstream/nextauth-sessions.md (§4 operations, §6 status codes,
+ * Facts and assumptions: docs/upstream/nextauth-sessions.md (§4 operations, §6 status codes,
  * §9 emulator guidance). The upstream documents no error bodies, so errors are plain text and
  * the gateway is expected to map them by status only.
  *
@@ -29,15 +29,38 @@ export interface NextAuthSandboxOptions {
 export interface NextAuthSandbox {
   upstream: SandboxUpstream;
   pushes(): PushRecord[];
+  qrLogins(): QrLoginRecord[];
   /** Requests that carried one server's key to another server (refused with 401). */
   foreignKeyUses(): Array<{ serverId: string; keyOf: string }>;
 }
+
+/**
+ * One getQrLogin the sandbox answered, with the UserContext it received (null: none), so a test
+ * can tell whether a GET's body reached the upstream (API Gateway may drop it).
+ */
+export interface QrLoginRecord {
+  /** Plain base64 server id, as the gateway sent it upstream. */
+  serverid: string;
+  nonce: string;
+  img: 'png' | null;
+  userContext: UserContext | null;
+  at: number;
+}
+
+/** getQrLogin records kept (the oldest go first): enough for any test, bounded under load. */
+const MAX_QR_LOGINS = 1_000;
 
 /**
  * Base64 of "sandbox-server?>>>1". It contains '/', '+' and '=' so a client that forgets to
  * percent-encode it in the path (§3) splits it at the '/' and gets 404.
  */
 export const DEFAULT_SANDBOX_SERVER_ID = 'c2FuZGJveC1zZXJ2ZXI/Pj4+MQ==';
+
+/**
+ * The base64url spelling of a server id (`-` for `+`, `_` for `/`, no padding): the one that
+ * survives API Gateway in a path, which the gateway turns back into the standard form.
+ */
+export const base64urlServerId = (id: string): string => id.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 /** Base64 of "second-server>>?2": the sandbox's second virtual server, with a key of its own. */
 export const SECOND_SANDBOX_SERVER_ID = 'c2Vjb25kLXNlcnZlcj4+PzI=';
@@ -136,6 +159,7 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
   const clock = opts.clock ?? Date.now;
   const sessions = new Map<string, Session>();
   const pushLog: PushRecord[] = [];
+  const qrLog: QrLoginRecord[] = [];
   const keys = new Map<string, string>([[opts.serverId, opts.apiKey], ...(opts.servers ?? []).map((s) => [s.id, s.apiKey] as [string, string])]);
   const serverOfKey = new Map([...keys].map(([id, key]) => [key, id]));
   const foreignKeyUses: Array<{ serverId: string; keyOf: string }> = [];
@@ -217,6 +241,8 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
         const size = parseSize(req.url.searchParams.get('s'));
         const s = session(serverId, nonce);
         s.qrUserContext = parseUserContext(req.body);
+        if (qrLog.push({ serverid: serverId, nonce, img: img === 'png' ? 'png' : null, userContext: s.qrUserContext, at: clock() }) > MAX_QR_LOGINS)
+          qrLog.shift();
         const bytes = img === 'png' ? await QRCode.toBuffer([{ data: s.qrBytes, mode: 'byte' }], { type: 'png', width: size, margin: 1 }) : s.qrBytes;
         send(res, 200, 'application/octet-stream', bytes);
         return;
@@ -270,6 +296,7 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
   function handlePhone(req: SandboxRequest, res: ServerResponse): void {
     const action = req.url.pathname.slice('/_sandbox/nextauth'.length);
     if (req.method === 'GET' && action === '/pushes') return sendJson(res, 200, pushLog);
+    if (req.method === 'GET' && action === '/qr-logins') return sendJson(res, 200, qrLog);
     if (req.method === 'GET' && action === '/accounts') return sendJson(res, 200, SEEDED_ACCOUNTS);
     if (req.method !== 'POST' || !['/scan', '/push/confirm', '/push/reject'].includes(action)) {
       throw new HttpError(404, 'Not found');
@@ -321,7 +348,12 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
   };
 
   // Copies, so a test holding the array cannot change the sandbox's state.
-  return { upstream, pushes: () => structuredClone(pushLog), foreignKeyUses: () => structuredClone(foreignKeyUses) };
+  return {
+    upstream,
+    pushes: () => structuredClone(pushLog),
+    qrLogins: () => structuredClone(qrLog),
+    foreignKeyUses: () => structuredClone(foreignKeyUses),
+  };
 }
 
 function findAccount(id: number | null | undefined): Account | undefined {

@@ -1,7 +1,7 @@
 /**
  * In-memory emulator of the hosted Svix "Authentication" API: app-portal-access, expire-all and logout
  * (dashboard-access is gone from the current spec and SDK, so it is not emulated).
- * Facts it follows: /work/shared/upstream/svix-auth.md §2–§4. The OSS svix-server can't stand in here because
+ * Facts it follows: docs/upstream/svix-auth.md §2–§4. The OSS svix-server can't stand in here because
  * it has no expire-all, answers logout with 501 and issues JWTs instead of `appsk_` tokens.
  *
  * Sandbox-only extras under /_sandbox/svix/: `GET tokens/{token}` (is this token still usable?) and

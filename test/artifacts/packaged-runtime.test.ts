@@ -26,7 +26,7 @@ exports.handler = async (event) => {
 let packaged: PackagedFunctions;
 let previousSecretsSource: string | undefined;
 let dir = '';
-const templateVariables = ['SVIX_API_URL', 'LOG_LEVEL'];
+const templateVariables = ['SVIX_API_URL', 'LOG_LEVEL', 'METRICS_NAMESPACE'];
 
 beforeAll(async () => {
   const source = join(PROJECT_ROOT, PACKAGE_DIR);

@@ -7,11 +7,12 @@ import { log } from '#lib/log';
 import { AuditFeed } from '#local/audit';
 import { type ConsoleOptions, consoleRoutes } from '#local/console/serve';
 import { PROJECT_ROOT } from '#local/routes';
+import { base64urlServerId } from '#local/sandbox/nextauth';
 import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
 import { decodeQrPng } from '../support/qr.ts';
 
 /**
- * The local console (issue 7) in a real browser: Debian's `chromium` driven by playwright-core,
+ * The local console (docs/local.md) in a real browser: Debian's `chromium` driven by playwright-core,
  * clicking through a QR login and a Svix portal round trip against the local API and sandbox.
  * Nothing is downloaded: without a system Chromium (scripts/install-browser.sh installs it) the
  * browser part is skipped, and says so.
@@ -222,7 +223,7 @@ describe.skipIf(!executablePath)('console page in headless Chromium', () => {
 
     // The log documents each call: the encoded path, the headers sent, the status.
     const log = await logText();
-    const encoded = encodeURIComponent(stack.serverId);
+    const encoded = base64urlServerId(stack.serverId);
     expect(log).toMatch(new RegExp(`GET\\s+${escapeRegExp(`/servers/${encoded}/sessions/qr/login?img=png&s=240`)}\\s+200`));
     expect(log).toMatch(new RegExp(`POST\\s+${escapeRegExp(`/servers/${encoded}/sessions/provokelogin`)}\\s+200`));
     expect(log).toMatch(/POST\s+\/_sandbox\/nextauth\/scan\s+200/);

@@ -2,19 +2,41 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PushRecord } from '#local/sandbox/nextauth';
+import { type LocalApi, startLocalApi } from '#local/api';
+import { TENANT_CLAIMS } from '#local/jwt';
+import { base64urlServerId, type PushRecord } from '#local/sandbox/nextauth';
 import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
 import { decodeQrPng } from '../support/qr.ts';
 
 /**
  * nextAuth through the local API over real HTTP, against the sandbox: a web server's back end
- * doing a QR login and a push login, with the sandbox playing the phone.
+ * doing a QR login and a push login, with the sandbox playing the phone. Twice: as the local API
+ * routes by default, with the server id percent-encoded; and in strict mode (paths decoded before
+ * routing, GET bodies dropped: the pessimistic reading of API Gateway) with the id in base64url,
+ * the spelling that routes either way.
  */
 
+interface Mode {
+  name: string;
+  strict: boolean;
+  /** The server id as it goes in a path. */
+  inPath: (serverId: string) => string;
+}
+
+const MODES: Mode[] = [
+  { name: 'percent-encoded server id', strict: false, inPath: encodeURIComponent },
+  { name: 'strict routing, base64url server id', strict: true, inPath: base64urlServerId },
+];
+
+// One sandbox and one set of handler modules for the file (handlers read their configuration
+// once per process); each mode has a local API of its own in front of them.
 let stack: LocalStack;
+let api: LocalApi;
+let mode: Mode;
 
 beforeAll(async () => {
   stack = await startLocalStack();
+  api = stack.api;
 });
 afterAll(() => stack.close());
 
@@ -35,7 +57,7 @@ function call(method: 'GET' | 'POST', path: string, options: { nonce?: string; b
   if (options.nonce !== undefined) headers['X-Nonce'] = options.nonce;
   if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(payload.length) });
   return new Promise((resolve, reject) => {
-    const req = request(`${stack.api.url}${path}`, { method, headers }, (res) => {
+    const req = request(`${api.url}${path}`, { method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -46,7 +68,7 @@ function call(method: 'GET' | 'POST', path: string, options: { nonce?: string; b
   });
 }
 
-const server = () => `/servers/${encodeURIComponent(stack.serverId)}`;
+const server = () => `/servers/${mode.inPath(stack.serverId)}`;
 const newNonce = () => randomBytes(16).toString('base64');
 
 async function loginStatus(nonce: string): Promise<Record<string, unknown>> {
@@ -67,7 +89,16 @@ async function pushesFor(nonce: string): Promise<PushRecord[]> {
   return all.filter((p) => p.nonce === nonce);
 }
 
-describe('nextAuth through the local API', () => {
+describe.each(MODES)('nextAuth through the local API: $name', (current) => {
+  beforeAll(async () => {
+    mode = current;
+    api = current.strict ? await startLocalApi({ authKey: stack.authKey, strict: true }) : stack.api;
+  });
+  afterAll(async () => {
+    if (api !== stack.api) await api.close();
+    api = stack.api;
+  });
+
   it('QR login: not logged in → the QR PNG decodes to the raw bytes → the phone scans → logged in as alice on account 1', async () => {
     const nonce = newNonce();
     const before = await loginStatus(nonce);
@@ -116,12 +147,19 @@ describe('nextAuth through the local API', () => {
     expect(await loginStatus(nonce)).toMatchObject({ loggedin: true, userid: 'alice', accountid: 2 });
   });
 
-  it('forwards a UserContext on the getQrLogin GET', async () => {
+  it('getQrLogin with a UserContext on the GET: forwarded, or dropped by strict routing, and the QR logs in either way', async () => {
     const nonce = newNonce();
     const raw = Buffer.from((await loginStatus(nonce)).loginqrdata as string, 'base64');
-    const res = await call('GET', `${server()}/sessions/qr/login`, { nonce, body: { sessioninfo: { ip: '192.0.2.1', logo: 'iVBORw0KGgo=' } } });
+    const userContext = { sessioninfo: { ip: '192.0.2.1', logo: 'iVBORw0KGgo=' } };
+    const res = await call('GET', `${server()}/sessions/qr/login?img=png`, { nonce, body: userContext });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual(raw);
+    expect(decodeQrPng(res.body)).toEqual(raw);
+    // What the upstream received: the context, or (API Gateway dropping a GET's body) none at all.
+    const received = stack.sandbox.nextauth.qrLogins().filter((q) => q.nonce === nonce);
+    expect(received).toEqual([expect.objectContaining({ img: 'png', userContext: mode.strict ? null : userContext })]);
+
+    await phone('scan', { serverid: stack.serverId, nonce, accountid: 3 });
+    expect(await loginStatus(nonce)).toMatchObject({ loggedin: true, userid: 'bob', accountid: 3 });
   });
 
   it('provoke on a session that never logged in fails with a 4xx', async () => {
@@ -165,14 +203,52 @@ describe('nextAuth through the local API', () => {
     }
   });
 
-  it('needs X-Nonce and a valid, percent-encoded server id', async () => {
+  it('needs X-Nonce and a valid server id', async () => {
     const missing = await call('GET', `${server()}/sessions`);
     expect(missing.status).toBe(400);
     expect(JSON.parse(missing.body.toString('utf8'))).toEqual({ code: 'validation_error', detail: 'header.x-nonce: the X-Nonce header is required' });
     expect((await call('GET', '/servers/not%20base64/sessions', { nonce: newNonce() })).status).toBe(400);
-    // The default server id holds '/': sent unencoded, no route matches, as in API Gateway.
-    expect(stack.serverId).toContain('/');
-    expect((await call('GET', `/servers/${stack.serverId}/sessions`, { nonce: newNonce() })).status).toBe(404);
+    expect((await call('GET', '/servers/YWJjZA%3D%3D%3D/sessions', { nonce: newNonce() })).status).toBe(400);
+  });
+
+  it("routes a server id holding '/' only in base64url, or percent-encoded where the path is not decoded first", async () => {
+    expect(stack.serverId).toMatch(/\/.*\+.*=$/);
+    const nonce = newNonce();
+    await phone('scan', { serverid: stack.serverId, nonce, accountid: 1 });
+    const url = base64urlServerId(stack.serverId);
+    const spellings: Array<[string, number]> = [
+      [url, 200],
+      [`${url}==`, 200],
+      [encodeURIComponent(url), 200],
+      // A '/' sent as is splits the segment: no route, as in API Gateway.
+      [stack.serverId, 404],
+      // %2F: decoded after routing by default, before it in strict mode (no route then).
+      [encodeURIComponent(stack.serverId), mode.strict ? 404 : 200],
+    ];
+    for (const [spelling, expected] of spellings) {
+      const res = await call('GET', `/servers/${spelling}/sessions`, { nonce });
+      expect([spelling, res.status]).toEqual([spelling, expected]);
+      if (res.status === 200) expect(JSON.parse(res.body.toString('utf8'))).toMatchObject({ loggedin: true, userid: 'alice' });
+      else expect(JSON.parse(res.body.toString('utf8'))).toEqual({ message: 'Not Found' });
+    }
+  });
+
+  it('binds tenants on the normalised id: a claim in either spelling allows a path in either spelling', async () => {
+    const claim = (ids: string[]) => stack.token({ claims: { [TENANT_CLAIMS.nextauth]: ids } });
+    const url = base64urlServerId(stack.serverId);
+    const paths = [`/servers/${url}/sessions`, `/servers/${mode.inPath(stack.serverId)}/sessions`];
+    for (const token of [await claim([url]), await claim([stack.serverId]), await claim(['b3RoZXI', `${url}==`])]) {
+      for (const path of paths) {
+        const res = await call('GET', path, { nonce: newNonce(), headers: { authorization: `Bearer ${token}` } });
+        expect([path, res.status]).toEqual([path, 200]);
+      }
+    }
+    const other = await claim(['b3RoZXI=', url.slice(0, -4)]);
+    for (const path of paths) {
+      const res = await call('GET', path, { nonce: newNonce(), headers: { authorization: `Bearer ${other}` } });
+      expect([path, res.status]).toEqual([path, 403]);
+      expect(JSON.parse(res.body.toString('utf8'))).toEqual({ code: 'forbidden', detail: 'This caller may not act on this server.' });
+    }
   });
 });
 
@@ -183,16 +259,19 @@ describe('several nextAuth servers, one key each', () => {
     const count = () => upstreamCalls++;
     stack.sandbox.server.on('request', count);
     try {
+      // The key is chosen by the normalised id: either spelling of a server gets that server's key.
       for (const id of [stack.serverId, stack.secondServer.id]) {
-        const res = await call('GET', `/servers/${encodeURIComponent(id)}/sessions`, { nonce });
-        expect(res.status).toBe(200);
+        for (const spelling of [encodeURIComponent(id), base64urlServerId(id)]) {
+          const res = await call('GET', `/servers/${spelling}/sessions`, { nonce });
+          expect([spelling, res.status]).toEqual([spelling, 200]);
+        }
       }
-      expect(upstreamCalls).toBe(2);
+      expect(upstreamCalls).toBe(4);
       const unknown = await call('GET', `/servers/${encodeURIComponent('bm8ta2V5LXNlcnZlcg==')}/sessions`, { nonce });
       expect(unknown.status).toBe(404);
       expect(JSON.parse(unknown.body.toString('utf8'))).toEqual({ code: 'not_found', detail: 'Server not found.' });
       // A forced refetch of the secret, but no call to nextAuth.
-      expect(upstreamCalls).toBe(2);
+      expect(upstreamCalls).toBe(4);
     } finally {
       stack.sandbox.server.off('request', count);
     }

@@ -29,7 +29,14 @@ const NONCE = 'nonce-canary-0123456789abcdef';
 mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NEXTAUTH_KEY }) });
 const upstream = useTestUpstream(
   () => [createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream],
-  (url) => ({ SVIX_API_URL: url, SVIX_SECRET_ID: 'test/svix', NEXTAUTH_API_URL: url, NEXTAUTH_SECRET_ID: 'test/nextauth', UPSTREAM_ATTEMPT_TIMEOUT_MS: '400' }),
+  (url) => ({
+    SVIX_API_URL: url,
+    SVIX_SECRET_ID: 'test/svix',
+    NEXTAUTH_API_URL: url,
+    NEXTAUTH_SECRET_ID: 'test/nextauth',
+    UPSTREAM_ATTEMPT_TIMEOUT_MS: '400',
+    METRICS_NAMESPACE: 'authgate/test',
+  }),
 );
 
 type Handler = (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
@@ -105,7 +112,7 @@ describe('a mixed batch', () => {
     expect(upstream.requests).toHaveLength(10);
   });
 
-  it('logs one line per target, one per message, and one summary carrying the counts as EMF metrics', async () => {
+  it('logs one line per target, one per message, one summary, and the counts as EMF metrics', async () => {
     const { handler } = consumer(logoutJob, { concurrency: 1 });
     upstream.script(svixError(429, 'rate_limit_exceeded'));
     await run(handler, sqsEvent([json(svixLogout()), json(nextauthTarget), '[]']));
@@ -115,11 +122,21 @@ describe('a mixed batch', () => {
     const summaries = logs.filter((l) => l.msg === 'job summary');
     expect(summaries).toHaveLength(1);
     expect(summaries[0]).toMatchObject({ job: 'logout', operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsTransient: 1 });
-    const emf = (summaries[0]!._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> })
+    // The summary's counts, in the one metrics namespace, by job; the targets' upstream calls by upstream operation.
+    const records = logs.filter((l) => l._aws !== undefined);
+    const batch = records.find((r) => r.family === 'jobs');
+    expect(batch).toMatchObject({ operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsTransient: 1, targetsDone: 1 });
+    const directive = (batch!._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> })
       .CloudWatchMetrics[0]!;
-    expect(emf.Namespace).toBe('authgate/jobs');
-    expect(emf.Dimensions).toEqual([['job']]);
-    for (const { Name } of emf.Metrics) expect(typeof summaries[0]?.[Name]).toBe('number');
+    expect(directive.Namespace).toBe('authgate/test');
+    expect(directive.Dimensions).toEqual([['family', 'operation']]);
+    for (const { Name } of directive.Metrics) expect(batch?.[Name]).toBe(summaries[0]?.[Name]);
+    expect(
+      records
+        .filter((r) => r.family !== 'jobs')
+        .map((r) => r.operation)
+        .sort(),
+    ).toEqual(['nextauth.logout', 'svix.expire-all']);
     // One audit record per target: who asked, what was acted on, how it ended.
     const audits = logs.filter((l) => l.msg === 'audit');
     expect(audits.map((a) => a.operation)).toEqual(['job.logout', 'job.logout']);
@@ -180,6 +197,26 @@ describe('message formats', () => {
     );
   });
 
+  it('takes a nextAuth target in base64url and logs the session out at the standard id', async () => {
+    const logout = consumer(logoutJob);
+    const urlSafe = SERVER_ID.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    expect(urlSafe).not.toBe(SERVER_ID);
+    const parsed = parseMessage('logout', { body: json({ serverid: urlSafe, nonce: NONCE }), messageId: 'm-1' });
+    expect(parsed).toMatchObject({ ok: true, targets: [{ op: 'nextauth.logout', serverid: SERVER_ID, nonce: NONCE }] });
+    upstream.requests.length = 0;
+    const event = sqsEvent([
+      eventBridgeBody(DETAIL_TYPES.logout, {
+        targets: [
+          { serverid: urlSafe, nonce: NONCE },
+          { serverid: `${urlSafe}=`, nonce: NONCE },
+        ],
+      }),
+    ]);
+    expect(failedIds(await run(logout.handler, event))).toEqual([]);
+    expect(logout.deadLettered).toEqual([]);
+    expect(upstream.requests.map((r) => `${r.method} ${r.path}`)).toEqual(Array(2).fill(`POST /servers/${encodeURIComponent(SERVER_ID)}/sessions/logout`));
+  });
+
   const invalid: Array<[string, 'logout' | 'expire-all', string, RegExp]> = [
     ['a JSON array', 'logout', '[]', /^the body is not a JSON object$/],
     ['no target at all', 'logout', json({ reason: 'offboarding' }), /^\(message\): a logout target is/],
@@ -195,6 +232,7 @@ describe('message formats', () => {
     ['an app id of ".."', 'expire-all', json({ appId: '..' }), /^appId: must not be a dot segment/],
     ['an envelope without detail', 'logout', json({ 'detail-type': DETAIL_TYPES.logout, source: 'x' }), /^not an EventBridge event/],
     ['an invalid detail', 'logout', eventBridgeBody(DETAIL_TYPES.logout, { targets: [{ serverid: '', nonce: 'n' }] }), /^detail\.targets\.0\.serverid: /],
+    ['a server id of 4n+1 characters', 'logout', json({ serverid: 'c2VydmVyL', nonce: 'n' }), /^serverid: must be base64 of a whole number of bytes/],
   ];
   it.each(invalid)('rejects %s with a reason that says where', (_name, kind, body, reason) => {
     const parsed = parseMessage(kind, { body, messageId: 'm-1' });

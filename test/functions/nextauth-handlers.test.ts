@@ -312,6 +312,9 @@ describe('validation: 400 {code: validation_error} and no upstream call', () => 
     ['a serverid with a space', 'qr', { serverId: 'ab c' }, 'path.serverid'],
     ['a serverid with three "="', 'logout', { serverId: 'abc===' }, 'path.serverid'],
     ['a serverid with "=" inside', 'provoke', { serverId: 'ab=c' }, 'path.serverid'],
+    ['a serverid of 4n+1 characters (no base64)', 'session', { serverId: 'abcde' }, 'path.serverid'],
+    ['a serverid with padding it does not need', 'qr', { serverId: 'abcd==' }, 'path.serverid'],
+    ['a serverid with too little padding', 'logout', { serverId: 'ab=' }, 'path.serverid'],
     ['a serverid of 257 chars', 'session', { serverId: 'A'.repeat(257) }, 'path.serverid'],
     ['an empty X-Nonce', 'session', { nonce: '' }, 'header.x-nonce'],
     ['an X-Nonce with a space', 'session', { nonce: 'a b' }, 'header.x-nonce'],
@@ -402,12 +405,26 @@ describe('validation: 400 {code: validation_error} and no upstream call', () => 
     const nonce = `${'~'.repeat(256)}${'!'.repeat(256)}`;
     expect((await run('account', { nonce, accountId: '1', body: full })).statusCode).toBe(200);
     expect(JSON.parse(upstream.requests[0]?.body ?? '')).toEqual(full);
-    // Unpadded base64 and the url-safe server id alphabet pass validation (the sandbox knows no such server: 404).
-    expect((await run('provoke', { serverId: 'c2FuZGJveC1zZXJ2ZXI_Pj4-MQ', body: { sessioninfo: { logo: 'YWI' } } })).statusCode).toBe(404);
+    // Unpadded base64 and the url-safe server id alphabet pass validation (an unknown server: 404).
+    expect((await run('provoke', { serverId: 'b3RoZXItc2VydmVy_w', body: { sessioninfo: { logo: 'YWI' } } })).statusCode).toBe(404);
     expect((await run('user', { userId: `ü${'x'.repeat(255)}` })).statusCode).toBe(404);
     expect((await run('account', { accountId: '9007199254740991' })).statusCode).toBe(404);
     expect((await run('session', { serverId: `${'A'.repeat(254)}==` })).statusCode).toBe(404);
     expect(upstream.requests).toHaveLength(5);
+  });
+});
+
+describe('server id spellings', () => {
+  const URL_SAFE = SID.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
+  it.each(ALL_OPS)('%s sends a base64url server id upstream in the standard alphabet, padded', async (op) => {
+    expect(URL_SAFE).toMatch(/_.*-/);
+    const nonce = await loggedOutAfter(1);
+    for (const serverId of [URL_SAFE, `${URL_SAFE}==`, SID]) {
+      const res = await run(op, { serverId, nonce });
+      expect([serverId, res.statusCode]).toEqual([serverId, 200]);
+    }
+    expect(upstream.requests.map((r) => r.path.split('/')[2])).toEqual([ENCODED_SID, ENCODED_SID, ENCODED_SID]);
   });
 });
 
@@ -645,11 +662,11 @@ describe('tenant binding (NEXTAUTH_TENANT_CLAIM)', () => {
   });
 
   /** A call as API Gateway makes it after its JWT authorizer: claims flattened to strings. */
-  const asTenant = async (op: Op, serverIds: string) => {
+  const asTenant = async (op: Op, serverIds: string, serverid = SID) => {
     const event = httpEvent({
       method: OPS[op].method,
       rawPath: '/servers/x',
-      pathParameters: { serverid: SID, accountid: '1', userid: 'bob' },
+      pathParameters: { serverid, accountid: '1', userid: 'bob' },
       headers: { 'x-nonce': newNonce() },
     });
     Object.assign(event.requestContext, {
@@ -665,6 +682,31 @@ describe('tenant binding (NEXTAUTH_TENANT_CLAIM)', () => {
     expect(upstream.requests).toHaveLength(0);
     expect([200, 403]).toContain(await asTenant(op, `[b3RoZXI= ${SID}]`));
     expect(upstream.requests).toHaveLength(1);
+  });
+
+  it.each(ALL_OPS)('%s compares the ids of path and claim in one spelling, whichever each uses', async (op) => {
+    process.env.NEXTAUTH_TENANT_CLAIM = 'nextauth_server_ids';
+    const urlSafe = SID.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    expect(await asTenant(op, `[${urlSafe.slice(0, -1)}A]`, urlSafe)).toBe(403);
+    expect(upstream.requests).toHaveLength(0);
+    for (const [claim, path] of [
+      [urlSafe, SID],
+      [SID, urlSafe],
+      [`${urlSafe}==`, urlSafe],
+    ]) {
+      expect([200, 403]).toContain(await asTenant(op, `[b3RoZXI= ${claim}]`, path));
+    }
+    expect(upstream.requests.map((r) => r.path.split('/')[2])).toEqual([ENCODED_SID, ENCODED_SID, ENCODED_SID]);
+  });
+});
+
+describe('audit', () => {
+  it('records the server in its standard spelling, whichever the caller sent', async () => {
+    const urlSafe = SID.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    await run('session', { serverId: urlSafe });
+    await run('session', { serverId: SID });
+    const audits = logLines.map((l) => JSON.parse(l) as { msg: string; target?: { serverId?: string } }).filter((l) => l.msg === 'audit');
+    expect(audits.map((a) => a.target?.serverId)).toEqual([SID, SID]);
   });
 });
 

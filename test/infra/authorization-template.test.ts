@@ -23,7 +23,7 @@ describe('packaged template: caller authorization', () => {
     }
   });
 
-  it('scopes each Svix operation as the README table says', () => {
+  it('scopes each Svix operation as docs/authorization.md says', () => {
     const scopesOf = (key: string) => routes.find((r) => r.RouteKey === key)?.AuthorizationScopes;
     expect(scopesOf('POST /api/v1/auth/app-portal-access/{app_id}')).toEqual(['svix/app-portal-access']);
     expect(scopesOf('POST /api/v1/auth/dashboard-access/{app_id}')).toEqual(['svix/app-portal-access']);

@@ -6,6 +6,7 @@ const ctx = (claims: Record<string, unknown>) => ({ authorizer: { jwt: { claims 
 
 afterEach(() => {
   delete process.env.SVIX_TENANT_CLAIM;
+  delete process.env.NEXTAUTH_TENANT_CLAIM;
 });
 
 describe('parseClaimList', () => {
@@ -49,5 +50,22 @@ describe('assertTenant', () => {
     process.env.SVIX_TENANT_CLAIM = 'apps';
     expect(() => assertTenant(undefined, 'svix', 'app_1')).toThrow(ApiError);
     expect(() => assertTenant(ctx({}), 'svix', 'app_1')).toThrow(ApiError);
+  });
+
+  it('compares nextAuth server ids in one spelling: base64url or standard, in the claim or the path', () => {
+    process.env.NEXTAUTH_TENANT_CLAIM = 'servers';
+    const standard = 'c2FuZGJveC1zZXJ2ZXI/Pj4+MQ==';
+    const urlSafe = 'c2FuZGJveC1zZXJ2ZXI_Pj4-MQ';
+    for (const [claim, id] of [
+      [urlSafe, standard],
+      [standard, urlSafe],
+      [`${urlSafe}==`, urlSafe],
+    ]) {
+      expect(() => assertTenant(ctx({ servers: `[b3RoZXI= ${claim}]` }), 'nextauth', id)).not.toThrow();
+    }
+    expect(() => assertTenant(ctx({ servers: `[${urlSafe}]` }), 'nextauth', 'c2FuZGJveC1zZXJ2ZXI/Pj4+Mg==')).toThrow(ApiError);
+    // Svix app ids are compared as they are: `-` and `_` are ordinary characters there.
+    process.env.SVIX_TENANT_CLAIM = 'apps';
+    expect(() => assertTenant(ctx({ apps: '[app-1]' }), 'svix', 'app+1')).toThrow(ApiError);
   });
 });

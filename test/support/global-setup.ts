@@ -17,6 +17,18 @@ export const LIMITS_PARAMS = {
   svixConcurrency: '50',
   nextauthConcurrency: '40',
 } as const;
+/**
+ * The IAM-mode package also sets every alarm parameter away from its default, so the template
+ * tests see alarms both without (the default package) and with an SNS topic and own thresholds.
+ */
+export const ALARM_PARAMS_IAM = {
+  alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:authgate-test-alarms',
+  apiErrorRateAlarmPercent: '2',
+  apiLatencyP99AlarmMs: '1500',
+  functionErrorsAlarmThreshold: '3',
+  functionThrottlesAlarmThreshold: '2',
+  upstreamFailuresAlarmThreshold: '7',
+};
 
 export default function setup(): void {
   if (process.env.SKIP_PACKAGE === '1') return;
@@ -28,6 +40,6 @@ export default function setup(): void {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
   pack(PACKAGE_DIR);
-  pack(PACKAGE_DIR_IAM, '--param=callerAuth=iam');
+  pack(PACKAGE_DIR_IAM, '--param=callerAuth=iam', ...Object.entries(ALARM_PARAMS_IAM).map(([name, value]) => `--param=${name}=${value}`));
   pack(PACKAGE_DIR_LIMITS, ...Object.entries(LIMITS_PARAMS).map(([name, value]) => `--param=${name}=${value}`));
 }

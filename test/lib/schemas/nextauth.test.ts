@@ -19,8 +19,17 @@ const ok = (schema: v.GenericSchema, input: unknown) => v.safeParse(schema, inpu
 
 describe('ServerId', () => {
   it('takes 1 to 256 characters of base64, either alphabet, padding optional', () => {
-    expect(['c2VydmVy', 'c2Vy+/dm==', 'c2Vy-_dm', 'A'.repeat(256)].map((id) => ok(ServerId, id))).toEqual([true, true, true, true]);
+    expect(['c2VydmVy', 'c2Vy+/dmdA==', 'c2Vy-_dmdA', 'A'.repeat(256)].map((id) => ok(ServerId, id))).toEqual([true, true, true, true]);
     expect(['', 'A'.repeat(257), 'c2Vy dm', 'c2V=y', 'c2Vy===', 'a.b'].map((id) => ok(ServerId, id))).toEqual([false, false, false, false, false, false]);
+  });
+
+  it('refuses wrong padding and lengths no base64 has', () => {
+    expect(['c2Vy+/dm==', 'abcd==', 'abcde', 'abcdeA=='].map((id) => ok(ServerId, id))).toEqual([false, false, false, true]);
+  });
+
+  it('gives every consumer the standard alphabet with its padding', () => {
+    expect(v.parse(ServerId, 'c2Vy-_dmdA')).toBe('c2Vy+/dmdA==');
+    expect(v.parse(ServerId, 'c2Vy+/dmdA==')).toBe('c2Vy+/dmdA==');
   });
 });
 

@@ -56,6 +56,12 @@ describe('credentialsFor: one key per server', () => {
     expect((err as Error).message).toBe('no key for server dW5rbm93bg==');
   });
 
+  it('finds a server the secret lists in base64url by its standard form', () => {
+    const urlSafe = JSON.stringify({ servers: { 'c2Vy-_dmdA': { apiKey: 'na_key_url_safe' } } });
+
+    expect(credentialsFor(urlSafe, 'c2Vy+/dmdA==', SECRET_ID)).toEqual({ apiKey: 'na_key_url_safe' });
+  });
+
   it('does not take a key inherited from Object.prototype for a server', () => {
     expect(thrown(() => credentialsFor(secret, 'toString', SECRET_ID))).toBeInstanceOf(MissingCredentialsError);
   });

@@ -1,0 +1,67 @@
+import { defineContract } from '../contract.ts';
+import { AccountId, MAX_USER_CONTEXT_BYTES, Nonce, OptionalUserContext, QrLoginQuery, ServerId, UserId } from '../schemas/nextauth.ts';
+
+/**
+ * The six nextAuth Sessions operations (docs/upstream/nextauth-sessions.md). Every one acts on a
+ * server (the tenant) and a browser session (`X-Nonce`). The provoke operations take an optional
+ * UserContext; nextAuth declares no request content type on them, so none is required.
+ */
+
+const serverPath = { serverid: ServerId };
+const nonceHeader = { 'x-nonce': Nonce };
+const userContext = { schema: OptionalUserContext, presence: 'optional', maxBytes: MAX_USER_CONTEXT_BYTES } as const;
+const session = { family: 'nextauth', headers: nonceHeader, tenant: 'serverid' } as const;
+
+/** Raw bytes or (`img=png`) a PNG; the optional UserContext travels as a body on the GET. */
+export const getQrLoginContract = defineContract({
+  ...session,
+  operation: 'nextauth.get-qr-login',
+  method: 'GET',
+  path: '/servers/{serverid}/sessions/qr/login',
+  pathParameters: serverPath,
+  query: QrLoginQuery,
+  body: userContext,
+});
+
+export const getSessionContract = defineContract({
+  ...session,
+  operation: 'nextauth.get-session',
+  method: 'GET',
+  path: '/servers/{serverid}/sessions',
+  pathParameters: serverPath,
+});
+
+export const logoutSessionContract = defineContract({
+  ...session,
+  operation: 'nextauth.logout',
+  method: 'POST',
+  path: '/servers/{serverid}/sessions/logout',
+  pathParameters: serverPath,
+});
+
+export const provokeLoginContract = defineContract({
+  ...session,
+  operation: 'nextauth.provoke-login',
+  method: 'POST',
+  path: '/servers/{serverid}/sessions/provokelogin',
+  pathParameters: serverPath,
+  body: userContext,
+});
+
+export const provokeLoginOnAccountContract = defineContract({
+  ...session,
+  operation: 'nextauth.provoke-login-on-account',
+  method: 'POST',
+  path: '/servers/{serverid}/accounts/{accountid}/provokelogin',
+  pathParameters: { ...serverPath, accountid: AccountId },
+  body: userContext,
+});
+
+export const provokeLoginOnUserContract = defineContract({
+  ...session,
+  operation: 'nextauth.provoke-login-on-user',
+  method: 'POST',
+  path: '/servers/{serverid}/users/{userid}/provokelogin',
+  pathParameters: { ...serverPath, userid: UserId },
+  body: userContext,
+});

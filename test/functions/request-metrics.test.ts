@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { handler as getSession } from '#functions/nextauth-get-session';
+import { handler as appPortalAccess } from '#functions/svix-app-portal-access';
+import { createNextAuthSandbox } from '#local/sandbox/nextauth';
+import { createSvixSandbox } from '#local/sandbox/svix';
+import { invoke } from '../support/invoke.ts';
+import { parsedLogs } from '../support/logs.ts';
+import { mockSecrets } from '../support/secrets.ts';
+import { useTestUpstream } from '../support/upstream.ts';
+
+/** What one invocation writes as CloudWatch metrics: its own record, and its upstream calls'. */
+
+const ORG_KEY = 'sk_metrics_org_key_0123';
+const NEXTAUTH_KEY = 'metrics-nextauth-key-0123';
+const SERVER_ID = 'bWV0cmljcw==';
+mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NEXTAUTH_KEY }) });
+const upstream = useTestUpstream(
+  () => [createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream],
+  (url) => ({
+    SVIX_API_URL: url,
+    SVIX_SECRET_ID: 'test/svix',
+    NEXTAUTH_API_URL: url,
+    NEXTAUTH_SECRET_ID: 'test/nextauth',
+    UPSTREAM_ATTEMPT_TIMEOUT_MS: '300',
+    METRICS_NAMESPACE: 'authgate/test',
+  }),
+);
+
+const portal = (body: unknown) =>
+  invoke(appPortalAccess, { method: 'POST', rawPath: '/api/v1/auth/app-portal-access/app_demo/', pathParameters: { app_id: 'app_demo' }, body });
+const session = () =>
+  invoke(getSession, {
+    method: 'GET',
+    rawPath: `/servers/${encodeURIComponent(SERVER_ID)}/sessions/`,
+    pathParameters: { serverid: SERVER_ID },
+    headers: { 'x-nonce': 'metrics-nonce-0123456789abcdef' },
+  });
+
+const metricRecords = () => parsedLogs().filter((l) => l._aws !== undefined);
+const recordOf = (family: string, operation: string, kind: 'request' | 'upstream') =>
+  metricRecords().filter((r) => r.family === family && r.operation === operation && (kind === 'request' ? 'requests' in r : 'upstreamCalls' in r));
+
+describe('metrics of an HTTP invocation', () => {
+  it('counts a request that succeeded after a retried upstream 503: one request, two attempts, one retry', async () => {
+    upstream.script({ status: 503, body: { code: 'unavailable', detail: 'try later' } });
+    expect((await portal({})).statusCode).toBe(200);
+    const [request] = recordOf('svix', 'svix.app-portal-access', 'request');
+    expect(request).toMatchObject({ requests: 1, '4xx': 0, '5xx': 0 });
+    expect(request!.duration).toBeGreaterThanOrEqual(0);
+    const [calls] = recordOf('svix', 'svix.app-portal-access', 'upstream');
+    expect(calls).toMatchObject({
+      upstreamCalls: 1,
+      upstreamAttempts: 2,
+      upstreamRetries: 1,
+      upstream5xx: [1, 0],
+      upstream2xx: [0, 1],
+      upstreamTimeouts: [0, 0],
+    });
+    expect((calls!._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics[0]!.Namespace).toBe('authgate/test');
+  });
+
+  it('counts refused input as a 4xx, with no upstream call to count', async () => {
+    expect((await portal({ expiry: 1 })).statusCode).toBe(422);
+    expect(recordOf('svix', 'svix.app-portal-access', 'request')[0]).toMatchObject({ requests: 1, '4xx': 1, '5xx': 0 });
+    expect(recordOf('svix', 'svix.app-portal-access', 'upstream')).toHaveLength(0);
+  });
+
+  it('counts an upstream that never answers as timeouts per attempt and the request as a 5xx', async () => {
+    upstream.script({ hang: true }, { hang: true }, { hang: true });
+    expect((await session()).statusCode).toBe(504);
+    expect(recordOf('nextauth', 'nextauth.get-session', 'request')[0]).toMatchObject({ requests: 1, '5xx': 1 });
+    const [calls] = recordOf('nextauth', 'nextauth.get-session', 'upstream');
+    expect(calls).toMatchObject({ upstreamCalls: 1, upstreamAttempts: 3, upstreamTimeouts: [1, 1, 1], upstream5xx: [0, 0, 0] });
+    expect(calls!._aws).toMatchObject({ CloudWatchMetrics: [{ Dimensions: [['family', 'operation'], ['family']] }] });
+  });
+});
