@@ -29,7 +29,7 @@ export default defineConfig({
       provider: 'v8',
       include: ['lib/**/*.ts', 'functions/**/*.ts'],
       reporter: ['text-summary', 'text'],
-      // Measured 97.4 / 93.0 / 98.7 / 98.4 % (statements / branches / functions / lines), docs/testing.md.
+      // Measured 97.0 / 92.2 / 98.5 / 97.9 % (statements / branches / functions / lines), docs/testing.md.
       thresholds: { statements: 96, branches: 91, functions: 97, lines: 97 },
     },
   },
