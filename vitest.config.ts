@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * Three layers (docs/testing.md). Only `packaged` runs the global setup that packages the service
@@ -15,7 +15,11 @@ export default defineConfig({
     isolate: true,
     projects: [
       // Modules and handlers called in-process, the local-only code, the fuzzer: no packaging.
-      { extends: true, test: { name: 'unit', include: ['test/{lib,functions,local,fuzz}/**/*.test.ts'] } },
+      // Everything not in the two other layers, so a new test folder is never left out of `npm test`.
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/{e2e,infra,artifacts}/**'] },
+      },
       // Over the wire through the local API and the sandbox upstreams.
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
       // The CloudFormation template and the zips `serverless package` writes.
