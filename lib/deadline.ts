@@ -15,8 +15,20 @@ export interface Deadline {
  */
 export const DEFAULT_MARGIN_MS = 250;
 
+/** A class, not a closure: one is made per invocation, and a method costs nothing to create. */
+class ContextDeadline implements Deadline {
+  constructor(
+    private readonly context: Pick<Context, 'getRemainingTimeInMillis'>,
+    private readonly marginMs: number,
+  ) {}
+
+  remainingMs(): number {
+    return this.context.getRemainingTimeInMillis() - this.marginMs;
+  }
+}
+
 export function deadlineFromContext(context: Pick<Context, 'getRemainingTimeInMillis'>, marginMs = DEFAULT_MARGIN_MS): Deadline {
-  return { remainingMs: () => context.getRemainingTimeInMillis() - marginMs };
+  return new ContextDeadline(context, marginMs);
 }
 
 export function deadlineIn(ms: number): Deadline {

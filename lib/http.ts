@@ -1,12 +1,12 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
-import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { type AuditRecord, type AuditTarget, currentAuditRecord, nonceDigest, withAuditRecord, writeAudit } from './audit.ts';
 import { type Caller, callerOf, tokenHolder } from './caller.ts';
 import { type Deadline, deadlineFromContext } from './deadline.ts';
 import { edgeOriginGuard } from './edge-origin.ts';
 import { ApiError, ConfigError, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
+import { jsonBody } from './json-body.ts';
 import { log } from './log.ts';
 import { publishMetrics, recordRequest } from './metrics.ts';
 import { scrubSecrets } from './redaction.ts';
@@ -69,7 +69,7 @@ const bodyLimit = (maxBytes: number): MiddlewareObj<HttpEvent> => ({
 
 /** nextAuth clients send a body without Content-Type on provokeLoginOnAccount, so no type check there. */
 const optionalJsonBody = (): MiddlewareObj<HttpEvent> => {
-  const parser = httpJsonBodyParser({ disableContentTypeCheck: true });
+  const parser = jsonBody({ contentTypeCheck: false });
   return {
     before: (request) => {
       if (!request.event.body) {
@@ -210,7 +210,7 @@ const invocationLog = (operation: string, family: Family): MiddlewareObj<HttpEve
 export function httpHandler(fn: HttpFunction, options: HttpOptions) {
   const { operation, family } = options;
   const bodyStage = {
-    json: () => httpJsonBodyParser(),
+    json: () => jsonBody(),
     'optional-json': optionalJsonBody,
     none: ignoreBody,
   }[options.body]();
@@ -221,7 +221,10 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
     },
   };
 
-  const stack = middy<HttpEvent, HttpResult, Error, Context>()
+  // No middy early-timeout: every upstream attempt is already bounded by the Lambda's remaining
+  // time less a margin (deadline.ts), so a slow upstream answers 504 before the timeout; middy's
+  // per-invocation AbortController, timer and race were the largest cost of a warm call.
+  const stack = middy<HttpEvent, HttpResult, Error, Context>({ timeoutEarlyInMillis: 0 })
     .use(invocationLog(operation, family))
     .use(errorResponder)
     .use(httpHeaderNormalizer())

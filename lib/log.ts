@@ -23,10 +23,21 @@ function redact(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_FIELD.test(k) ? REDACTED : redact(v, depth + 1);
+  for (const k of Object.keys(value)) {
+    out[k] = isSecretField(k) ? REDACTED : redact((value as Record<string, unknown>)[k], depth + 1);
   }
   return out;
+}
+
+/** SECRET_FIELD's verdict per field name, kept (bounded): the same few names recur on every line. */
+const fieldVerdicts = new Map<string, boolean>();
+function isSecretField(name: string): boolean {
+  let verdict = fieldVerdicts.get(name);
+  if (verdict === undefined) {
+    verdict = SECRET_FIELD.test(name);
+    if (fieldVerdicts.size < 1024) fieldVerdicts.set(name, verdict);
+  }
+  return verdict;
 }
 
 export interface Logger {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { type CorsConfig, responseHeaders as corsHeaders, isCorsHeader, isPreflight, preflightHeaders } from './cors.ts';
 import { httpEvent, lambdaContext } from './events.ts';
 import { authorize, type DevKey } from './jwt.ts';
 import { httpRoutes, PROJECT_ROOT, type RouteSpec } from './routes.ts';
@@ -100,6 +101,8 @@ export interface LocalApiOptions {
    * process; `npm start -- --packaged` serves each route from its function's zip instead (local/packaged/).
    */
   handlerFor?: (route: RouteSpec) => Handler | Promise<Handler>;
+  /** HTTP API's CORS configuration (`corsFromServerless()`); absent = off, as by default in AWS. */
+  cors?: CorsConfig;
   /** Extra handling before routing (the console page, for instance). Return true when answered. */
   extra?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 }
@@ -130,11 +133,16 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (options.extra && (await options.extra(req, res, url))) return;
       const method = (req.method ?? 'GET').toUpperCase();
+      const headers = joinedHeaders(req);
+      if (options.cors) {
+        // API Gateway answers preflights itself, before routes and authorizers.
+        if (isPreflight(method, headers)) return send(res, 204, '', preflightHeaders(options.cors, headers));
+        for (const [name, value] of Object.entries(corsHeaders(options.cors, headers))) res.setHeader(name, value);
+      }
       const routedPath = options.strict ? safeDecode(url.pathname) : url.pathname;
       const match = routes.map((route) => ({ route, m: route.method === method ? route.pattern.exec(routedPath) : null })).find((candidate) => candidate.m);
       if (!match?.m) return send(res, 404, JSON.stringify({ message: 'Not Found' }), { 'content-type': 'application/json' });
 
-      const headers = joinedHeaders(req);
       let authorizerContext: unknown;
       if (match.route.authorizer) {
         const outcome = await authorize(options.authKey, headers.authorization, match.route.authorizer);
@@ -165,7 +173,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
       const result = await handler(event, lambdaContext({ functionName: match.route.functionName, timeoutMs: match.route.timeoutSeconds * 1000 }));
       if (typeof result === 'string' || !result) return send(res, 200, result ?? '', { 'content-type': 'application/json' });
       const responseHeaders: Record<string, string> = {};
-      for (const [k, v] of Object.entries(result.headers ?? {})) responseHeaders[k] = String(v);
+      for (const [k, v] of Object.entries(result.headers ?? {})) if (!(options.cors && isCorsHeader(k))) responseHeaders[k] = String(v);
       const bytes = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : Buffer.from(result.body ?? '');
       if (result.cookies?.length) res.setHeader('set-cookie', result.cookies);
       send(res, result.statusCode ?? 200, bytes, responseHeaders);

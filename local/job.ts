@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -16,7 +16,7 @@ import { DEFAULT_SANDBOX_SERVER_ID } from './sandbox/nextauth.ts';
 import type { Sandbox } from './sandbox/server.ts';
 
 /**
- * `npm run job -- <logout|expire-all> <json | @file> [--eventbridge] [--logs]`
+ * `npm run --silent job -- <logout|expire-all> <json | @file | @-> [--eventbridge] [--logs]`
  *
  * Runs a job consumer locally, as SQS would: the given message(s) become a real SQS event (in
  * batches of 10, like the event source mapping), optionally each wrapped as the EventBridge event
@@ -26,14 +26,16 @@ import type { Sandbox } from './sandbox/server.ts';
  * prints instead of sending to SQS. Exit code 0 when every message is done, 1 otherwise.
  */
 
-const USAGE = `usage: npm run job -- <${JOB_KINDS.join('|')}> <json | @file> [--eventbridge] [--logs]
+const USAGE = `usage: npm run --silent job -- <${JOB_KINDS.join('|')}> <json | @file | @-> [--eventbridge] [--logs]
 
   <json | @file>   a message or a JSON array of messages; a string in the array is sent as the raw body
+                   (@file reads it from a file, @- from standard input: use them for messages holding
+                   nonces, and --silent, or npm prints the command line before running it)
   --eventbridge    wrap each message as an EventBridge event (detail-type ${Object.values(DETAIL_TYPES).join(' / ')})
   --logs           also print the consumer's JSON log lines (stderr)
 
 examples:
-  npm run job -- logout '{"serverid":"${DEFAULT_SANDBOX_SERVER_ID}","nonce":"browser-session-1"}'
+  npm run --silent job -- logout @offboarding.json      # {"serverid":"${DEFAULT_SANDBOX_SERVER_ID}","nonce":"…"}
   npm run job -- expire-all '[{"appId":"app_demo"},{"appId":"app_2","sessionIds":["s1"]}]' --eventbridge`;
 
 function fail(message: string): never {
@@ -60,13 +62,19 @@ if (!JOB_KINDS.includes(kindArg as JobKind)) fail(`unknown job "${kindArg ?? ''}
 const kind = kindArg as JobKind;
 if (input === undefined) fail('no message given');
 
+/**
+ * `@file` (or `@-`, standard input) keeps a message that holds nonces off the command line, which
+ * npm echoes before running the script and `ps` shows to every user. A relative path is the
+ * caller's: npm runs scripts from the project root but keeps the caller's directory in INIT_CWD.
+ */
 function readMessages(raw: string): unknown[] {
   let text = raw;
   if (raw.startsWith('@')) {
+    const source = raw.slice(1);
     try {
-      text = readFileSync(raw.slice(1), 'utf8');
+      text = source === '-' ? readFileSync(0, 'utf8') : readFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), source), 'utf8');
     } catch (err) {
-      fail(`cannot read ${raw.slice(1)}: ${(err as Error).message}`);
+      fail(`cannot read ${source}: ${(err as Error).message}`);
     }
   }
   try {

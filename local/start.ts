@@ -3,6 +3,7 @@ import { startLocalApi } from './api.ts';
 import { formatAudit, processAudit } from './audit.ts';
 import { removeOnExit } from './cleanup.ts';
 import { consoleRoutes } from './console/serve.ts';
+import { corsFromServerless, stageParams } from './cors.ts';
 import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.ts';
 import { startPackagedForDevelopment } from './packaged/start.ts';
 import { httpRoutes } from './routes.ts';
@@ -18,6 +19,15 @@ import { base64urlServerId } from './sandbox/nextauth.ts';
  * closed exactly as in AWS; the development token printed below opens them all.
  */
 
+// `npm start -- --param="cors=on" --param="corsAllowedOrigins=http://localhost:5173"`, as for a deploy.
+const cors = (() => {
+  try {
+    return corsFromServerless(stageParams(process.argv.slice(2)));
+  } catch (err) {
+    process.stderr.write(`npm start: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+})();
 const port = Number(process.env.PORT ?? 3000);
 // The pessimistic reading of API Gateway's routing (see `strict` in api.ts).
 const strict = process.argv.includes('--strict') || process.env.LOCAL_API_STRICT === '1';
@@ -47,10 +57,12 @@ const api = await startLocalApi({
   routes,
   strict,
   ...(packaged ? { handlerFor: packaged.handlerFor } : {}),
+  ...(cors ? { cors } : {}),
   extra: consoleRoutes({ sandboxUrl: sandbox.url, serverId, devToken, runJob: (kind, messages) => runJobInProcess(kind, messages) }),
 });
 
-// Before the banner: whoever reads "Ctrl-C stops both." may press it at once (the tests do).
+// Before the banner: a Ctrl-C right after it must find the handler (with none, Node dies at once
+// and nothing is cleaned up).
 let stopping = false;
 async function stop(signal: string) {
   if (stopping) return;
@@ -61,6 +73,7 @@ async function stop(signal: string) {
 }
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+
 process.stdout.write(
   [
     '',
@@ -71,6 +84,7 @@ process.stdout.write(
     `nextAuth server id   ${serverId}   (in paths: ${base64urlServerId(serverId)}${strict ? '' : ` or ${encodeURIComponent(serverId)}`})`,
     'Svix apps            app_demo, app_2 (others are created with an `application` body)',
     'nextAuth users       alice (accounts 1, 2), bob (account 3)',
+    `CORS                 ${cors ? `on for ${cors.allowOrigins.join(', ') || 'no origin'} (docs/cors.md)` : 'off (docs/cors.md)'}`,
     '',
     'Development token (every scope, every tenant; 12 h). Narrower ones: npm run token -- --help',
     `export TOKEN=${devToken}`,

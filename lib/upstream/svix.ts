@@ -69,10 +69,12 @@ async function post(operation: string, path: string, token: string, body: unknow
   return reply;
 }
 
+const sameKey = (a: string, b: string) => a === b;
+
 /** Calls with the org key, surviving a key rotation (see credentials.ts). */
 function postWithOrgKey(operation: string, path: string, body: unknown, options: SvixCallOptions): Promise<UpstreamReply> {
   void orgKeyAtInit;
-  const source = { upstream: 'svix' as const, secretId: orgSecretId(), operation, parse: orgKeyFrom, same: (a: string, b: string) => a === b };
+  const source = { upstream: 'svix' as const, secretId: orgSecretId(), operation, parse: orgKeyFrom, same: sameKey };
   return withRotatingCredentials(source, (key) => post(operation, path, key, body, options));
 }
 

@@ -96,9 +96,24 @@ describe('the seed paths, with their trailing slash', () => {
     }
   });
 
-  it('dashboard-access is marked deprecated', async () => {
+  it('dashboard-access is marked deprecated, with a Link to the same app that leads somewhere', async () => {
     const res = await post('/api/v1/auth/dashboard-access/app_demo/');
     expect(res.headers.get('deprecation')).toBe('true');
+    expect(res.headers.get('link')).toBe('</api/v1/auth/app-portal-access/app_demo/>; rel="successor-version"');
+  });
+
+  it('names the decoded app id in the Link, encoded again, and the link is a working route', async () => {
+    expect((await post('/api/v1/auth/app-portal-access/app-demo.v2/', { application: { name: 'Demo v2', uid: 'app-demo.v2' } })).status).toBe(200);
+    // Sent percent-encoded (`app-demo.v2`); API Gateway hands the handler the decoded id.
+    const res = await post('/api/v1/auth/dashboard-access/app%2Ddemo%2Ev2/');
+    expect(res.status).toBe(200);
+    const link = res.headers.get('link') ?? '';
+    expect(link).toBe('</api/v1/auth/app-portal-access/app-demo.v2/>; rel="successor-version"');
+    const successor = /^<([^>]+)>/.exec(link)?.[1] ?? '';
+    const followed = await post(successor, {});
+    expect(followed.status).toBe(200);
+    const { url } = (await followed.json()) as { url: string };
+    expect(JSON.parse(Buffer.from(new URL(url).hash.replace(/^#key=/, ''), 'base64').toString('utf8'))).toMatchObject({ appId: 'app-demo.v2' });
   });
 
   it('unknown routes and wrong methods answer 404 as API Gateway does', async () => {

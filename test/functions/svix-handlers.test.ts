@@ -1,7 +1,7 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handler as appPortalAccess } from '#functions/svix-app-portal-access';
-import { handler as dashboardAccess } from '#functions/svix-dashboard-access';
+import { handler as dashboardAccess, deprecationHeaders } from '#functions/svix-dashboard-access';
 import { handler as expireAll } from '#functions/svix-expire-all';
 import { handler as logout } from '#functions/svix-logout';
 import { clearSecretCache } from '#lib/secrets';
@@ -347,13 +347,29 @@ describe('dashboard-access (deprecated)', () => {
     expect(res.statusCode).toBe(200);
     expect(Object.keys(res.json as object).sort()).toEqual(['token', 'url']);
     expect(res.headers.deprecation).toBe('true');
+    expect(res.headers.link).toBe('</api/v1/auth/app-portal-access/app_demo/>; rel="successor-version"');
     expect(upstream.requests[0]?.path).toBe('/api/v1/auth/app-portal-access/app_demo');
     expect(upstream.requests[0]?.body).toBe('{}');
+  });
+
+  it('links the successor for the same app, whatever the app id holds', async () => {
+    expect((await portal('eu.app-2_x', { application: { name: 'EU', uid: 'eu.app-2_x' } })).statusCode).toBe(200);
+    const res = await invoke(dashboardAccess, {
+      method: 'POST',
+      rawPath: '/api/v1/auth/dashboard-access/eu.app-2_x/',
+      pathParameters: { app_id: 'eu.app-2_x' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers.link).toBe('</api/v1/auth/app-portal-access/eu.app-2_x/>; rel="successor-version"');
+    // Svix app ids hold only unreserved characters today; should that ever widen, the link still
+    // names one path segment.
+    expect(deprecationHeaders('a/b c?%').link).toBe('</api/v1/auth/app-portal-access/a%2Fb%20c%3F%25/>; rel="successor-version"');
   });
 
   it('validates app_id', async () => {
     const res = await invoke(dashboardAccess, { method: 'POST', rawPath: '/api/v1/auth/dashboard-access/x%20y/', pathParameters: { app_id: 'x y' } });
     expect(res.statusCode).toBe(422);
+    expect(res.headers.link).toBeUndefined();
     expect(upstream.requests).toHaveLength(0);
   });
 });

@@ -6,7 +6,11 @@ import { join } from 'node:path';
  * AWS account), so the infra tests assert on the CloudFormation template that would deploy.
  */
 export const PACKAGE_DIR = '.serverless-test';
-/** The same service packaged for SigV4 callers (`--param callerAuth=iam`). */
+/**
+ * The same service packaged with its non-default switches: SigV4 callers (`callerAuth=iam`) and
+ * browser CORS on for one origin. One package for both: each run of `serverless package` costs
+ * 8–15 s of every test run, and the two switches touch different resources (routes, the API).
+ */
 export const PACKAGE_DIR_IAM = '.serverless-test-iam';
 /** The same service with every fair-limit option on (edge, reserved concurrency; docs/limits.md). */
 export const PACKAGE_DIR_LIMITS = '.serverless-test-limits';
@@ -29,6 +33,7 @@ export const ALARM_PARAMS_IAM = {
   functionThrottlesAlarmThreshold: '2',
   upstreamFailuresAlarmThreshold: '7',
 };
+export const CORS_TEST_ORIGIN = 'https://app.example.com';
 
 export default function setup(): void {
   if (process.env.SKIP_PACKAGE === '1') return;
@@ -40,6 +45,12 @@ export default function setup(): void {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
   pack(PACKAGE_DIR);
-  pack(PACKAGE_DIR_IAM, '--param=callerAuth=iam', ...Object.entries(ALARM_PARAMS_IAM).map(([name, value]) => `--param=${name}=${value}`));
+  pack(
+    PACKAGE_DIR_IAM,
+    '--param=callerAuth=iam',
+    '--param=cors=on',
+    `--param=corsAllowedOrigins=${CORS_TEST_ORIGIN}`,
+    ...Object.entries(ALARM_PARAMS_IAM).map(([name, value]) => `--param=${name}=${value}`),
+  );
   pack(PACKAGE_DIR_LIMITS, ...Object.entries(LIMITS_PARAMS).map(([name, value]) => `--param=${name}=${value}`));
 }

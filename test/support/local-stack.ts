@@ -24,6 +24,7 @@ export interface LocalStack {
 
 export interface LocalStackOptions {
   extra?: LocalApiOptions['extra'];
+  cors?: LocalApiOptions['cors'];
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -44,7 +45,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const token = (mint: Partial<MintOptions>) =>
     mintToken(authKey, { scopes, claims: { [TENANT_CLAIMS.svix]: ['*'], [TENANT_CLAIMS.nextauth]: ['*'] }, ...mint });
   const devToken = await token({});
-  const api = await startLocalApi({ authKey, routes, ...(options.extra ? { extra: options.extra } : {}) });
+  const api = await startLocalApi({ authKey, routes, ...(options.extra ? { extra: options.extra } : {}), ...(options.cors ? { cors: options.cors } : {}) });
   return {
     api,
     sandbox,

@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '#local/routes';
+import { DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
+
+/**
+ * `npm run job` as the README shows it, for a message that holds a session nonce: npm itself
+ * echoes a script's command line before running it, so the nonce must travel in a file (`@file`)
+ * or on standard input (`@-`), with `--silent`, and nothing the command prints may hold it.
+ */
+
+const NONCE = 'nonce-canary-job-cli-5f1e9a';
+const MESSAGE = JSON.stringify({ serverid: DEFAULT_SANDBOX_SERVER_ID, nonce: NONCE });
+
+interface Run {
+  code: number | null;
+  output: string;
+  stdout: string;
+}
+
+/** Runs npm with these arguments from `cwd`, the way a developer's shell would. */
+function npm(args: string[], options: { cwd?: string; stdin?: string } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    // A fresh sandbox per run: no SVIX_API_URL / SECRETS_FILE from the test environment.
+    const env = { ...process.env };
+    for (const name of ['SVIX_API_URL', 'NEXTAUTH_API_URL', 'SECRETS_FILE']) delete env[name];
+    const child = spawn('npm', args, { cwd: options.cwd ?? PROJECT_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output, stdout }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+describe.concurrent('npm run job with a message that holds a nonce', () => {
+  it('inline and without --silent, npm prints the nonce with the command line (why the README avoids it)', async () => {
+    const run = await npm(['run', 'job', '--', 'logout', MESSAGE]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`> tsx local/job.ts logout ${MESSAGE}`);
+  });
+
+  it('`npm run --silent job -- logout @file` does the job and prints no nonce; the path is relative to the caller', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'authgate-job-cli-'));
+    writeFileSync(join(dir, 'offboarding.json'), MESSAGE);
+    const run = await npm(['--prefix', PROJECT_ROOT, 'run', '--silent', 'job', '--', 'logout', '@offboarding.json'], { cwd: dir });
+    expect(run.output).toContain('done 1, retried 0, dead-lettered 0');
+    expect(run.code).toBe(0);
+    expect(run.output).not.toContain(NONCE);
+  });
+
+  it('`@-` reads the message from standard input', async () => {
+    const run = await npm(['run', '--silent', 'job', '--', 'logout', '@-'], { stdin: MESSAGE });
+    expect(run.output).toContain('target 0  nextAuth logout');
+    expect(run.code).toBe(0);
+    expect(run.output).not.toContain(NONCE);
+  });
+});

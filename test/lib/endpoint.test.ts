@@ -1,0 +1,34 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { upstreamEndpoint } from '#lib/upstream/endpoint';
+
+afterEach(() => {
+  delete process.env.TEST_UPSTREAM_URL;
+});
+
+describe('upstreamEndpoint', () => {
+  it('puts a path under the base URL, keeping its base path and credentials, dropping its query', () => {
+    const cases: Array<[string, string]> = [
+      ['https://api.eu.svix.com', 'https://api.eu.svix.com/api/v1/auth/logout'],
+      ['https://api.eu.svix.com/', 'https://api.eu.svix.com/api/v1/auth/logout'],
+      ['http://127.0.0.1:4010/proxy/svix/', 'http://127.0.0.1:4010/proxy/svix/api/v1/auth/logout'],
+      ['https://u:p@gw.example/base?x=1#f', 'https://u:p@gw.example/base/api/v1/auth/logout'],
+    ];
+    for (const [base, expected] of cases) {
+      process.env.TEST_UPSTREAM_URL = base;
+      const url = upstreamEndpoint('TEST_UPSTREAM_URL').url('/api/v1/auth/logout');
+      expect(url.href, base).toBe(expected);
+    }
+  });
+
+  it('gives a fresh URL per call (a caller may set its query) and one frozen policy per kind', () => {
+    process.env.TEST_UPSTREAM_URL = 'https://api.nextauth.com';
+    const endpoint = upstreamEndpoint('TEST_UPSTREAM_URL');
+    const first = endpoint.url('/servers/x/sessions/qr/login');
+    first.search = 'img=png';
+    expect(endpoint.url('/servers/x/sessions/qr/login').search).toBe('');
+    expect(endpoint.policy(true)).toBe(endpoint.policy(true));
+    expect(endpoint.policy(true).safe).toBe(true);
+    expect(endpoint.policy(false).safe).toBe(false);
+    expect(Object.isFrozen(endpoint.policy(false))).toBe(true);
+  });
+});
