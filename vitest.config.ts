@@ -33,7 +33,7 @@ export default defineConfig({
       provider: 'v8',
       include: ['lib/**/*.ts', 'functions/**/*.ts'],
       reporter: ['text-summary', 'text'],
-      // Measured 97.0 / 92.2 / 98.5 / 97.9 % (statements / branches / functions / lines), docs/testing.md.
+      // Measured 97.1 / 92.5 / 98.5 / 98.0 % (statements / branches / functions / lines), docs/testing.md.
       thresholds: { statements: 96, branches: 91, functions: 97, lines: 97 },
     },
   },
