@@ -1,0 +1,120 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { configOnce, envInt, envUrl, optionalEnv, requireEnv } from '#lib/config';
+import { ConfigError } from '#lib/errors';
+
+const VARIABLE = 'AUTHGATE_UNIT_TEST_VARIABLE';
+
+afterEach(() => {
+  delete process.env[VARIABLE];
+});
+
+/** The error `read` throws (the test fails if it does not throw). */
+function thrown(read: () => unknown): unknown {
+  try {
+    read();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('requireEnv', () => {
+  it('returns the value trimmed', () => {
+    process.env[VARIABLE] = '  value  ';
+    expect(requireEnv(VARIABLE)).toBe('value');
+  });
+
+  it('fails with the variable name when unset or blank', () => {
+    for (const value of [undefined, '', '   ']) {
+      if (value === undefined) delete process.env[VARIABLE];
+      else process.env[VARIABLE] = value;
+
+      const err = thrown(() => requireEnv(VARIABLE));
+
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe(VARIABLE);
+      expect((err as ConfigError).message).toBe(`${VARIABLE} is not set`);
+    }
+  });
+});
+
+describe('optionalEnv', () => {
+  it('is undefined when unset or blank, else the trimmed value', () => {
+    expect(optionalEnv(VARIABLE)).toBeUndefined();
+    process.env[VARIABLE] = ' ';
+    expect(optionalEnv(VARIABLE)).toBeUndefined();
+    process.env[VARIABLE] = ' on ';
+    expect(optionalEnv(VARIABLE)).toBe('on');
+  });
+});
+
+describe('envInt', () => {
+  const bounds = { min: 100, max: 29_000 };
+
+  it('falls back when unset and reads integers at both bounds', () => {
+    expect(envInt(VARIABLE, 2_500, bounds)).toBe(2_500);
+    process.env[VARIABLE] = '100';
+    expect(envInt(VARIABLE, 2_500, bounds)).toBe(100);
+    process.env[VARIABLE] = '29000';
+    expect(envInt(VARIABLE, 2_500, bounds)).toBe(29_000);
+  });
+
+  it('refuses values out of bounds or not integers, naming the bounds and never the value', () => {
+    for (const raw of ['99', '29001', '1.5', 'ten', '0x10z']) {
+      process.env[VARIABLE] = raw;
+
+      const err = thrown(() => envInt(VARIABLE, 2_500, bounds)) as ConfigError;
+
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err.message).toBe(`${VARIABLE} must be an integer from 100 to 29000`);
+    }
+  });
+});
+
+describe('envUrl', () => {
+  it('reads http and https URLs', () => {
+    process.env[VARIABLE] = 'https://api.example.test/base/';
+    expect(envUrl(VARIABLE).href).toBe('https://api.example.test/base/');
+    process.env[VARIABLE] = 'http://127.0.0.1:4010';
+    expect(envUrl(VARIABLE).port).toBe('4010');
+  });
+
+  it('refuses other protocols and non-URLs without quoting them', () => {
+    for (const raw of ['ftp://example.test', 'not a url', 'file:///etc/passwd']) {
+      process.env[VARIABLE] = raw;
+
+      const err = thrown(() => envUrl(VARIABLE)) as ConfigError;
+
+      expect(err.message).toBe(`${VARIABLE} must be an http(s) URL`);
+      expect(err.message).not.toContain(raw);
+    }
+  });
+
+  it('requires the variable', () => {
+    expect(thrown(() => envUrl(VARIABLE))).toBeInstanceOf(ConfigError);
+  });
+});
+
+describe('configOnce', () => {
+  it('reads once and reuses the value', () => {
+    let reads = 0;
+    const config = configOnce(() => ({ n: ++reads }));
+
+    const first = config();
+    const second = config();
+
+    expect(first).toEqual({ n: 1 });
+    expect(second).toBe(first);
+    expect(reads).toBe(1);
+  });
+
+  it('does not cache a failed read, so a fixed environment is picked up', () => {
+    const config = configOnce(() => requireEnv(VARIABLE));
+
+    expect(() => config()).toThrow(ConfigError);
+    process.env[VARIABLE] = 'now set';
+    expect(config()).toBe('now set');
+    process.env[VARIABLE] = 'changed later';
+    expect(config()).toBe('now set');
+  });
+});

@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { clearSecretValues, PREFIX_CHARS, REDACTED, registerSecretValue, scrubSecrets } from '#lib/redaction';
+
+afterEach(() => {
+  clearSecretValues();
+});
+
+describe('scrubSecrets', () => {
+  it('replaces the raw value wherever it appears', () => {
+    registerSecretValue('sk_live_0123456789abcdef');
+
+    expect(scrubSecrets('key sk_live_0123456789abcdef and again sk_live_0123456789abcdef.')).toBe(`key ${REDACTED} and again ${REDACTED}.`);
+  });
+
+  it('replaces its JSON-escaped forms, escaped once and twice', () => {
+    const secret = 'sk"quoted\\back';
+    registerSecretValue(secret);
+    const once = JSON.stringify({ key: secret });
+    const twice = JSON.stringify({ line: once });
+
+    expect(scrubSecrets(once)).toBe(`{"key":"${REDACTED}"}`);
+    expect(scrubSecrets(twice)).toBe(`{"line":"{\\"key\\":\\"${REDACTED}\\"}"}`);
+  });
+
+  it('replaces its percent-encoded form (a URL that echoes it)', () => {
+    const secret = 'sk/live+0123=abcd';
+    registerSecretValue(secret);
+
+    const link = `https://portal.example/#key=${encodeURIComponent(secret)}&x=1`;
+
+    expect(scrubSecrets(link)).toBe(`https://portal.example/#key=${REDACTED}&x=1`);
+  });
+
+  it(`replaces a truncated echo of at least ${PREFIX_CHARS} characters, not a shorter one`, () => {
+    const secret = 'sk_live_0123456789abcdef';
+    registerSecretValue(secret);
+    const long = secret.slice(0, PREFIX_CHARS);
+    const short = secret.slice(0, PREFIX_CHARS - 1);
+
+    expect(PREFIX_CHARS).toBe(12);
+    expect(scrubSecrets(`echo: ${long}…`)).toBe(`echo: ${REDACTED}…`);
+    expect(scrubSecrets(`echo: ${short}…`)).toBe(`echo: ${short}…`);
+  });
+
+  it('ignores values shorter than 8 characters (they would scrub noise)', () => {
+    registerSecretValue('abc1234');
+    registerSecretValue('abcd1234');
+
+    expect(scrubSecrets('abc1234 abcd1234')).toBe(`abc1234 ${REDACTED}`);
+  });
+
+  it('scrubs every registered value, and nothing after they are cleared', () => {
+    registerSecretValue('first-secret-1');
+    registerSecretValue('second-secret-2');
+
+    expect(scrubSecrets('first-secret-1/second-secret-2')).toBe(`${REDACTED}/${REDACTED}`);
+    clearSecretValues();
+    expect(scrubSecrets('first-secret-1')).toBe('first-secret-1');
+  });
+
+  it('leaves text without secrets unchanged', () => {
+    registerSecretValue('sk_live_0123456789abcdef');
+
+    expect(scrubSecrets('nothing to see: sk_live_ only')).toBe('nothing to see: sk_live_ only');
+  });
+});
