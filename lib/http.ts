@@ -56,7 +56,10 @@ const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 
 function bodySize(event: HttpEvent): number {
   if (!event.body) return 0;
-  return event.isBase64Encoded ? Math.floor((event.body.length * 3) / 4) : Buffer.byteLength(event.body);
+  if (!event.isBase64Encoded) return Buffer.byteLength(event.body);
+  // Base64 padding is not body: 16 bytes are 24 characters ending in `==`.
+  const padding = event.body.endsWith('==') ? 2 : event.body.endsWith('=') ? 1 : 0;
+  return Math.floor((event.body.length * 3) / 4) - padding;
 }
 
 const bodyLimit = (maxBytes: number): MiddlewareObj<HttpEvent> => ({
