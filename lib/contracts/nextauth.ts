@@ -11,6 +11,8 @@ const serverPath = { serverid: ServerId };
 const nonceHeader = { 'x-nonce': Nonce };
 const userContext = { schema: OptionalUserContext, presence: 'optional', maxBytes: MAX_USER_CONTEXT_BYTES } as const;
 const session = { family: 'nextauth', headers: nonceHeader, tenant: 'serverid' } as const;
+/** A push to the user's app: POST, an optional UserContext, never retried (lib/upstream/nextauth.ts). */
+const provoke = { ...session, method: 'POST', body: userContext } as const;
 
 /** Raw bytes or (`img=png`) a PNG; the optional UserContext travels as a body on the GET. */
 export const getQrLoginContract = defineContract({
@@ -40,28 +42,22 @@ export const logoutSessionContract = defineContract({
 });
 
 export const provokeLoginContract = defineContract({
-  ...session,
+  ...provoke,
   operation: 'nextauth.provoke-login',
-  method: 'POST',
   path: '/servers/{serverid}/sessions/provokelogin',
   pathParameters: serverPath,
-  body: userContext,
 });
 
 export const provokeLoginOnAccountContract = defineContract({
-  ...session,
+  ...provoke,
   operation: 'nextauth.provoke-login-on-account',
-  method: 'POST',
   path: '/servers/{serverid}/accounts/{accountid}/provokelogin',
   pathParameters: { ...serverPath, accountid: AccountId },
-  body: userContext,
 });
 
 export const provokeLoginOnUserContract = defineContract({
-  ...session,
+  ...provoke,
   operation: 'nextauth.provoke-login-on-user',
-  method: 'POST',
   path: '/servers/{serverid}/users/{userid}/provokelogin',
   pathParameters: { ...serverPath, userid: UserId },
-  body: userContext,
 });

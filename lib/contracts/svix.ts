@@ -7,19 +7,22 @@ import { AppId, ApplicationTokenExpireIn, AppPortalAccessIn, IdempotencyKey } fr
  * trailing slash the seed paths have: HTTP API serves both spellings on one route.
  */
 
-const appPath = { app_id: AppId };
 const idempotencyHeader = { 'idempotency-key': v.optional(IdempotencyKey) };
-
-export const appPortalAccessContract = defineContract({
-  operation: 'svix.app-portal-access',
+/** What the three operations on an app share: its id is the tenant and scopes the idempotency key. */
+const onApp = {
   family: 'svix',
   method: 'POST',
-  path: '/api/v1/auth/app-portal-access/{app_id}',
-  pathParameters: appPath,
+  pathParameters: { app_id: AppId },
   headers: idempotencyHeader,
-  body: { schema: AppPortalAccessIn, presence: 'required' },
   tenant: 'app_id',
   idempotency: { target: 'app_id' },
+} as const;
+
+export const appPortalAccessContract = defineContract({
+  ...onApp,
+  operation: 'svix.app-portal-access',
+  path: '/api/v1/auth/app-portal-access/{app_id}',
+  body: { schema: AppPortalAccessIn, presence: 'required' },
 });
 
 /**
@@ -27,27 +30,17 @@ export const appPortalAccessContract = defineContract({
  * through app-portal-access with no options, as the OSS server still does.
  */
 export const dashboardAccessContract = defineContract({
+  ...onApp,
   operation: 'svix.dashboard-access',
-  family: 'svix',
-  method: 'POST',
   path: '/api/v1/auth/dashboard-access/{app_id}',
-  pathParameters: appPath,
-  headers: idempotencyHeader,
-  tenant: 'app_id',
-  idempotency: { target: 'app_id' },
   successor: '/api/v1/auth/app-portal-access/{app_id}/',
 });
 
 export const expireAllContract = defineContract({
+  ...onApp,
   operation: 'svix.expire-all',
-  family: 'svix',
-  method: 'POST',
   path: '/api/v1/auth/app/{app_id}/expire-all',
-  pathParameters: appPath,
-  headers: idempotencyHeader,
   body: { schema: ApplicationTokenExpireIn, presence: 'required' },
-  tenant: 'app_id',
-  idempotency: { target: 'app_id' },
 });
 
 /** The caller's own app token is the credential, checked by Svix, so the route has no authorizer. */
