@@ -186,6 +186,8 @@ async function section3and4() {
       pathParameters: { app_id: 'app_demo' },
       headers: { 'content-type': 'application/json' },
       body: '{}',
+      // As API Gateway's JWT authorizer hands it on: the functions refuse a request naming no caller.
+      authorizer: { jwt: { claims: { sub: 'bench' }, scopes: ['svix/app-portal-access'] } },
     });
     // The context is the Lambda runtime's, made before the handler runs: not part of what it adds.
     const context = lambdaContext();

@@ -143,6 +143,8 @@ export async function coldRequest(options: ColdRequestOptions): Promise<Array<{ 
       pathParameters: { app_id: 'app_demo' },
       headers: { 'content-type': 'application/json' },
       body: '{}',
+      // As API Gateway's JWT authorizer hands it on: the functions refuse a request naming no caller.
+      authorizer: { jwt: { claims: { sub: 'bench' }, scopes: ['svix/app-portal-access'] } },
     }),
   );
   const probe = join(import.meta.dirname, 'cold-request-probe.cjs');
