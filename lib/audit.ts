@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Caller } from './caller.ts';
 import { log } from './log.ts';
@@ -11,9 +10,11 @@ import { log } from './log.ts';
  * Never in a record: tokens, keys, magic links, nonces (only a short digest that lets two records
  * of one session be matched) or bodies (only the session ids an expire-all names).
  *
- * The record of the running operation is held in AsyncLocalStorage, so the upstream client can add
- * what only it knows (upstream status, attempts) without every layer passing it along, and so
- * concurrent operations in one process (job targets, the local API) never write into each other's.
+ * The record travels with the work's deadline (deadline.ts), which every upstream call already
+ * receives, so the upstream client adds what only it knows (upstream status, attempts) to the right
+ * record even when operations run concurrently in one process (job targets, the local API). Not
+ * AsyncLocalStorage: on Node 22 it hooks every promise, which measured about twice the cost per
+ * await (docs/performance-warm.md) on the path every request takes.
  */
 
 export interface AuditTarget {
@@ -52,21 +53,8 @@ export interface AuditRecord {
   startedAt?: number;
 }
 
-const current = new AsyncLocalStorage<AuditRecord>();
-
-/** Runs `work` with `record` as the audit record that upstream calls made inside it report to. */
-export function withAuditRecord<T>(record: AuditRecord, work: () => T): T {
-  return current.run(record, work);
-}
-
-/** The record of the operation running now, if any. */
-export function currentAuditRecord(): AuditRecord | undefined {
-  return current.getStore();
-}
-
-/** Called by the upstream client after each call: the last status and how many attempts it took. */
-export function noteUpstreamCall(call: { status?: number; attempts: number; ms: number }): void {
-  const record = current.getStore();
+/** Adds an upstream call to `record`: the last status, and how many attempts and how long it took. */
+export function noteUpstreamCall(record: AuditRecord | undefined, call: { status?: number; attempts: number; ms: number }): void {
   if (!record) return;
   if (call.status !== undefined) record.upstreamStatus = call.status;
   record.attempts = (record.attempts ?? 0) + call.attempts;

@@ -1,7 +1,7 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { type AuditRecord, type AuditTarget, currentAuditRecord, nonceDigest, withAuditRecord, writeAudit } from './audit.ts';
+import { type AuditRecord, type AuditTarget, nonceDigest, writeAudit } from './audit.ts';
 import { type Caller, callerOf, tokenHolder } from './caller.ts';
 import { type Deadline, deadlineFromContext } from './deadline.ts';
 import { edgeOriginGuard } from './edge-origin.ts';
@@ -84,6 +84,15 @@ const optionalJsonBody = (): MiddlewareObj<HttpEvent> => {
   };
 };
 
+/**
+ * The invocation's audit record rides on its Lambda context (one per invocation, also when the local
+ * API runs several at once), under a key no one else uses; the upstream calls get it through the
+ * deadline (deadline.ts).
+ */
+const AUDIT = Symbol('authgate.audit');
+type AuditedContext = Context & { [AUDIT]?: AuditRecord };
+const auditOf = (context: Context): AuditRecord | undefined => (context as AuditedContext)[AUDIT];
+
 function unauthenticated(family: Family): ApiError {
   // Svix's own 401 body; nextAuth documents none, so ours.
   return family === 'svix'
@@ -96,9 +105,9 @@ function unauthenticated(family: Family): ApiError {
  * `sub`, `client_id` or `azp`): such a caller could not be told apart from any other, so it gets
  * nothing (401) rather than a namespace shared with every other anonymous token.
  */
-const callerGuard = (options: HttpOptions): MiddlewareObj<HttpEvent> => ({
-  before: ({ event }) => {
-    const record = currentAuditRecord();
+const callerGuard = (options: HttpOptions): MiddlewareObj<HttpEvent, HttpResult, Error, Context> => ({
+  before: ({ event, context }) => {
+    const record = auditOf(context);
     const bearer = event.headers?.authorization;
     const caller = options.anonymous ? (bearer ? tokenHolder(bearer) : undefined) : callerOf(event.requestContext);
     if (!caller && !options.anonymous) throw unauthenticated(options.family);
@@ -183,9 +192,9 @@ function scrubResponse(response: HttpResult | null | undefined): void {
 
 /** The log context, the response scrub and the audit record of each invocation. */
 const invocationLog = (operation: string, family: Family): MiddlewareObj<HttpEvent, HttpResult> => {
-  const done = (request: { response: HttpResult | null | undefined }) => {
+  const done = (request: { response: HttpResult | null | undefined; context: Context }) => {
     scrubResponse(request.response);
-    const record = currentAuditRecord();
+    const record = auditOf(request.context);
     if (!record) return;
     record.status = request.response?.statusCode;
     writeAudit(record);
@@ -240,11 +249,12 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
     .handler((event, context) => {
       // HTTP API omits `headers` when there are none.
       event.headers ??= {};
-      const record = currentAuditRecord();
+      const record = auditOf(context);
       noteBodyTargets(record, event.body);
       // callerGuard has named the caller, or refused the request (the anonymous route's handler refuses a missing bearer).
       const caller = record?.caller ?? { id: 'anonymous' };
-      return fn(event as unknown as ParsedEvent, { deadline: deadlineFromContext(context), requestId: context.awsRequestId, caller, operation });
+      const deadline = deadlineFromContext(context, undefined, record);
+      return fn(event as unknown as ParsedEvent, { deadline, requestId: context.awsRequestId, caller, operation });
     });
   return (event: HttpEvent, context: Context) => {
     const record: AuditRecord = {
@@ -256,7 +266,8 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
       requestId: context.awsRequestId,
       startedAt: Date.now(),
     };
-    return withAuditRecord(record, () => lambda(event, context));
+    (context as AuditedContext)[AUDIT] = record;
+    return lambda(event, context);
   };
 }
 

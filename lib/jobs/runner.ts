@@ -1,7 +1,7 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { type AuditRecord, withAuditRecord, writeAudit } from '../audit.ts';
+import { type AuditRecord, writeAudit } from '../audit.ts';
 import type { Caller } from '../caller.ts';
-import { type Deadline, deadlineFromContext, deadlineIn } from '../deadline.ts';
+import { deadlineFromContext, deadlineIn, earliest } from '../deadline.ts';
 import { log } from '../log.ts';
 import { publishMetrics, recordJobBatch } from '../metrics.ts';
 import type { DeadLetter } from './dead-letter.ts';
@@ -94,9 +94,6 @@ function limiter(max: number) {
 
 const receiveCount = (record: SQSRecord) => Number(record.attributes?.ApproximateReceiveCount ?? 1);
 
-/** The earlier of two deadlines. */
-const earliest = (a: Deadline, b: Deadline): Deadline => ({ remainingMs: () => Math.min(a.remainingMs(), b.remainingMs()) });
-
 /**
  * @example
  * const { response } = await runBatch(job, event.Records, context, { concurrency: 8, startMarginMs: 2_000, finishMarginMs: 1_000, deadLetter });
@@ -135,9 +132,9 @@ export async function runBatch(
       let error: unknown;
       try {
         // Its own clock starts now, when it holds a slot, not when the batch began.
-        const targetDeadline = earliest(deadline, deadlineIn(options.targetBudgetMs ?? TARGET_BUDGET_MS));
+        const targetDeadline = earliest(deadline, deadlineIn(options.targetBudgetMs ?? TARGET_BUDGET_MS), audit);
         const ctx = { deadline: targetDeadline, idempotencyKey: targetIdempotencyKey(message.id, index, target) };
-        await withAuditRecord(audit, () => executeTarget(job, target, ctx));
+        await executeTarget(job, target, ctx);
       } catch (err) {
         error = err;
       }

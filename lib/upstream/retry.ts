@@ -94,7 +94,7 @@ export async function callWithRetry(attempt: Attempt, options: CallOptions): Pro
     return reply;
   } finally {
     recordUpstreamCall(options.operation, outcome.attempts);
-    noteUpstreamCall({ ...outcome, ms: Date.now() - started });
+    noteUpstreamCall(options.deadline.audit, { ...outcome, ms: Date.now() - started });
   }
 }
 

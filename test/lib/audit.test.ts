@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type AuditRecord, currentAuditRecord, nonceDigest, noteUpstreamCall, withAuditRecord, writeAudit } from '#lib/audit';
+import { type AuditRecord, nonceDigest, noteUpstreamCall, writeAudit } from '#lib/audit';
+import { deadlineIn, earliest } from '#lib/deadline';
+import { callWithRetry, DEFAULT_POLICY } from '#lib/upstream/retry';
 import { parsedLogs } from '../support/logs.ts';
 
 const record = (fields: Partial<AuditRecord> = {}): AuditRecord => ({ operation: 'svix.expire-all', target: { appId: 'app_1' }, ...fields });
@@ -8,32 +10,25 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-describe('withAuditRecord / currentAuditRecord', () => {
-  it('makes the record current inside the work only', () => {
-    // Prepare
-    const mine = record();
-    // Act
-    const inside = withAuditRecord(mine, () => currentAuditRecord());
-    // Assess
-    expect(inside).toBe(mine);
-    expect(currentAuditRecord()).toBeUndefined();
-  });
-
+describe('upstream calls report to the record their deadline carries', () => {
   it('keeps concurrent operations apart across awaits', async () => {
+    // Prepare
     const a = record({ operation: 'a' });
     const b = record({ operation: 'b' });
-    const work = async (attempts: number) => {
-      await Promise.resolve();
-      noteUpstreamCall({ status: 200 + attempts, attempts, ms: 10 });
+    const reply = (status: number) => async () => {
       await new Promise((resolve) => setImmediate(resolve));
-      return currentAuditRecord()?.operation;
+      return { status, headers: {}, body: Buffer.alloc(0) };
     };
-
-    const seen = await Promise.all([withAuditRecord(a, () => work(1)), withAuditRecord(b, () => work(3))]);
-
-    expect(seen).toEqual(['a', 'b']);
-    expect(a).toMatchObject({ upstreamStatus: 201, attempts: 1, upstreamMs: 10 });
-    expect(b).toMatchObject({ upstreamStatus: 203, attempts: 3, upstreamMs: 10 });
+    const options = (audit: AuditRecord) => ({
+      deadline: earliest(deadlineIn(5_000), deadlineIn(5_000), audit),
+      policy: DEFAULT_POLICY,
+      operation: audit.operation,
+    });
+    // Act
+    await Promise.all([callWithRetry(reply(201), options(a)), callWithRetry(reply(203), options(b))]);
+    // Assess
+    expect(a).toMatchObject({ upstreamStatus: 201, attempts: 1 });
+    expect(b).toMatchObject({ upstreamStatus: 203, attempts: 1 });
   });
 });
 
@@ -41,19 +36,16 @@ describe('noteUpstreamCall', () => {
   it('adds attempts and time across calls and keeps the last status', () => {
     const mine = record();
 
-    withAuditRecord(mine, () => {
-      noteUpstreamCall({ status: 503, attempts: 2, ms: 120 });
-      noteUpstreamCall({ attempts: 1, ms: 30 });
-    });
+    noteUpstreamCall(mine, { status: 503, attempts: 2, ms: 120 });
+    noteUpstreamCall(mine, { attempts: 1, ms: 30 });
 
     expect(mine.upstreamStatus).toBe(503);
     expect(mine.attempts).toBe(3);
     expect(mine.upstreamMs).toBe(150);
   });
 
-  it('does nothing outside an operation', () => {
-    expect(() => noteUpstreamCall({ status: 200, attempts: 1, ms: 1 })).not.toThrow();
-    expect(currentAuditRecord()).toBeUndefined();
+  it('does nothing without a record (a call outside any operation)', () => {
+    expect(() => noteUpstreamCall(undefined, { status: 200, attempts: 1, ms: 1 })).not.toThrow();
   });
 });
 
