@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { resetConfig } from '#lib/config';
 import { ConfigError } from '#lib/errors';
 import { upstreamEndpoint } from '#lib/upstream/endpoint';
 import { DEFAULT_POLICY } from '#lib/upstream/retry';
 
-const VARIABLE = 'UNIT_UPSTREAM_URL';
+const VARIABLE = 'SVIX_API_URL';
 
 afterEach(() => {
   delete process.env[VARIABLE];
@@ -16,6 +17,7 @@ describe('upstreamEndpoint', () => {
     const withSlash = upstreamEndpoint(VARIABLE);
     const first = withSlash.url('/api/v1/auth/logout').href;
     process.env[VARIABLE] = 'https://other.example.test/v2';
+    resetConfig(); // another container
     const withoutSlash = upstreamEndpoint(VARIABLE);
 
     expect(first).toBe('https://api.example.test/v2/api/v1/auth/logout');
