@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
-import { setting } from './config.ts';
+import { SECRETS_MAX_AGE_SECONDS, SECRETS_STALE_IF_ERROR_SECONDS, setting } from './config.ts';
 import { ConfigError, SecretUnavailableError } from './errors.ts';
 import { log } from './log.ts';
 import { registerSecretValue } from './redaction.ts';
@@ -44,8 +44,8 @@ const cache = new Map<string, CacheEntry>();
 const inflight = new Map<string, Promise<string>>();
 
 const settings = () => ({
-  maxAgeMs: setting('SECRETS_MAX_AGE_SECONDS') * 1000,
-  staleIfErrorMs: setting('SECRETS_STALE_IF_ERROR_SECONDS') * 1000,
+  maxAgeMs: setting(SECRETS_MAX_AGE_SECONDS) * 1000,
+  staleIfErrorMs: setting(SECRETS_STALE_IF_ERROR_SECONDS) * 1000,
 });
 
 /**
@@ -112,7 +112,7 @@ async function refresh(secretId: string, cached: CacheEntry | undefined): Promis
  * Returns the secret's string value.
  *
  * @example
- * const key = await getSecret(setting('SVIX_SECRET_ID'));            // cached
+ * const key = await getSecret(setting(SVIX_SECRET_ID));            // cached
  * const rotated = await getSecret(id, { forceRefresh: true });        // after an upstream 401
  */
 export async function getSecret(secretId: string, options: { forceRefresh?: boolean } = {}): Promise<string> {

@@ -1,4 +1,4 @@
-import { setting } from './config.ts';
+import { NEXTAUTH_TENANT_CLAIM, SVIX_TENANT_CLAIM, setting } from './config.ts';
 import { ApiError } from './errors.ts';
 import { normaliseServerId } from './schemas/server-id.ts';
 
@@ -11,7 +11,7 @@ import { normaliseServerId } from './schemas/server-id.ts';
 
 export type TenantKind = 'svix' | 'nextauth';
 
-const CLAIM_VARIABLE: Record<TenantKind, 'SVIX_TENANT_CLAIM' | 'NEXTAUTH_TENANT_CLAIM'> = { svix: 'SVIX_TENANT_CLAIM', nextauth: 'NEXTAUTH_TENANT_CLAIM' };
+const CLAIM_VARIABLE = { svix: SVIX_TENANT_CLAIM, nextauth: NEXTAUTH_TENANT_CLAIM };
 
 /**
  * One spelling per id before comparing. A nextAuth server id may come in base64url or standard

@@ -1,7 +1,7 @@
 import { SendMessageCommand, SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { setting } from '../config.ts';
+import { DLQ_URL, JOB_CONCURRENCY, setting } from '../config.ts';
 import { log } from '../log.ts';
 import { type DeadLetter, queueDeadLetter, redriveOnly } from './dead-letter.ts';
 import { type RunnerOptions, runBatch } from './runner.ts';
@@ -53,7 +53,7 @@ let sqs: SQSClient | undefined;
 /** Built once per queue URL (lib/config.ts reads the URL once per container). */
 let deadLetterFor: { url: string | undefined; deadLetter: DeadLetter } | undefined;
 function envDeadLetter(): DeadLetter {
-  const url = setting('DLQ_URL');
+  const url = setting(DLQ_URL);
   if (deadLetterFor && deadLetterFor.url === url) return deadLetterFor.deadLetter;
   const deadLetter = url
     ? queueDeadLetter(url, (input) => {
@@ -85,7 +85,7 @@ export function jobHandler(job: JobDefinition, options: JobHandlerOptions = {}) 
     .use(invocationLog(jobOperation(job.kind)))
     .handler(async (event, context) => {
       const runner: RunnerOptions = {
-        concurrency: options.concurrency ?? setting('JOB_CONCURRENCY'),
+        concurrency: options.concurrency ?? setting(JOB_CONCURRENCY),
         startMarginMs: options.startMarginMs ?? JOB_DEFAULTS.startMarginMs,
         finishMarginMs: options.finishMarginMs ?? JOB_DEFAULTS.finishMarginMs,
         ...(options.targetBudgetMs === undefined ? {} : { targetBudgetMs: options.targetBudgetMs }),

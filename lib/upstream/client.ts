@@ -1,8 +1,6 @@
-import type * as v from 'valibot';
 import type { UrlVariable } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import type { HttpError } from '../errors.ts';
-import { answerOf } from './answer.ts';
 import { upstreamEndpoint } from './endpoint.ts';
 import { ensureOk } from './failures.ts';
 import { callWithRetry } from './retry.ts';
@@ -13,9 +11,9 @@ import { preconnectAtInit } from './warm-up.ts';
  * The one way to call an upstream, for both families: the URL under the base URL (endpoint.ts),
  * the credentials (credentials.ts, or the caller's own), the retry policy with its per-attempt
  * bound (retry.ts) over one transport (transport.ts), what a failure becomes for our caller
- * (failures.ts, `Retry-After` included), and the answer read with its schema (answer.ts). In
- * Lambda the connection is opened at init (warm-up.ts). svix.ts and nextauth.ts only say what each
- * operation sends and gets back.
+ * (failures.ts, `Retry-After` included). In Lambda the connection is opened at init (warm-up.ts).
+ * svix.ts and nextauth.ts only say what each operation sends, and read what it gets back with its
+ * schema (answer.ts).
  *
  * Headers are built from scratch by the family's `headers`, so nothing a caller sent reaches the
  * upstream. Should the upstream (or a proxy before it) echo a key in its answer, lib/http.ts scrubs
@@ -43,8 +41,6 @@ export interface CredentialSource<C, R> {
 }
 
 export interface UpstreamClientOptions<C, R extends UpstreamRequest> {
-  /** The upstream's name in error details ("Svix answered with an unexpected body."). */
-  name: string;
   baseUrlVariable: UrlVariable;
   credentials: CredentialSource<C, R>;
   /** Every header of one attempt (`attempt` counts from 1), credentials included; `content-type` and `user-agent` are added. */
@@ -56,16 +52,14 @@ export interface UpstreamClientOptions<C, R extends UpstreamRequest> {
 export interface UpstreamClient<R extends UpstreamRequest> {
   /** The 2xx reply; anything else is thrown as what it becomes for our caller. */
   call(request: R): Promise<UpstreamReply>;
-  /** The 2xx answer read with `schema`; an answer that does not fit is a 502. */
-  read<S extends v.GenericSchema>(request: R, schema: S): Promise<v.InferOutput<S>>;
 }
 
 const USER_AGENT = 'authgate/0.1';
 
 /**
  * @example
- * const client = upstreamClient({ name: 'Svix', baseUrlVariable: 'SVIX_API_URL', credentials, headers, passThrough });
- * const { url } = await client.read({ operation, method: 'POST', path, body, safe: true, deadline }, PortalAccessOut);
+ * const client = upstreamClient({ baseUrlVariable: SVIX_API_URL, credentials, headers, passThrough });
+ * const reply = await client.call({ operation, method: 'POST', path, body, safe: true, deadline });
  */
 export function upstreamClient<C, R extends UpstreamRequest>(options: UpstreamClientOptions<C, R>): UpstreamClient<R> {
   const endpoint = upstreamEndpoint(options.baseUrlVariable);
@@ -86,15 +80,12 @@ export function upstreamClient<C, R extends UpstreamRequest>(options: UpstreamCl
     );
   }
 
-  async function call(request: R): Promise<UpstreamReply> {
-    const reply = await options.credentials.use(request, (credentials) => attempts(credentials, request));
-    ensureOk(reply, options.passThrough);
-    return reply;
-  }
-
   return {
-    call,
-    read: async (request, schema) => answerOf((await call(request)).body, schema, options.name),
+    async call(request) {
+      const reply = await options.credentials.use(request, (credentials) => attempts(credentials, request));
+      ensureOk(reply, options.passThrough);
+      return reply;
+    },
   };
 }
 

@@ -70,7 +70,7 @@ export interface SecretCredentials<C, R> {
  * esbuild's `@__PURE__` comment, so that a bundle that never uses it drops it, and the AWS SDK with it.
  *
  * @example
- * const orgKey = secretCredentials({ upstream: 'svix', secretIdVariable: 'SVIX_SECRET_ID', parse, same });   // svix.ts
+ * const orgKey = secretCredentials({ upstream: 'svix', secretIdVariable: SVIX_SECRET_ID, parse, same });   // svix.ts
  */
 export function secretCredentials<C, R extends { operation: string }>(source: SecretCredentials<C, R>): CredentialSource<C, R> {
   const atInit = prefetchSecretAtInit(source.secretIdVariable);

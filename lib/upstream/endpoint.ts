@@ -1,4 +1,4 @@
-import { setting, type UrlVariable } from '../config.ts';
+import { setting, UPSTREAM_ATTEMPT_TIMEOUT_MS, type UrlVariable } from '../config.ts';
 import { DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
 
 /**
@@ -6,7 +6,7 @@ import { DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
  * of calling an upstream that does not depend on which upstream it is.
  *
  * @example
- * const svix = upstreamEndpoint('SVIX_API_URL');
+ * const svix = upstreamEndpoint(SVIX_API_URL);
  * send({ method: 'POST', url: svix.url('/api/v1/auth/logout'), ... }) // under svix.policy(true)
  */
 export interface UpstreamEndpoint {
@@ -30,7 +30,7 @@ export function upstreamEndpoint(baseUrlVariable: UrlVariable): UpstreamEndpoint
   // resolving against the base (a measurable part of a warm call).
   const config = (): Derived => {
     const base = setting(baseUrlVariable);
-    const attemptTimeoutMs = setting('UPSTREAM_ATTEMPT_TIMEOUT_MS');
+    const attemptTimeoutMs = setting(UPSTREAM_ATTEMPT_TIMEOUT_MS);
     if (derived?.base === base && derived.attemptTimeoutMs === attemptTimeoutMs) return derived;
     const root = new URL(base);
     root.search = '';

@@ -1,3 +1,4 @@
+import { NEXTAUTH_API_URL, NEXTAUTH_SECRET_ID } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { ApiError, type HttpError } from '../errors.ts';
 import { log } from '../log.ts';
@@ -53,11 +54,10 @@ function nextauthPassThrough(reply: UpstreamReply): HttpError {
 
 // In Lambda, init opens the connection and fetches the key (warm-up.ts): every nextAuth call uses it.
 const client = upstreamClient<Credentials, NextAuthRequest>({
-  name: 'nextAuth',
-  baseUrlVariable: 'NEXTAUTH_API_URL',
+  baseUrlVariable: NEXTAUTH_API_URL,
   credentials: secretCredentials({
     upstream: 'nextauth',
-    secretIdVariable: 'NEXTAUTH_SECRET_ID',
+    secretIdVariable: NEXTAUTH_SECRET_ID,
     parse: (secret, secretId, request) => credentialsFor(secret, request.serverId, secretId),
     same: sameCredentials,
     missing: (request, secretId) => {

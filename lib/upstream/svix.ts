@@ -1,10 +1,11 @@
 import * as v from 'valibot';
+import { SVIX_API_URL, SVIX_SECRET_ID } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { type HttpError, UpstreamResponseError, UpstreamUnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
 import { registerSecretValue } from '../redaction.ts';
 import { type ApplicationTokenExpireIn, type AppPortalAccessIn, PortalAccessOut } from '../schemas/svix.ts';
-import { parseJson } from './answer.ts';
+import { answerOf, parseJson } from './answer.ts';
 import { type CredentialSource, givenCredentials, type UpstreamRequest, upstreamClient } from './client.ts';
 import { secretCredentials } from './credentials.ts';
 import { HEADER_TOKEN, type UpstreamReply } from './transport.ts';
@@ -60,8 +61,7 @@ function svixPassThrough(reply: UpstreamReply): HttpError {
 /** A Svix client whose bearer token comes from `credentials`. */
 const svixClient = (credentials: CredentialSource<string, SvixRequest>) =>
   upstreamClient<string, SvixRequest>({
-    name: 'Svix',
-    baseUrlVariable: 'SVIX_API_URL',
+    baseUrlVariable: SVIX_API_URL,
     credentials,
     headers: (token, request, attempt) => {
       const headers: Record<string, string> = {
@@ -79,7 +79,7 @@ const svixClient = (credentials: CredentialSource<string, SvixRequest>) =>
 // of ours, and its bundle must not carry the org key's fetch at init, nor the AWS SDK with it.
 /** With the org key, surviving a key rotation (credentials.ts). */
 const withOrgKey = /* @__PURE__ */ svixClient(
-  /* @__PURE__ */ secretCredentials<string, SvixRequest>({ upstream: 'svix', secretIdVariable: 'SVIX_SECRET_ID', parse: orgKeyFrom, same: (a, b) => a === b }),
+  /* @__PURE__ */ secretCredentials<string, SvixRequest>({ upstream: 'svix', secretIdVariable: SVIX_SECRET_ID, parse: orgKeyFrom, same: (a, b) => a === b }),
 );
 /** With the caller's own app token. */
 const withCallerToken = /* @__PURE__ */ svixClient(/* @__PURE__ */ givenCredentials((request: SvixRequest) => request.token ?? ''));
@@ -103,8 +103,9 @@ const appPath = (appId: string) => encodeURIComponent(appId);
  * @example
  * const { url, token } = await appPortalAccess('app_123', { expiry: 3600 }, { deadline, idempotencyKey });
  */
-export function appPortalAccess(appId: string, body: AppPortalAccessIn, options: SvixCallOptions): Promise<PortalAccessOut> {
-  return withOrgKey.read(post('svix.app-portal-access', `/api/v1/auth/app-portal-access/${appPath(appId)}`, body, options), PortalAccessOut);
+export async function appPortalAccess(appId: string, body: AppPortalAccessIn, options: SvixCallOptions): Promise<PortalAccessOut> {
+  const reply = await withOrgKey.call(post('svix.app-portal-access', `/api/v1/auth/app-portal-access/${appPath(appId)}`, body, options));
+  return answerOf(reply.body, PortalAccessOut, 'Svix');
 }
 
 /** `POST /api/v1/auth/app/{app_id}/expire-all`: expires the app's portal tokens (204). */

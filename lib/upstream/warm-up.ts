@@ -1,4 +1,4 @@
-import { type SecretIdVariable, setting, type UrlVariable } from '../config.ts';
+import { AWS_LAMBDA_FUNCTION_NAME, type SecretIdVariable, setting, type UrlVariable } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { log } from '../log.ts';
 import { getSecret } from '../secrets.ts';
@@ -20,12 +20,12 @@ import { preconnect } from './transport.ts';
  * API import handler modules before they configure them.
  */
 
-const inLambda = () => setting('AWS_LAMBDA_FUNCTION_NAME') !== undefined;
+const inLambda = () => setting(AWS_LAMBDA_FUNCTION_NAME) !== undefined;
 
 /** A function without the variable (Svix logout holds no key) has nothing to fetch; its absence is not init's to report. */
-function secretIdOrNone(name: SecretIdVariable): string | undefined {
+function secretIdOrNone(variable: SecretIdVariable): string | undefined {
   try {
-    return setting(name);
+    return setting(variable);
   } catch (error) {
     if (error instanceof ConfigError) return undefined;
     throw error;
@@ -36,7 +36,7 @@ function secretIdOrNone(name: SecretIdVariable): string | undefined {
  * Opens the connection to the upstream at `baseUrlVariable` for the first request (preconnect.ts).
  *
  * @example
- * preconnectAtInit('SVIX_API_URL');   // lib/upstream/svix.ts, at module scope
+ * preconnectAtInit(SVIX_API_URL);   // lib/upstream/svix.ts, at module scope
  */
 export function preconnectAtInit(baseUrlVariable: UrlVariable): void {
   if (!inLambda()) return;
@@ -44,7 +44,7 @@ export function preconnectAtInit(baseUrlVariable: UrlVariable): void {
     preconnect(setting(baseUrlVariable));
   } catch (error) {
     // A missing or malformed URL is reported by the first request, with the variable's name.
-    log.warn('upstream pre-connect skipped', { variable: baseUrlVariable, error });
+    log.warn('upstream pre-connect skipped', { variable: baseUrlVariable.name, error });
   }
 }
 
@@ -53,7 +53,7 @@ export function preconnectAtInit(baseUrlVariable: UrlVariable): void {
  * never rejects (a function without the variable, or outside Lambda: nothing to wait for).
  *
  * @example
- * const keyAtInit = prefetchSecretAtInit('NEXTAUTH_SECRET_ID');   // at module scope
+ * const keyAtInit = prefetchSecretAtInit(NEXTAUTH_SECRET_ID);   // at module scope
  */
 export function prefetchSecretAtInit(secretIdVariable: SecretIdVariable): Promise<void> {
   const secretId = inLambda() ? secretIdOrNone(secretIdVariable) : undefined;

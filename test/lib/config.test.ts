@@ -1,5 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { envInt, envUrl, optionalEnv, requireEnv, resetConfig, setting } from '#lib/config';
+import {
+  envInt,
+  envUrl,
+  JOB_CONCURRENCY,
+  LOG_LEVEL,
+  METRICS_NAMESPACE,
+  optionalEnv,
+  requireEnv,
+  resetConfig,
+  SVIX_API_URL,
+  SVIX_SECRET_ID,
+  setting,
+  UPSTREAM_ATTEMPT_TIMEOUT_MS,
+} from '#lib/config';
 import { ConfigError } from '#lib/errors';
 
 const VARIABLE = 'AUTHGATE_UNIT_TEST_VARIABLE';
@@ -98,10 +111,10 @@ describe('envUrl', () => {
 describe('setting', () => {
   it('takes LOG_LEVEL in any case and reads anything else as info', () => {
     process.env.LOG_LEVEL = ' WARN ';
-    expect(setting('LOG_LEVEL')).toBe('warn');
+    expect(setting(LOG_LEVEL)).toBe('warn');
     process.env.LOG_LEVEL = 'verbose';
     resetConfig();
-    expect(setting('LOG_LEVEL')).toBe('info');
+    expect(setting(LOG_LEVEL)).toBe('info');
     delete process.env.LOG_LEVEL;
   });
 
@@ -113,33 +126,33 @@ describe('setting', () => {
   it('reads once and reuses the value', () => {
     process.env.SVIX_API_URL = 'https://api.example.test';
 
-    const first = setting('SVIX_API_URL');
+    const first = setting(SVIX_API_URL);
     process.env.SVIX_API_URL = 'https://other.example.test';
-    const second = setting('SVIX_API_URL');
+    const second = setting(SVIX_API_URL);
 
     expect(first.href).toEqual('https://api.example.test/');
     expect(second).toBe(first);
   });
 
   it('does not cache a failed read, so a fixed environment is picked up', () => {
-    expect(() => setting('SVIX_SECRET_ID')).toThrow(ConfigError);
+    expect(() => setting(SVIX_SECRET_ID)).toThrow(ConfigError);
     process.env.SVIX_SECRET_ID = 'now set';
-    expect(setting('SVIX_SECRET_ID')).toBe('now set');
+    expect(setting(SVIX_SECRET_ID)).toBe('now set');
     process.env.SVIX_SECRET_ID = 'changed later';
-    expect(setting('SVIX_SECRET_ID')).toBe('now set');
+    expect(setting(SVIX_SECRET_ID)).toBe('now set');
   });
 
   it('reads again after resetConfig (a new container)', () => {
     process.env.SVIX_SECRET_ID = 'first';
-    expect(setting('SVIX_SECRET_ID')).toBe('first');
+    expect(setting(SVIX_SECRET_ID)).toBe('first');
     process.env.SVIX_SECRET_ID = 'second';
     resetConfig();
-    expect(setting('SVIX_SECRET_ID')).toBe('second');
+    expect(setting(SVIX_SECRET_ID)).toBe('second');
   });
 
   it('gives the documented defaults when unset', () => {
-    expect(setting('JOB_CONCURRENCY')).toBe(8);
-    expect(setting('UPSTREAM_ATTEMPT_TIMEOUT_MS')).toBe(8_000);
-    expect(setting('METRICS_NAMESPACE')).toBeUndefined();
+    expect(setting(JOB_CONCURRENCY)).toBe(8);
+    expect(setting(UPSTREAM_ATTEMPT_TIMEOUT_MS)).toBe(8_000);
+    expect(setting(METRICS_NAMESPACE)).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { resetConfig } from '#lib/config';
+import { resetConfig, SVIX_API_URL } from '#lib/config';
 import { upstreamEndpoint } from '#lib/upstream/endpoint';
 
 afterEach(() => {
@@ -17,14 +17,14 @@ describe('upstreamEndpoint', () => {
     for (const [base, expected] of cases) {
       process.env.SVIX_API_URL = base;
       resetConfig(); // another container
-      const url = upstreamEndpoint('SVIX_API_URL').url('/api/v1/auth/logout');
+      const url = upstreamEndpoint(SVIX_API_URL).url('/api/v1/auth/logout');
       expect(url.href, base).toBe(expected);
     }
   });
 
   it('gives a fresh URL per call (a caller may set its query) and one frozen policy per kind', () => {
     process.env.SVIX_API_URL = 'https://api.nextauth.com';
-    const endpoint = upstreamEndpoint('SVIX_API_URL');
+    const endpoint = upstreamEndpoint(SVIX_API_URL);
     const first = endpoint.url('/servers/x/sessions/qr/login');
     first.search = 'img=png';
     expect(endpoint.url('/servers/x/sessions/qr/login').search).toBe('');

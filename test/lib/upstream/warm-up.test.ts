@@ -1,5 +1,6 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SVIX_API_URL, SVIX_SECRET_ID } from '#lib/config';
 import { clearSecretCache, getSecret } from '#lib/secrets';
 import { preconnectAtInit, prefetchSecretAtInit } from '#lib/upstream/warm-up';
 import { parsedLogs } from '../../support/logs.ts';
@@ -23,7 +24,7 @@ afterEach(() => {
 
 describe('prefetchSecretAtInit', () => {
   it('does nothing outside a Lambda execution environment', async () => {
-    await prefetchSecretAtInit('SVIX_SECRET_ID');
+    await prefetchSecretAtInit(SVIX_SECRET_ID);
 
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
@@ -31,7 +32,7 @@ describe('prefetchSecretAtInit', () => {
   it('fetches the secret into the cache the first request reads', async () => {
     process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-svix';
 
-    await prefetchSecretAtInit('SVIX_SECRET_ID');
+    await prefetchSecretAtInit(SVIX_SECRET_ID);
     const value = await getSecret(SECRET_ID);
 
     expect(value).toBe('warm-secret-value');
@@ -42,7 +43,7 @@ describe('prefetchSecretAtInit', () => {
     process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-logout';
     delete process.env.SVIX_SECRET_ID;
 
-    await prefetchSecretAtInit('SVIX_SECRET_ID');
+    await prefetchSecretAtInit(SVIX_SECRET_ID);
 
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
@@ -51,7 +52,7 @@ describe('prefetchSecretAtInit', () => {
     process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-svix';
     sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).rejectsOnce(new Error('AccessDeniedException')).resolves({ SecretString: 'warm-secret-value' });
 
-    await expect(prefetchSecretAtInit('SVIX_SECRET_ID')).resolves.toBeUndefined();
+    await expect(prefetchSecretAtInit(SVIX_SECRET_ID)).resolves.toBeUndefined();
 
     const line = parsedLogs().find((l) => l.msg === 'secret prefetch at init failed; the first request fetches it again');
     expect(line).toMatchObject({ level: 'warn', secretId: SECRET_ID });
@@ -61,7 +62,7 @@ describe('prefetchSecretAtInit', () => {
 
 describe('preconnectAtInit', () => {
   it('does nothing outside a Lambda execution environment, even without a URL', () => {
-    preconnectAtInit('SVIX_API_URL');
+    preconnectAtInit(SVIX_API_URL);
 
     expect(parsedLogs()).toEqual([]);
   });
@@ -70,7 +71,7 @@ describe('preconnectAtInit', () => {
     process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-svix';
     process.env.SVIX_API_URL = 'ftp://upstream.example';
 
-    expect(() => preconnectAtInit('SVIX_API_URL')).not.toThrow();
+    expect(() => preconnectAtInit(SVIX_API_URL)).not.toThrow();
 
     expect(parsedLogs()).toEqual([expect.objectContaining({ level: 'warn', msg: 'upstream pre-connect skipped', variable: 'SVIX_API_URL' })]);
   });
