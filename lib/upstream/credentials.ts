@@ -11,7 +11,8 @@ import { prefetchSecretAtInit } from './warm-up.ts';
  * secret is refetched once and, if it changed, the call is repeated with the new credentials.
  * That repeat is safe for every operation, provoke-login included: a 401 is answered before the
  * upstream does anything.
- *
+ */
+/**
  * The secret has no credentials for what is asked (a nextAuth server it does not list). Thrown by
  * `parse`; the secret is refetched once (it may have just been extended), then the error stands.
  */
