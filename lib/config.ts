@@ -1,8 +1,14 @@
 import { ConfigError } from './errors.ts';
 
 /**
- * Configuration comes from the Lambda environment, is read once per container, and fails with
- * the variable's name (never its value) when it is missing or malformed.
+ * Every environment variable the shipped code reads, in one list (below): its parser, its default
+ * and who reads it. Each is read once per container (memoised per variable, on first use), and fails with
+ * the variable's name (never its value) when it is missing or malformed. docs/configuration.md
+ * lists the same variables (test/lib/config-docs.test.ts holds the two together).
+ *
+ * @example
+ * setting(SVIX_SECRET_ID)            // 'authgate/prod/svix', or a ConfigError naming the variable
+ * setting(JOB_CONCURRENCY)           // 8 when unset
  */
 
 export function requireEnv(name: string): string {
@@ -37,14 +43,80 @@ export function envUrl(name: string): URL {
   }
 }
 
-/**
- * Memoises a config reader: the first call reads and validates, later calls reuse the result.
- * A failed read is not cached, so a fixed environment (tests) is picked up on the next call.
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const LOG_LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error'];
+
+/** Any other value is `info`: a mistyped level must not silence the logs or fail every function. */
+function envLogLevel(name: string): LogLevel {
+  const raw = optionalEnv(name)?.toLowerCase();
+  return raw !== undefined && LOG_LEVELS.includes(raw) ? (raw as LogLevel) : 'info';
+}
+
+/** One variable: its name and its parser, which holds its default and bounds. */
+export interface Variable<T> {
+  readonly name: string;
+  readonly parse: (name: string) => T;
+}
+/** The variables holding an upstream's base URL / a secret's id. */
+export type UrlVariable = Variable<URL>;
+export type SecretIdVariable = Variable<string>;
+
+/*
+ * The list. One constant per variable rather than one object, so that a bundle carries only the
+ * variables its function reads; the comment says who reads it and its default.
  */
-export function configOnce<T>(read: () => T): () => T {
-  let value: { v: T } | undefined;
-  return () => {
-    value ??= { v: read() };
-    return value.v;
-  };
+
+/** lib/upstream/svix.ts; required by the Svix functions. */
+export const SVIX_API_URL: UrlVariable = { name: 'SVIX_API_URL', parse: envUrl };
+/** lib/upstream/svix.ts; required by the Svix functions that use the org key (not logout). */
+export const SVIX_SECRET_ID: SecretIdVariable = { name: 'SVIX_SECRET_ID', parse: requireEnv };
+/** lib/upstream/nextauth.ts; required by the nextAuth functions. */
+export const NEXTAUTH_API_URL: UrlVariable = { name: 'NEXTAUTH_API_URL', parse: envUrl };
+/** lib/upstream/nextauth.ts; required by the nextAuth functions. */
+export const NEXTAUTH_SECRET_ID: SecretIdVariable = { name: 'NEXTAUTH_SECRET_ID', parse: requireEnv };
+/** lib/secrets.ts; default 300. */
+export const SECRETS_MAX_AGE_SECONDS: Variable<number> = { name: 'SECRETS_MAX_AGE_SECONDS', parse: (name) => envInt(name, 300, { min: 0, max: 86_400 }) };
+/** lib/secrets.ts; default 900. */
+export const SECRETS_STALE_IF_ERROR_SECONDS: Variable<number> = {
+  name: 'SECRETS_STALE_IF_ERROR_SECONDS',
+  parse: (name) => envInt(name, 900, { min: 0, max: 86_400 }),
+};
+/** lib/upstream/endpoint.ts; default 8000, retry.ts's DEFAULT_POLICY.attemptTimeoutMs. */
+export const UPSTREAM_ATTEMPT_TIMEOUT_MS: Variable<number> = {
+  name: 'UPSTREAM_ATTEMPT_TIMEOUT_MS',
+  parse: (name) => envInt(name, 8_000, { min: 100, max: 29_000 }),
+};
+/** lib/tenancy.ts; unset: Svix tenant binding off. */
+export const SVIX_TENANT_CLAIM: Variable<string | undefined> = { name: 'SVIX_TENANT_CLAIM', parse: optionalEnv };
+/** lib/tenancy.ts; unset: nextAuth tenant binding off. */
+export const NEXTAUTH_TENANT_CLAIM: Variable<string | undefined> = { name: 'NEXTAUTH_TENANT_CLAIM', parse: optionalEnv };
+/** lib/edge-origin.ts; unset: the edge guard is off. */
+export const EDGE_ORIGIN_SECRET: Variable<string | undefined> = { name: 'EDGE_ORIGIN_SECRET', parse: optionalEnv };
+/** lib/jobs/handler.ts; default 8, handler.ts's JOB_DEFAULTS.concurrency. */
+export const JOB_CONCURRENCY: Variable<number> = { name: 'JOB_CONCURRENCY', parse: (name) => envInt(name, 8, { min: 1, max: 64 }) };
+/** lib/jobs/handler.ts; unset: failed records are left to the queue's redrive policy. */
+export const DLQ_URL: Variable<string | undefined> = { name: 'DLQ_URL', parse: optionalEnv };
+/** lib/log.ts; default info. */
+export const LOG_LEVEL: Variable<LogLevel> = { name: 'LOG_LEVEL', parse: envLogLevel };
+/** lib/metrics.ts; unset: no metrics are written. */
+export const METRICS_NAMESPACE: Variable<string | undefined> = { name: 'METRICS_NAMESPACE', parse: optionalEnv };
+/** lib/upstream/warm-up.ts; set by the Lambda runtime, so the init-time warm-up runs only there. */
+export const AWS_LAMBDA_FUNCTION_NAME: Variable<string | undefined> = { name: 'AWS_LAMBDA_FUNCTION_NAME', parse: optionalEnv };
+
+const values = new Map<string, unknown>();
+
+/**
+ * The variable's value, read and checked on first use. A failed read is not kept, so a fixed
+ * environment (tests) is picked up on the next call.
+ */
+export function setting<T>(variable: Variable<T>): T {
+  if (values.has(variable.name)) return values.get(variable.name) as T;
+  const value = variable.parse(variable.name);
+  values.set(variable.name, value);
+  return value;
+}
+
+/** Forgets every value read (tests that change the environment; a new container starts empty anyway). */
+export function resetConfig(): void {
+  values.clear();
 }

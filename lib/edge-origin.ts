@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { optionalEnv } from './config.ts';
+import { EDGE_ORIGIN_SECRET, setting } from './config.ts';
 import { HttpError } from './errors.ts';
 import { registerSecretValue } from './redaction.ts';
 
@@ -16,7 +16,6 @@ import { registerSecretValue } from './redaction.ts';
  */
 
 export const EDGE_ORIGIN_HEADER = 'x-authgate-edge';
-const SECRET_VARIABLE = 'EDGE_ORIGIN_SECRET';
 
 /** API Gateway's own refusal shape, `{"message":"Forbidden"}`: this is a gateway decision, not an upstream's. */
 export class NotThroughEdgeError extends HttpError {
@@ -34,7 +33,7 @@ export class NotThroughEdgeError extends HttpError {
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /** Whether the headers carry the edge secret; true when the guard is off. */
-export function cameThroughEdge(headers: Record<string, string | undefined> | undefined, secret = optionalEnv(SECRET_VARIABLE)): boolean {
+export function cameThroughEdge(headers: Record<string, string | undefined> | undefined, secret = setting(EDGE_ORIGIN_SECRET)): boolean {
   if (secret === undefined) return true;
   registerSecretValue(secret);
   const sent = headers?.[EDGE_ORIGIN_HEADER];

@@ -6,9 +6,9 @@
  * careless `log.info('x', { headers })` still cannot print a key, token or nonce.
  */
 
+import { type LogLevel as Level, LOG_LEVEL, setting } from './config.ts';
 import { scrubSecrets } from './redaction.ts';
 
-type Level = 'debug' | 'info' | 'warn' | 'error';
 const LEVELS: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export type LogFields = Record<string, unknown>;
@@ -61,7 +61,7 @@ export function setLogSink(next: LogSink): LogSink {
 }
 
 function createLogger(): Logger {
-  const threshold = LEVELS[(process.env.LOG_LEVEL?.toLowerCase() as Level) ?? 'info'] ?? LEVELS.info;
+  const threshold = LEVELS[setting(LOG_LEVEL)];
   let context: LogFields = {};
   const write = (level: Level, msg: string, fields?: LogFields) => {
     if (LEVELS[level] < threshold) return;

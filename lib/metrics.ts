@@ -1,4 +1,4 @@
-import { optionalEnv } from './config.ts';
+import { METRICS_NAMESPACE, setting } from './config.ts';
 import { writeRecord } from './log.ts';
 
 /**
@@ -59,7 +59,7 @@ const pending = new Map<string, Group>();
  * it for every function; unset, as in the local API and `npm run job`, metrics are off: a terminal
  * has no use for EMF records.
  */
-const namespace = () => optionalEnv('METRICS_NAMESPACE');
+const namespace = () => setting(METRICS_NAMESPACE);
 
 function write(group: Group, now: number, ns: string): void {
   const names = [...group.metrics.keys()];

@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
-import { configOnce, envInt } from './config.ts';
+import { SECRETS_MAX_AGE_SECONDS, SECRETS_STALE_IF_ERROR_SECONDS, setting } from './config.ts';
 import { ConfigError, SecretUnavailableError } from './errors.ts';
 import { log } from './log.ts';
 import { registerSecretValue } from './redaction.ts';
@@ -43,10 +43,10 @@ const REFRESH_BACKOFF_MS = 30_000;
 const cache = new Map<string, CacheEntry>();
 const inflight = new Map<string, Promise<string>>();
 
-const settings = configOnce(() => ({
-  maxAgeMs: envInt('SECRETS_MAX_AGE_SECONDS', 300, { min: 0, max: 86_400 }) * 1000,
-  staleIfErrorMs: envInt('SECRETS_STALE_IF_ERROR_SECONDS', 900, { min: 0, max: 86_400 }) * 1000,
-}));
+const settings = () => ({
+  maxAgeMs: setting(SECRETS_MAX_AGE_SECONDS) * 1000,
+  staleIfErrorMs: setting(SECRETS_STALE_IF_ERROR_SECONDS) * 1000,
+});
 
 /**
  * Bounded so that a hung Secrets Manager gives a 503 well inside the Lambda's time (and inside a
@@ -112,7 +112,7 @@ async function refresh(secretId: string, cached: CacheEntry | undefined): Promis
  * Returns the secret's string value.
  *
  * @example
- * const key = await getSecret(process.env.SVIX_SECRET_ID);           // cached
+ * const key = await getSecret(setting(SVIX_SECRET_ID));            // cached
  * const rotated = await getSecret(id, { forceRefresh: true });        // after an upstream 401
  */
 export async function getSecret(secretId: string, options: { forceRefresh?: boolean } = {}): Promise<string> {

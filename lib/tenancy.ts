@@ -1,4 +1,4 @@
-import { optionalEnv } from './config.ts';
+import { NEXTAUTH_TENANT_CLAIM, SVIX_TENANT_CLAIM, setting } from './config.ts';
 import { ApiError } from './errors.ts';
 import { normaliseServerId } from './schemas/server-id.ts';
 
@@ -11,7 +11,7 @@ import { normaliseServerId } from './schemas/server-id.ts';
 
 export type TenantKind = 'svix' | 'nextauth';
 
-const CLAIM_VARIABLE: Record<TenantKind, string> = { svix: 'SVIX_TENANT_CLAIM', nextauth: 'NEXTAUTH_TENANT_CLAIM' };
+const CLAIM_VARIABLE = { svix: SVIX_TENANT_CLAIM, nextauth: NEXTAUTH_TENANT_CLAIM };
 
 /**
  * One spelling per id before comparing. A nextAuth server id may come in base64url or standard
@@ -46,7 +46,7 @@ function forbidden(kind: TenantKind): ApiError {
 
 /** Throws 403 unless tenant binding is off or the caller's token lists `id`. */
 export function assertTenant(requestContext: unknown, kind: TenantKind, id: string | undefined): void {
-  const claim = optionalEnv(CLAIM_VARIABLE[kind]);
+  const claim = setting(CLAIM_VARIABLE[kind]);
   if (!claim) return;
   const claims = (requestContext as JwtAuthorizerContext | undefined)?.authorizer?.jwt?.claims;
   const same = SAME_ID[kind];

@@ -47,7 +47,7 @@ const MAX_REASON_CHARS = 1_000;
  *
  * @example
  * const sqs = new SQSClient({});
- * const deadLetter = queueDeadLetter(process.env.DLQ_URL, (input) => sqs.send(new SendMessageCommand(input)));
+ * const deadLetter = queueDeadLetter(setting(DLQ_URL), (input) => sqs.send(new SendMessageCommand(input)));
  */
 export function queueDeadLetter(queueUrl: string, sendMessage: (input: SendMessageInput) => Promise<unknown>): DeadLetter {
   return async (record, note) => {

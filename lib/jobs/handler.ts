@@ -1,7 +1,7 @@
 import { SendMessageCommand, SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { configOnce, envInt, optionalEnv } from '../config.ts';
+import { DLQ_URL, JOB_CONCURRENCY, setting } from '../config.ts';
 import { log } from '../log.ts';
 import { type DeadLetter, queueDeadLetter, redriveOnly } from './dead-letter.ts';
 import { type RunnerOptions, runBatch } from './runner.ts';
@@ -25,8 +25,6 @@ export interface JobHandlerOptions extends Partial<Omit<RunnerOptions, 'deadLett
  * to answer, which covers the DLQ client's worst case (2 attempts of 800 ms) after the last target.
  */
 export const JOB_DEFAULTS = { concurrency: 8, startMarginMs: 2_000, finishMarginMs: 2_000 } as const;
-
-const envConcurrency = configOnce(() => envInt('JOB_CONCURRENCY', JOB_DEFAULTS.concurrency, { min: 1, max: 64 }));
 
 /**
  * The DLQ client, bounded: dead-lettering runs in the `finishMarginMs` kept back from the Lambda's
@@ -52,14 +50,20 @@ type NodeHttpHandlerOptions<T = NonNullable<SQSClientConfig['requestHandler']>> 
   : never;
 
 let sqs: SQSClient | undefined;
-const envDeadLetter = configOnce((): DeadLetter => {
-  const url = optionalEnv('DLQ_URL');
-  if (!url) return redriveOnly;
-  return queueDeadLetter(url, (input) => {
-    sqs ??= new SQSClient(DLQ_CLIENT_CONFIG);
-    return sqs.send(new SendMessageCommand(input));
-  });
-});
+/** Built once per queue URL (lib/config.ts reads the URL once per container). */
+let deadLetterFor: { url: string | undefined; deadLetter: DeadLetter } | undefined;
+function envDeadLetter(): DeadLetter {
+  const url = setting(DLQ_URL);
+  if (deadLetterFor && deadLetterFor.url === url) return deadLetterFor.deadLetter;
+  const deadLetter = url
+    ? queueDeadLetter(url, (input) => {
+        sqs ??= new SQSClient(DLQ_CLIENT_CONFIG);
+        return sqs.send(new SendMessageCommand(input));
+      })
+    : redriveOnly;
+  deadLetterFor = { url, deadLetter };
+  return deadLetter;
+}
 
 const invocationLog = (operation: string): MiddlewareObj<SQSEvent, SQSBatchResponse> => ({
   before: ({ context }) => {
@@ -81,7 +85,7 @@ export function jobHandler(job: JobDefinition, options: JobHandlerOptions = {}) 
     .use(invocationLog(jobOperation(job.kind)))
     .handler(async (event, context) => {
       const runner: RunnerOptions = {
-        concurrency: options.concurrency ?? envConcurrency(),
+        concurrency: options.concurrency ?? setting(JOB_CONCURRENCY),
         startMarginMs: options.startMarginMs ?? JOB_DEFAULTS.startMarginMs,
         finishMarginMs: options.finishMarginMs ?? JOB_DEFAULTS.finishMarginMs,
         ...(options.targetBudgetMs === undefined ? {} : { targetBudgetMs: options.targetBudgetMs }),

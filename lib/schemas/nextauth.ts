@@ -132,13 +132,24 @@ export const OptionalUserContext = v.optional(UserContext);
  */
 export const MAX_USER_CONTEXT_BYTES = 2 * MAX_LOGO_CHARS + 64 * 1024;
 
-/** LoginStatus (the getSession answer). The spec lists no required field; `loggedin` defaults to false. */
-export interface LoginStatus {
-  loggedin: boolean;
-  userid?: string;
-  accountid?: number;
-  pk?: string;
-  canprovoke?: boolean;
-  hsid?: string;
-  loginqrdata?: string;
-}
+/** An optional answer field that is dropped (`undefined`) when it has another type. */
+const lenient = <S extends v.GenericSchema>(schema: S) => v.fallback(v.optional(schema), undefined);
+
+/**
+ * LoginStatus (the getSession answer), read loosely: the spec makes every field optional, so a
+ * missing `loggedin` is false and an ill-typed optional field is dropped (the client logs which).
+ * Only the documented fields are kept. A `loggedin` that is present but not a boolean is not
+ * guessed at: the answer does not fit (a 502).
+ */
+export const LoginStatus = jsonObject(
+  v.object({
+    loggedin: v.optional(v.boolean(), false),
+    userid: lenient(v.string()),
+    accountid: lenient(v.pipe(v.number(), v.safeInteger())),
+    pk: lenient(v.string()),
+    canprovoke: lenient(v.boolean()),
+    hsid: lenient(v.string()),
+    loginqrdata: lenient(v.string()),
+  }),
+);
+export type LoginStatus = v.InferOutput<typeof LoginStatus>;

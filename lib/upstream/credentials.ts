@@ -1,6 +1,10 @@
+import { type SecretIdVariable, setting } from '../config.ts';
+import type { HttpError } from '../errors.ts';
 import { log } from '../log.ts';
 import { getSecret } from '../secrets.ts';
+import type { CredentialSource } from './client.ts';
 import type { UpstreamReply } from './transport.ts';
+import { prefetchSecretAtInit } from './warm-up.ts';
 
 /**
  * Calls an upstream with the credentials in a secret and survives a key rotation: on a 401 the
@@ -49,4 +53,45 @@ export async function withRotatingCredentials<C>(source: RotatingCredentials<C>,
   }
   log.info(`${source.upstream} key was rotated; retrying with the refetched key`, { operation: source.operation });
   return call(fresh);
+}
+
+export interface SecretCredentials<C, R> {
+  upstream: 'svix' | 'nextauth';
+  secretIdVariable: SecretIdVariable;
+  /** Reads (and checks) the credentials `request` needs in the secret's value. */
+  parse: (secret: string, secretId: string, request: R) => C;
+  same: (a: C, b: C) => boolean;
+  /** What a `MissingCredentialsError` becomes for the caller (by default it is thrown as is). */
+  missing?: (request: R, secretId: string) => HttpError;
+}
+
+/**
+ * The credentials in the secret named by `secretIdVariable`, with rotation (above). In Lambda, the
+ * secret's fetch starts at init (warm-up.ts): create the source at module scope, marked with
+ * esbuild's `@__PURE__` comment, so that a bundle that never uses it drops it, and the AWS SDK with it.
+ *
+ * @example
+ * const orgKey = secretCredentials({ upstream: 'svix', secretIdVariable: SVIX_SECRET_ID, parse, same });   // svix.ts
+ */
+export function secretCredentials<C, R extends { operation: string }>(source: SecretCredentials<C, R>): CredentialSource<C, R> {
+  const atInit = prefetchSecretAtInit(source.secretIdVariable);
+  return {
+    async use(request, attempt) {
+      void atInit;
+      const secretId = setting(source.secretIdVariable);
+      const rotating = {
+        upstream: source.upstream,
+        secretId,
+        operation: request.operation,
+        same: source.same,
+        parse: (secret: string) => source.parse(secret, secretId, request),
+      };
+      try {
+        return await withRotatingCredentials(rotating, attempt);
+      } catch (err) {
+        if (source.missing && err instanceof MissingCredentialsError) throw source.missing(request, secretId);
+        throw err;
+      }
+    },
+  };
 }

@@ -1,12 +1,12 @@
-import { configOnce, envInt, envUrl } from '../config.ts';
+import { setting, UPSTREAM_ATTEMPT_TIMEOUT_MS, type UrlVariable } from '../config.ts';
 import { DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
 
 /**
- * Where an upstream lives and how long one attempt may take, read once per container: the part
+ * Where an upstream lives and how long one attempt may take (both from lib/config.ts): the part
  * of calling an upstream that does not depend on which upstream it is.
  *
  * @example
- * const svix = upstreamEndpoint('SVIX_API_URL');
+ * const svix = upstreamEndpoint(SVIX_API_URL);
  * send({ method: 'POST', url: svix.url('/api/v1/auth/logout'), ... }) // under svix.policy(true)
  */
 export interface UpstreamEndpoint {
@@ -16,16 +16,28 @@ export interface UpstreamEndpoint {
   policy(safe: boolean): RetryPolicy;
 }
 
-export function upstreamEndpoint(baseUrlVariable: string): UpstreamEndpoint {
-  const config = configOnce(() => {
-    const baseUrl = envUrl(baseUrlVariable);
-    const attemptTimeoutMs = envInt('UPSTREAM_ATTEMPT_TIMEOUT_MS', DEFAULT_POLICY.attemptTimeoutMs, { min: 100, max: 29_000 });
-    // Worked out once: the base without query, fragment or trailing slash, so each call parses one
-    // absolute URL instead of resolving against the base (a measurable part of a warm call).
-    const root = new URL(baseUrl);
+interface Derived {
+  base: URL;
+  attemptTimeoutMs: number;
+  root: string;
+  policies: { true: RetryPolicy; false: RetryPolicy };
+}
+
+export function upstreamEndpoint(baseUrlVariable: UrlVariable): UpstreamEndpoint {
+  let derived: Derived | undefined;
+  // Worked out once per configuration (config.ts reads each variable once per container): the base
+  // without query, fragment or trailing slash, so each call parses one absolute URL instead of
+  // resolving against the base (a measurable part of a warm call).
+  const config = (): Derived => {
+    const base = setting(baseUrlVariable);
+    const attemptTimeoutMs = setting(UPSTREAM_ATTEMPT_TIMEOUT_MS);
+    if (derived?.base === base && derived.attemptTimeoutMs === attemptTimeoutMs) return derived;
+    const root = new URL(base);
     root.search = '';
     root.hash = '';
-    return {
+    derived = {
+      base,
+      attemptTimeoutMs,
       root: root.href.replace(/\/$/, ''),
       // Shared by every call, so frozen.
       policies: {
@@ -33,7 +45,8 @@ export function upstreamEndpoint(baseUrlVariable: string): UpstreamEndpoint {
         false: Object.freeze({ ...DEFAULT_POLICY, safe: false, attemptTimeoutMs }),
       },
     };
-  });
+    return derived;
+  };
   return {
     url: (path) => new URL(config().root + path),
     policy: (safe) => config().policies[`${safe}`],

@@ -2,8 +2,8 @@ import { UpstreamUnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
 import { registerSecretValue } from '../redaction.ts';
 import { normaliseServerId } from '../schemas/server-id.ts';
+import { parseJson } from './answer.ts';
 import { MissingCredentialsError } from './credentials.ts';
-import { parseJson } from './failures.ts';
 import { HEADER_TOKEN } from './transport.ts';
 
 /**

@@ -1,32 +1,22 @@
 import * as v from 'valibot';
-import { configOnce, requireEnv } from '../config.ts';
+import { SVIX_API_URL, SVIX_SECRET_ID } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import { type HttpError, UpstreamResponseError, UpstreamUnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
 import { registerSecretValue } from '../redaction.ts';
 import { type ApplicationTokenExpireIn, type AppPortalAccessIn, PortalAccessOut } from '../schemas/svix.ts';
-import { withRotatingCredentials } from './credentials.ts';
-import { upstreamEndpoint } from './endpoint.ts';
-import { ensureOk, parseJson, retryAfterOf } from './failures.ts';
-import { callWithRetry } from './retry.ts';
-import { HEADER_TOKEN, send, type UpstreamReply } from './transport.ts';
-import { preconnectAtInit, prefetchSecretAtInit } from './warm-up.ts';
+import { answerOf, parseJson } from './answer.ts';
+import { type CredentialSource, givenCredentials, type UpstreamRequest, upstreamClient } from './client.ts';
+import { secretCredentials } from './credentials.ts';
+import { HEADER_TOKEN, type UpstreamReply } from './transport.ts';
 
 /**
- * The Svix Authentication client: a small typed client over `transport.ts` rather than the
+ * The Svix Authentication operations, over the one upstream client (client.ts), rather than the
  * official `svix` SDK. Measured reasons (docs/decisions.md): the SDK's retry ignores
  * `Retry-After` and shares one timeout across attempts (no per-attempt deadline); a non-JSON 4xx
  * makes it throw a bare SyntaxError, losing the status we must pass on; and the SDK bundles to
  * 122 KB minified (17 KB zipped) for four POSTs. The SDK is still what our e2e tests drive us with.
  */
-
-const endpoint = upstreamEndpoint('SVIX_API_URL');
-const orgSecretId = configOnce(() => requireEnv('SVIX_SECRET_ID'));
-// In Lambda, init opens the connection and fetches the org key (warm-up.ts). The fetch is marked pure
-// so that esbuild drops it, and the AWS SDK with it, from bundles that never use the org key (Svix
-// logout holds no key of ours): only `postWithOrgKey` keeps it.
-preconnectAtInit('SVIX_API_URL');
-const orgKeyAtInit = /* @__PURE__ */ prefetchSecretAtInit('SVIX_SECRET_ID');
 
 export interface SvixCallOptions {
   deadline: Deadline;
@@ -34,48 +24,23 @@ export interface SvixCallOptions {
   idempotencyKey: string;
 }
 
+interface SvixRequest extends UpstreamRequest {
+  idempotencyKey: string;
+  /** The caller's own app token (logout); the other operations use the org key. */
+  token?: string;
+}
+
 /** The secret holds the org API key, either as the raw string or as `{"token": "..."}`. */
-function orgKeyFrom(secret: string): string {
+function orgKeyFrom(secret: string, secretId: string): string {
   const isJson = secret.trimStart().startsWith('{');
   // A JSON secret that does not parse must not fall back to the raw text: that text is the secret.
   const key = isJson ? (parseJson(Buffer.from(secret)) as { token?: unknown } | undefined)?.token : secret.trim();
   if (typeof key !== 'string' || !HEADER_TOKEN.test(key)) {
-    log.error('svix secret has no usable key', { secretId: orgSecretId() });
+    log.error('svix secret has no usable key', { secretId });
     throw new UpstreamUnavailableError(503, 'The gateway has no usable Svix credentials.');
   }
   registerSecretValue(key);
   return key;
-}
-
-async function post(operation: string, path: string, token: string, body: unknown, options: SvixCallOptions): Promise<UpstreamReply> {
-  const url = endpoint.url(path);
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  const headers: Record<string, string> = {
-    accept: 'application/json',
-    authorization: `Bearer ${token}`,
-    'idempotency-key': options.idempotencyKey,
-    'user-agent': 'authgate/0.1',
-  };
-  if (payload) headers['content-type'] = 'application/json';
-  // Every Svix POST carries an idempotency key, so repeating it is safe.
-  const policy = endpoint.policy(true);
-  const reply = await callWithRetry(
-    (timeoutMs, attempt) =>
-      send({ method: 'POST', url, headers: attempt > 1 ? { ...headers, 'svix-retry-count': String(attempt - 1) } : headers, body: payload, timeoutMs }),
-    { deadline: options.deadline, policy, operation },
-  );
-  // Should the upstream (or a proxy before it) echo our key, in any escaping, lib/http.ts scrubs
-  // the decoded answer of it before it leaves (redaction.ts).
-  return reply;
-}
-
-const sameKey = (a: string, b: string) => a === b;
-
-/** Calls with the org key, surviving a key rotation (see credentials.ts). */
-function postWithOrgKey(operation: string, path: string, body: unknown, options: SvixCallOptions): Promise<UpstreamReply> {
-  void orgKeyAtInit;
-  const source = { upstream: 'svix' as const, secretId: orgSecretId(), operation, parse: orgKeyFrom, same: sameKey };
-  return withRotatingCredentials(source, (key) => post(operation, path, key, body, options));
 }
 
 const HttpErrorOut = v.object({ code: v.string(), detail: v.string() });
@@ -86,14 +51,49 @@ const HTTPValidationError = v.object({
 /** Svix 4xx answers go back as Svix sent them, re-serialised from their documented fields only. */
 function svixPassThrough(reply: UpstreamReply): HttpError {
   const body = parseJson(reply.body);
-  const retryAfter = retryAfterOf(reply);
-  const headers = retryAfter ? { 'retry-after': retryAfter } : undefined;
   const asError = v.safeParse(HttpErrorOut, body);
-  if (asError.success) return new UpstreamResponseError(reply.status, asError.output, headers);
+  if (asError.success) return new UpstreamResponseError(reply.status, asError.output);
   const asValidation = v.safeParse(HTTPValidationError, body);
-  if (asValidation.success) return new UpstreamResponseError(reply.status, asValidation.output, headers);
-  return new UpstreamResponseError(reply.status, { code: 'upstream_error', detail: `Svix answered HTTP ${reply.status}.` }, headers);
+  if (asValidation.success) return new UpstreamResponseError(reply.status, asValidation.output);
+  return new UpstreamResponseError(reply.status, { code: 'upstream_error', detail: `Svix answered HTTP ${reply.status}.` });
 }
+
+/** A Svix client whose bearer token comes from `credentials`. */
+const svixClient = (credentials: CredentialSource<string, SvixRequest>) =>
+  upstreamClient<string, SvixRequest>({
+    baseUrlVariable: SVIX_API_URL,
+    credentials,
+    headers: (token, request, attempt) => {
+      const headers: Record<string, string> = {
+        accept: 'application/json',
+        authorization: `Bearer ${token}`,
+        'idempotency-key': request.idempotencyKey,
+      };
+      if (attempt > 1) headers['svix-retry-count'] = String(attempt - 1);
+      return headers;
+    },
+    passThrough: svixPassThrough,
+  });
+
+// Both marked pure so that esbuild drops the one a bundle does not use: Svix logout holds no key
+// of ours, and its bundle must not carry the org key's fetch at init, nor the AWS SDK with it.
+/** With the org key, surviving a key rotation (credentials.ts). */
+const withOrgKey = /* @__PURE__ */ svixClient(
+  /* @__PURE__ */ secretCredentials<string, SvixRequest>({ upstream: 'svix', secretIdVariable: SVIX_SECRET_ID, parse: orgKeyFrom, same: (a, b) => a === b }),
+);
+/** With the caller's own app token. */
+const withCallerToken = /* @__PURE__ */ svixClient(/* @__PURE__ */ givenCredentials((request: SvixRequest) => request.token ?? ''));
+
+// Every Svix POST carries an idempotency key, so repeating it is safe.
+const post = (operation: string, path: string, body: unknown, options: SvixCallOptions): SvixRequest => ({
+  operation,
+  method: 'POST',
+  path,
+  body,
+  safe: true,
+  deadline: options.deadline,
+  idempotencyKey: options.idempotencyKey,
+});
 
 const appPath = (appId: string) => encodeURIComponent(appId);
 
@@ -104,17 +104,13 @@ const appPath = (appId: string) => encodeURIComponent(appId);
  * const { url, token } = await appPortalAccess('app_123', { expiry: 3600 }, { deadline, idempotencyKey });
  */
 export async function appPortalAccess(appId: string, body: AppPortalAccessIn, options: SvixCallOptions): Promise<PortalAccessOut> {
-  const reply = await postWithOrgKey('svix.app-portal-access', `/api/v1/auth/app-portal-access/${appPath(appId)}`, body, options);
-  ensureOk(reply, svixPassThrough);
-  const out = v.safeParse(PortalAccessOut, parseJson(reply.body));
-  if (!out.success) throw new UpstreamUnavailableError(502, 'Svix answered with an unexpected body.');
-  return out.output;
+  const reply = await withOrgKey.call(post('svix.app-portal-access', `/api/v1/auth/app-portal-access/${appPath(appId)}`, body, options));
+  return answerOf(reply.body, PortalAccessOut, 'Svix');
 }
 
 /** `POST /api/v1/auth/app/{app_id}/expire-all`: expires the app's portal tokens (204). */
 export async function expireAll(appId: string, body: ApplicationTokenExpireIn, options: SvixCallOptions): Promise<void> {
-  const reply = await postWithOrgKey('svix.expire-all', `/api/v1/auth/app/${appPath(appId)}/expire-all`, body, options);
-  ensureOk(reply, svixPassThrough);
+  await withOrgKey.call(post('svix.expire-all', `/api/v1/auth/app/${appPath(appId)}/expire-all`, body, options));
 }
 
 /**
@@ -122,6 +118,5 @@ export async function expireAll(appId: string, body: ApplicationTokenExpireIn, o
  * caller cannot log out anything but the token it holds.
  */
 export async function logout(appToken: string, options: SvixCallOptions): Promise<void> {
-  const reply = await post('svix.logout', '/api/v1/auth/logout', appToken, undefined, options);
-  ensureOk(reply, svixPassThrough);
+  await withCallerToken.call({ ...post('svix.logout', '/api/v1/auth/logout', undefined, options), token: appToken });
 }

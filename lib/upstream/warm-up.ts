@@ -1,4 +1,5 @@
-import { envUrl, optionalEnv } from '../config.ts';
+import { AWS_LAMBDA_FUNCTION_NAME, type SecretIdVariable, setting, type UrlVariable } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 import { log } from '../log.ts';
 import { getSecret } from '../secrets.ts';
 import { preconnect } from './transport.ts';
@@ -19,21 +20,31 @@ import { preconnect } from './transport.ts';
  * API import handler modules before they configure them.
  */
 
-const inLambda = () => optionalEnv('AWS_LAMBDA_FUNCTION_NAME') !== undefined;
+const inLambda = () => setting(AWS_LAMBDA_FUNCTION_NAME) !== undefined;
+
+/** A function without the variable (Svix logout holds no key) has nothing to fetch; its absence is not init's to report. */
+function secretIdOrNone(variable: SecretIdVariable): string | undefined {
+  try {
+    return setting(variable);
+  } catch (error) {
+    if (error instanceof ConfigError) return undefined;
+    throw error;
+  }
+}
 
 /**
  * Opens the connection to the upstream at `baseUrlVariable` for the first request (preconnect.ts).
  *
  * @example
- * preconnectAtInit('SVIX_API_URL');   // lib/upstream/svix.ts, at module scope
+ * preconnectAtInit(SVIX_API_URL);   // lib/upstream/svix.ts, at module scope
  */
-export function preconnectAtInit(baseUrlVariable: string): void {
+export function preconnectAtInit(baseUrlVariable: UrlVariable): void {
   if (!inLambda()) return;
   try {
-    preconnect(envUrl(baseUrlVariable));
+    preconnect(setting(baseUrlVariable));
   } catch (error) {
     // A missing or malformed URL is reported by the first request, with the variable's name.
-    log.warn('upstream pre-connect skipped', { variable: baseUrlVariable, error });
+    log.warn('upstream pre-connect skipped', { variable: baseUrlVariable.name, error });
   }
 }
 
@@ -42,10 +53,10 @@ export function preconnectAtInit(baseUrlVariable: string): void {
  * never rejects (a function without the variable, or outside Lambda: nothing to wait for).
  *
  * @example
- * const keyAtInit = prefetchSecretAtInit('NEXTAUTH_SECRET_ID');   // at module scope
+ * const keyAtInit = prefetchSecretAtInit(NEXTAUTH_SECRET_ID);   // at module scope
  */
-export function prefetchSecretAtInit(secretIdVariable: string): Promise<void> {
-  const secretId = inLambda() ? optionalEnv(secretIdVariable) : undefined;
+export function prefetchSecretAtInit(secretIdVariable: SecretIdVariable): Promise<void> {
+  const secretId = inLambda() ? secretIdOrNone(secretIdVariable) : undefined;
   if (secretId === undefined) return Promise.resolve();
   return getSecret(secretId).then(
     () => undefined,

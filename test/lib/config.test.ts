@@ -1,5 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { configOnce, envInt, envUrl, optionalEnv, requireEnv } from '#lib/config';
+import {
+  envInt,
+  envUrl,
+  JOB_CONCURRENCY,
+  LOG_LEVEL,
+  METRICS_NAMESPACE,
+  optionalEnv,
+  requireEnv,
+  resetConfig,
+  SVIX_API_URL,
+  SVIX_SECRET_ID,
+  setting,
+  UPSTREAM_ATTEMPT_TIMEOUT_MS,
+} from '#lib/config';
 import { ConfigError } from '#lib/errors';
 
 const VARIABLE = 'AUTHGATE_UNIT_TEST_VARIABLE';
@@ -95,26 +108,51 @@ describe('envUrl', () => {
   });
 });
 
-describe('configOnce', () => {
+describe('setting', () => {
+  it('takes LOG_LEVEL in any case and reads anything else as info', () => {
+    process.env.LOG_LEVEL = ' WARN ';
+    expect(setting(LOG_LEVEL)).toBe('warn');
+    process.env.LOG_LEVEL = 'verbose';
+    resetConfig();
+    expect(setting(LOG_LEVEL)).toBe('info');
+    delete process.env.LOG_LEVEL;
+  });
+
+  afterEach(() => {
+    delete process.env.SVIX_SECRET_ID;
+    delete process.env.SVIX_API_URL;
+  });
+
   it('reads once and reuses the value', () => {
-    let reads = 0;
-    const config = configOnce(() => ({ n: ++reads }));
+    process.env.SVIX_API_URL = 'https://api.example.test';
 
-    const first = config();
-    const second = config();
+    const first = setting(SVIX_API_URL);
+    process.env.SVIX_API_URL = 'https://other.example.test';
+    const second = setting(SVIX_API_URL);
 
-    expect(first).toEqual({ n: 1 });
+    expect(first.href).toEqual('https://api.example.test/');
     expect(second).toBe(first);
-    expect(reads).toBe(1);
   });
 
   it('does not cache a failed read, so a fixed environment is picked up', () => {
-    const config = configOnce(() => requireEnv(VARIABLE));
+    expect(() => setting(SVIX_SECRET_ID)).toThrow(ConfigError);
+    process.env.SVIX_SECRET_ID = 'now set';
+    expect(setting(SVIX_SECRET_ID)).toBe('now set');
+    process.env.SVIX_SECRET_ID = 'changed later';
+    expect(setting(SVIX_SECRET_ID)).toBe('now set');
+  });
 
-    expect(() => config()).toThrow(ConfigError);
-    process.env[VARIABLE] = 'now set';
-    expect(config()).toBe('now set');
-    process.env[VARIABLE] = 'changed later';
-    expect(config()).toBe('now set');
+  it('reads again after resetConfig (a new container)', () => {
+    process.env.SVIX_SECRET_ID = 'first';
+    expect(setting(SVIX_SECRET_ID)).toBe('first');
+    process.env.SVIX_SECRET_ID = 'second';
+    resetConfig();
+    expect(setting(SVIX_SECRET_ID)).toBe('second');
+  });
+
+  it('gives the documented defaults when unset', () => {
+    expect(setting(JOB_CONCURRENCY)).toBe(8);
+    expect(setting(UPSTREAM_ATTEMPT_TIMEOUT_MS)).toBe(8_000);
+    expect(setting(METRICS_NAMESPACE)).toBeUndefined();
   });
 });

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { resetConfig, SVIX_API_URL } from '#lib/config';
 import { upstreamEndpoint } from '#lib/upstream/endpoint';
 
 afterEach(() => {
-  delete process.env.TEST_UPSTREAM_URL;
+  delete process.env.SVIX_API_URL;
 });
 
 describe('upstreamEndpoint', () => {
@@ -14,15 +15,16 @@ describe('upstreamEndpoint', () => {
       ['https://u:p@gw.example/base?x=1#f', 'https://u:p@gw.example/base/api/v1/auth/logout'],
     ];
     for (const [base, expected] of cases) {
-      process.env.TEST_UPSTREAM_URL = base;
-      const url = upstreamEndpoint('TEST_UPSTREAM_URL').url('/api/v1/auth/logout');
+      process.env.SVIX_API_URL = base;
+      resetConfig(); // another container
+      const url = upstreamEndpoint(SVIX_API_URL).url('/api/v1/auth/logout');
       expect(url.href, base).toBe(expected);
     }
   });
 
   it('gives a fresh URL per call (a caller may set its query) and one frozen policy per kind', () => {
-    process.env.TEST_UPSTREAM_URL = 'https://api.nextauth.com';
-    const endpoint = upstreamEndpoint('TEST_UPSTREAM_URL');
+    process.env.SVIX_API_URL = 'https://api.nextauth.com';
+    const endpoint = upstreamEndpoint(SVIX_API_URL);
     const first = endpoint.url('/servers/x/sessions/qr/login');
     first.search = 'img=png';
     expect(endpoint.url('/servers/x/sessions/qr/login').search).toBe('');

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach } from 'vitest';
+import { resetConfig } from '#lib/config';
 import { setLogSink } from '#lib/log';
 
 /**
@@ -8,6 +9,8 @@ import { setLogSink } from '#lib/log';
 export const logLines: string[] = [];
 
 beforeEach(() => {
+  // Each test sets the environment it needs; the config module reads it again (lib/config.ts).
+  resetConfig();
   logLines.length = 0;
   setLogSink((line) => logLines.push(line));
 });

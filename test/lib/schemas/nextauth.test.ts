@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AccountId,
   Img,
+  LoginStatus,
   MAX_LOGO_CHARS,
   MAX_USER_CONTEXT_BYTES,
   Nonce,
@@ -130,5 +131,26 @@ describe('UserContext', () => {
     expect(ok(UserContext, JSON.parse(body))).toBe(true);
     expect(MAX_USER_CONTEXT_BYTES).toBe(589_824);
     expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_USER_CONTEXT_BYTES);
+  });
+});
+
+describe('LoginStatus (the getSession answer)', () => {
+  it('reads a missing loggedin as false and keeps only the documented fields', () => {
+    expect(v.parse(LoginStatus, { userid: 'alice', accountid: 1, extra: 'x' })).toEqual({ loggedin: false, userid: 'alice', accountid: 1 });
+  });
+
+  it('drops an ill-typed optional field instead of refusing the answer', () => {
+    const out = v.parse(LoginStatus, { loggedin: true, accountid: 1.5, canprovoke: 'yes', pk: null, hsid: 'h' });
+
+    expect(out).toMatchObject({ loggedin: true, hsid: 'h' });
+    expect(out.accountid).toBeUndefined();
+    expect(out.canprovoke).toBeUndefined();
+    expect(out.pk).toBeUndefined();
+  });
+
+  it('refuses a loggedin that is present but not a boolean, and anything but a JSON object', () => {
+    for (const answer of [{ loggedin: 'true' }, { loggedin: null }, [], null, 'loggedin', undefined]) {
+      expect(ok(LoginStatus, answer), JSON.stringify(answer)).toBe(false);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, type HttpError, UpstreamUnavailableError } from '#lib/errors';
-import { ensureOk, failureFor, headerValue, parseJson, retryAfterOf } from '#lib/upstream/failures';
+import { parseJson } from '#lib/upstream/answer';
+import { ensureOk, failureFor, headerValue, retryAfterOf } from '#lib/upstream/failures';
 import type { UpstreamReply } from '#lib/upstream/transport';
 
 const reply = (status: number, headers: UpstreamReply['headers'] = {}): UpstreamReply => ({ status, headers, body: Buffer.from('{"code":"x","detail":"y"}') });

@@ -1,18 +1,19 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SVIX_API_URL, SVIX_SECRET_ID } from '#lib/config';
 import { clearSecretCache, getSecret } from '#lib/secrets';
 import { preconnectAtInit, prefetchSecretAtInit } from '#lib/upstream/warm-up';
 import { parsedLogs } from '../../support/logs.ts';
 import { mockSecrets } from '../../support/secrets.ts';
 
 const SECRET_ID = 'unit/warm-up';
-const VARIABLES = ['AWS_LAMBDA_FUNCTION_NAME', 'UNIT_SECRET_ID', 'UNIT_UPSTREAM_URL', 'SECRETS_SOURCE'];
+const VARIABLES = ['AWS_LAMBDA_FUNCTION_NAME', 'SVIX_SECRET_ID', 'SVIX_API_URL', 'SECRETS_SOURCE'];
 const sm = mockSecrets({ [SECRET_ID]: 'warm-secret-value' });
 
 beforeEach(() => {
   process.env.AWS_REGION = 'eu-west-1';
   process.env.SECRETS_SOURCE = 'aws';
-  process.env.UNIT_SECRET_ID = SECRET_ID;
+  process.env.SVIX_SECRET_ID = SECRET_ID;
   clearSecretCache();
   sm.resetHistory();
   sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: 'warm-secret-value' });
@@ -23,7 +24,7 @@ afterEach(() => {
 
 describe('prefetchSecretAtInit', () => {
   it('does nothing outside a Lambda execution environment', async () => {
-    await prefetchSecretAtInit('UNIT_SECRET_ID');
+    await prefetchSecretAtInit(SVIX_SECRET_ID);
 
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
@@ -31,7 +32,7 @@ describe('prefetchSecretAtInit', () => {
   it('fetches the secret into the cache the first request reads', async () => {
     process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-svix';
 
-    await prefetchSecretAtInit('UNIT_SECRET_ID');
+    await prefetchSecretAtInit(SVIX_SECRET_ID);
     const value = await getSecret(SECRET_ID);
 
     expect(value).toBe('warm-secret-value');
@@ -40,9 +41,9 @@ describe('prefetchSecretAtInit', () => {
 
   it('does nothing for a function without the variable', async () => {
     process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-logout';
-    delete process.env.UNIT_SECRET_ID;
+    delete process.env.SVIX_SECRET_ID;
 
-    await prefetchSecretAtInit('UNIT_SECRET_ID');
+    await prefetchSecretAtInit(SVIX_SECRET_ID);
 
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
@@ -51,7 +52,7 @@ describe('prefetchSecretAtInit', () => {
     process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-svix';
     sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).rejectsOnce(new Error('AccessDeniedException')).resolves({ SecretString: 'warm-secret-value' });
 
-    await expect(prefetchSecretAtInit('UNIT_SECRET_ID')).resolves.toBeUndefined();
+    await expect(prefetchSecretAtInit(SVIX_SECRET_ID)).resolves.toBeUndefined();
 
     const line = parsedLogs().find((l) => l.msg === 'secret prefetch at init failed; the first request fetches it again');
     expect(line).toMatchObject({ level: 'warn', secretId: SECRET_ID });
@@ -61,17 +62,17 @@ describe('prefetchSecretAtInit', () => {
 
 describe('preconnectAtInit', () => {
   it('does nothing outside a Lambda execution environment, even without a URL', () => {
-    preconnectAtInit('UNIT_UPSTREAM_URL');
+    preconnectAtInit(SVIX_API_URL);
 
     expect(parsedLogs()).toEqual([]);
   });
 
   it('skips a missing or malformed URL with a warning naming the variable, never failing init', () => {
     process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-svix';
-    process.env.UNIT_UPSTREAM_URL = 'ftp://upstream.example';
+    process.env.SVIX_API_URL = 'ftp://upstream.example';
 
-    expect(() => preconnectAtInit('UNIT_UPSTREAM_URL')).not.toThrow();
+    expect(() => preconnectAtInit(SVIX_API_URL)).not.toThrow();
 
-    expect(parsedLogs()).toEqual([expect.objectContaining({ level: 'warn', msg: 'upstream pre-connect skipped', variable: 'UNIT_UPSTREAM_URL' })]);
+    expect(parsedLogs()).toEqual([expect.objectContaining({ level: 'warn', msg: 'upstream pre-connect skipped', variable: 'SVIX_API_URL' })]);
   });
 });
