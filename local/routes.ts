@@ -71,7 +71,8 @@ export function readServerlessConfig(file = join(PROJECT_ROOT, 'serverless.yml')
     tag,
     resolve: (value: string) => value,
   }));
-  return parse(readFileSync(file, 'utf8'), { customTags: tags, logLevel: 'error' }) as ServerlessConfig;
+  // `merge`: serverless.yml shares blocks with YAML merge keys (`<<: *svixFunction`), as osls reads them.
+  return parse(readFileSync(file, 'utf8'), { customTags: tags, merge: true, logLevel: 'error' }) as ServerlessConfig;
 }
 
 function splitHandler(handler: string): { modulePath: string; exportName: string } {

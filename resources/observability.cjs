@@ -10,7 +10,7 @@
  *   the real API, functions, queues and alarms of the stack.
  *
  * The static alarms (HTTP API, upstreams) are in observability.yml beside this file; the
- * dead-letter alarms in serverless.yml with their queues. Every alarm notifies the topic of the
+ * dead-letter alarms in jobs.cjs with their queues. Every alarm notifies the topic of the
  * stage parameter `alarmTopicArn` when it is set (condition HasAlarmTopic, observability.yml).
  */
 
@@ -23,7 +23,7 @@ const STATIC_ALARMS = [
   'LogoutDeadLetterAlarm',
   'ExpireAllDeadLetterAlarm',
 ];
-/** The job queues and their dead-letter queues (serverless.yml, Jobs). */
+/** The job queues and their dead-letter queues (jobs.cjs). */
 const QUEUES = [
   { queue: 'LogoutJobQueue', dlq: 'LogoutDeadLetterQueue', label: 'logout' },
   { queue: 'ExpireAllJobQueue', dlq: 'ExpireAllDeadLetterQueue', label: 'expire-all' },
