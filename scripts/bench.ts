@@ -19,10 +19,10 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
 import { send } from '../lib/upstream/transport.ts';
-import { httpEvent, lambdaContext } from '../local/events.ts';
+import { lambdaContext } from '../local/events.ts';
 import { PROJECT_ROOT, readServerlessConfig } from '../local/routes.ts';
 import { startSandbox } from '../local/sandbox/server.ts';
-import { coldRequest } from './cold-request.ts';
+import { coldRequest, portalAccessEvent } from './cold-request.ts';
 
 const BUNDLE_BUDGET_BYTES = 200 * 1024;
 const WARM_CALLS = Number(process.env.BENCH_CALLS ?? 2000);
@@ -180,15 +180,7 @@ async function section3and4() {
     });
     if (reply.status !== 200) throw new Error(`direct call failed: ${reply.status}`);
     if (i >= 100) direct.push(performance.now() - t);
-    const event = httpEvent({
-      method: 'POST',
-      rawPath: '/api/v1/auth/app-portal-access/app_demo',
-      pathParameters: { app_id: 'app_demo' },
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-      // As API Gateway's JWT authorizer hands it on: the functions refuse a request naming no caller.
-      authorizer: { jwt: { claims: { sub: 'bench' }, scopes: ['svix/app-portal-access'] } },
-    });
+    const event = portalAccessEvent();
     // The context is the Lambda runtime's, made before the handler runs: not part of what it adds.
     const context = lambdaContext();
     t = performance.now();

@@ -130,23 +130,26 @@ async function place(sandboxUrl: string, key: string, secretLatencyMs: number, c
   };
 }
 
+/** The app-portal-access request both bench sections send, as API Gateway hands it on after its JWT authorizer. */
+export function portalAccessEvent() {
+  return httpEvent({
+    method: 'POST',
+    rawPath: '/api/v1/auth/app-portal-access/app_demo',
+    pathParameters: { app_id: 'app_demo' },
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+    // The functions refuse a request whose authorizer names no caller.
+    authorizer: { jwt: { claims: { sub: 'bench' }, scopes: ['svix/app-portal-access'] } },
+  });
+}
+
 export async function coldRequest(options: ColdRequestOptions): Promise<Array<{ label: string; ratio: number }>> {
   const { out, secretLatencyMs, connectionLatencyMs } = options;
   const key = 'sk_bench_cold_key';
   const sandbox = await startSandbox({ svixKey: key, nextauth: { apiKey: 'bench', serverId: 'YmVuY2g=' } });
   const near = await place(sandbox.url, key, 0, 0);
   const far = await place(sandbox.url, key, secretLatencyMs, connectionLatencyMs);
-  const event = JSON.stringify(
-    httpEvent({
-      method: 'POST',
-      rawPath: '/api/v1/auth/app-portal-access/app_demo',
-      pathParameters: { app_id: 'app_demo' },
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-      // As API Gateway's JWT authorizer hands it on: the functions refuse a request naming no caller.
-      authorizer: { jwt: { claims: { sub: 'bench' }, scopes: ['svix/app-portal-access'] } },
-    }),
-  );
+  const event = JSON.stringify(portalAccessEvent());
   const probe = join(import.meta.dirname, 'cold-request-probe.cjs');
   const runProbe = async (file: string, env: Record<string, string | undefined>): Promise<ProbeResult> => {
     const { stdout } = await run(process.execPath, [probe, file, event], { env, encoding: 'utf8' });
