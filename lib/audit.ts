@@ -66,9 +66,12 @@ export function nonceDigest(nonce: string): string {
   return createHash('sha256').update(nonce).digest('base64url').slice(0, 12);
 }
 
-/** Writes the record, at `warn` for server-side failures (or at `level`), so they stand out. */
+/**
+ * Writes the record, at `warn` for server-side failures (or at `level`), so they stand out; always,
+ * whatever LOG_LEVEL says: an operator turning the log level down must not switch off the trail.
+ */
 export function writeAudit(record: AuditRecord, level: 'info' | 'warn' | 'error' = (record.status ?? 0) >= 500 ? 'warn' : 'info'): void {
   const { startedAt, ...fields } = record;
   if (startedAt !== undefined && fields.durationMs === undefined) fields.durationMs = Date.now() - startedAt;
-  log[level]('audit', fields as Record<string, unknown>);
+  log.always(level, 'audit', fields as Record<string, unknown>);
 }

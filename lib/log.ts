@@ -45,6 +45,8 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** A line written whatever LOG_LEVEL says (the audit trail must not vanish when the level is turned down). */
+  always(level: Level, msg: string, fields?: LogFields): void;
   /** Fields added to every later line of this logger (the invocation's request id, the function). */
   setContext(fields: LogFields): void;
 }
@@ -63,8 +65,8 @@ export function setLogSink(next: LogSink): LogSink {
 function createLogger(): Logger {
   const threshold = LEVELS[setting(LOG_LEVEL)];
   let context: LogFields = {};
-  const write = (level: Level, msg: string, fields?: LogFields) => {
-    if (LEVELS[level] < threshold) return;
+  const write = (level: Level, msg: string, fields?: LogFields, always = false) => {
+    if (!always && LEVELS[level] < threshold) return;
     const line = { level, time: new Date().toISOString(), msg, ...context, ...(redact(fields ?? {}) as LogFields) };
     sink(scrubSecrets(JSON.stringify(line)));
   };
@@ -73,6 +75,7 @@ function createLogger(): Logger {
     info: (msg, fields) => write('info', msg, fields),
     warn: (msg, fields) => write('warn', msg, fields),
     error: (msg, fields) => write('error', msg, fields),
+    always: (level, msg, fields) => write(level, msg, fields, true),
     setContext: (fields) => {
       context = redact(fields) as LogFields;
     },
