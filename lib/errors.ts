@@ -7,6 +7,9 @@
  * - nextAuth documents no error body at all, so the gateway answers its own `{code, detail}`.
  */
 
+/** The two upstream API families: each has its own error shapes (see above). */
+export type Family = 'svix' | 'nextauth';
+
 /** Where a validation issue sits, Svix style: `["body", "expiry"]`, `["path", "app_id"]`. */
 export type IssueLocation = (string | number)[];
 
@@ -61,7 +64,7 @@ export class ApiError extends HttpError {
 export class ValidationError extends HttpError {
   constructor(
     readonly issues: Issue[],
-    readonly family: 'svix' | 'nextauth',
+    readonly family: Family,
   ) {
     super(issues.map((i) => `${i.loc.join('.')}: ${i.msg}`).join('; '));
     this.name = 'ValidationError';

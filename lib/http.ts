@@ -5,13 +5,13 @@ import { type AuditRecord, type AuditTarget, nonceDigest, writeAudit } from './a
 import { type Caller, callerOf, tokenHolder } from './caller.ts';
 import { type Deadline, deadlineFromContext } from './deadline.ts';
 import { edgeOriginGuard } from './edge-origin.ts';
-import { ApiError, ConfigError, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
+import { ApiError, ConfigError, type Family, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
 import { jsonBody } from './json-body.ts';
 import { log } from './log.ts';
 import { publishMetrics, recordRequest } from './metrics.ts';
 import { scrubSecrets } from './redaction.ts';
 import { normaliseServerId } from './schemas/server-id.ts';
-import { assertTenant, type TenantKind } from './tenancy.ts';
+import { assertTenant } from './tenancy.ts';
 
 /**
  * The shared middy stack of every HTTP handler (API Gateway HTTP API, payload 2.0):
@@ -19,7 +19,7 @@ import { assertTenant, type TenantKind } from './tenancy.ts';
  * responder that turns any thrown error into the API family's own error shape.
  */
 
-export type Family = 'svix' | 'nextauth';
+export type { Family } from './errors.ts';
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 /** The event after the body stage: `body` is parsed JSON, or undefined when there was none. */
@@ -41,7 +41,7 @@ export interface HttpOptions {
   body: 'json' | 'optional-json' | 'none';
   maxBodyBytes?: number;
   /** Tenant binding: the path parameter naming the Svix app or nextAuth server acted on. */
-  tenant?: { kind: TenantKind; pathParameter: string };
+  tenant?: { kind: Family; pathParameter: string };
   /**
    * The route has no authorizer (Svix logout): the caller is whoever holds the bearer token it
    * forwards. Every other route refuses a request whose authorizer names nobody (401).

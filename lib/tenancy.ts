@@ -1,5 +1,5 @@
 import { NEXTAUTH_TENANT_CLAIM, SVIX_TENANT_CLAIM, setting } from './config.ts';
-import { ApiError } from './errors.ts';
+import { ApiError, type Family } from './errors.ts';
 import { normaliseServerId } from './schemas/server-id.ts';
 
 /**
@@ -9,8 +9,6 @@ import { normaliseServerId } from './schemas/server-id.ts';
  * closed by default: binding on and no such claim in the token means no access.
  */
 
-export type TenantKind = 'svix' | 'nextauth';
-
 const CLAIM_VARIABLE = { svix: SVIX_TENANT_CLAIM, nextauth: NEXTAUTH_TENANT_CLAIM };
 
 /**
@@ -18,7 +16,7 @@ const CLAIM_VARIABLE = { svix: SVIX_TENANT_CLAIM, nextauth: NEXTAUTH_TENANT_CLAI
  * base64, in the path (the guard runs before validation, on the raw parameter) and in the claim
  * alike; both sides go through the schema's own normalisation.
  */
-const SAME_ID: Record<TenantKind, (id: string) => string> = { svix: (id) => id, nextauth: normaliseServerId };
+const SAME_ID: Record<Family, (id: string) => string> = { svix: (id) => id, nextauth: normaliseServerId };
 
 interface JwtAuthorizerContext {
   authorizer?: { jwt?: { claims?: Record<string, unknown> } };
@@ -37,7 +35,7 @@ export function parseClaimList(value: unknown): string[] {
     .filter(Boolean);
 }
 
-function forbidden(kind: TenantKind): ApiError {
+function forbidden(kind: Family): ApiError {
   // Svix's own 403 body; nextAuth documents none, so ours.
   return kind === 'svix'
     ? new ApiError(403, 'insufficient access', 'Insufficient access for the given operation.')
@@ -45,7 +43,7 @@ function forbidden(kind: TenantKind): ApiError {
 }
 
 /** Throws 403 unless tenant binding is off or the caller's token lists `id`. */
-export function assertTenant(requestContext: unknown, kind: TenantKind, id: string | undefined): void {
+export function assertTenant(requestContext: unknown, kind: Family, id: string | undefined): void {
   const claim = setting(CLAIM_VARIABLE[kind]);
   if (!claim) return;
   const claims = (requestContext as JwtAuthorizerContext | undefined)?.authorizer?.jwt?.claims;

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { type Issue, type IssueLocation, ValidationError } from './errors.ts';
+import { type Family, type Issue, type IssueLocation, ValidationError } from './errors.ts';
 
 /**
  * Runs a valibot schema and turns its issues into the gateway's `Issue` list, located the way
@@ -36,7 +36,7 @@ export const jsonObject = <S extends v.GenericSchema>(schema: S) =>
   v.pipe(v.custom<v.InferInput<S>>(isJsonObject, 'Invalid type: Expected a JSON object'), schema);
 
 /** Parses or throws a `ValidationError` (422 for Svix, 400 for nextAuth). */
-export function validate<S extends v.GenericSchema>(schema: S, input: unknown, prefix: IssueLocation, family: 'svix' | 'nextauth'): v.InferOutput<S> {
+export function validate<S extends v.GenericSchema>(schema: S, input: unknown, prefix: IssueLocation, family: Family): v.InferOutput<S> {
   const result = issuesOf(schema, input, prefix);
   if (!result.ok) throw new ValidationError(result.issues, family);
   return result.value;

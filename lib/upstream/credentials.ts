@@ -1,5 +1,5 @@
 import { type SecretIdVariable, setting } from '../config.ts';
-import type { HttpError } from '../errors.ts';
+import type { Family, HttpError } from '../errors.ts';
 import { log } from '../log.ts';
 import { getSecret } from '../secrets.ts';
 import type { CredentialSource } from './client.ts';
@@ -24,7 +24,7 @@ export class MissingCredentialsError extends Error {
 }
 
 export interface RotatingCredentials<C> {
-  upstream: 'svix' | 'nextauth';
+  upstream: Family;
   secretId: string;
   operation: string;
   /** Reads (and checks) the credentials in the secret's value. */
@@ -56,7 +56,7 @@ export async function withRotatingCredentials<C>(source: RotatingCredentials<C>,
 }
 
 export interface SecretCredentials<C, R> {
-  upstream: 'svix' | 'nextauth';
+  upstream: Family;
   secretIdVariable: SecretIdVariable;
   /** Reads (and checks) the credentials `request` needs in the secret's value. */
   parse: (secret: string, secretId: string, request: R) => C;
