@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Caller } from './caller.ts';
-import { log } from './log.ts';
+import { log, redact } from './log.ts';
+import type { EmfMembers } from './metrics.ts';
 
 /**
  * The audit trail: one `audit` log record per HTTP operation and per job target, saying who did
@@ -69,9 +70,14 @@ export function nonceDigest(nonce: string): string {
 /**
  * Writes the record, at `warn` for server-side failures (or at `level`), so they stand out; always,
  * whatever LOG_LEVEL says: an operator turning the log level down must not switch off the trail.
+ * `metrics`: the work's metrics (metrics.ts `takeMetrics`), carried by the same line as EMF.
  */
-export function writeAudit(record: AuditRecord, level: 'info' | 'warn' | 'error' = (record.status ?? 0) >= 500 ? 'warn' : 'info'): void {
+export function writeAudit(record: AuditRecord, level: 'info' | 'warn' | 'error' = (record.status ?? 0) >= 500 ? 'warn' : 'info', metrics?: EmfMembers): void {
   const { startedAt, ...fields } = record;
   if (startedAt !== undefined && fields.durationMs === undefined) fields.durationMs = Date.now() - startedAt;
-  log.always(level, 'audit', fields as Record<string, unknown>);
+  // The dimension values are members of the record; `operation` is already one, with the same value.
+  if (metrics) (fields as Record<string, unknown>).family = metrics.dimensions.family;
+  // The one field of no fixed shape: whatever a job target threw (an Error becomes its name and message).
+  if (fields.error !== undefined) fields.error = redact(fields.error, 1);
+  log.record(level, 'audit', fields as Record<string, unknown>, metrics?.json);
 }

@@ -8,7 +8,7 @@ import { edgeOriginGuard } from './edge-origin.ts';
 import { ApiError, ConfigError, type Family, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
 import { jsonBody } from './json-body.ts';
 import { log } from './log.ts';
-import { publishMetrics, recordRequest } from './metrics.ts';
+import { requestRecorder, takeMetrics } from './metrics.ts';
 import { scrubSecrets } from './redaction.ts';
 import { normaliseServerId } from './schemas/server-id.ts';
 import { assertTenant } from './tenancy.ts';
@@ -159,14 +159,18 @@ const MAX_AUDIT_SESSION_IDS = 100;
 
 function targetOf(event: HttpEvent): AuditTarget {
   const target: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
+  const parameters = event.pathParameters;
+  for (const name in parameters) {
     const field = TARGET_PARAMETERS[name];
+    const value = parameters[name];
     // A server id is recorded in one spelling (as tenant binding compares it), so one query finds
     // every request on a server, whichever spelling each caller sent.
     if (field && value !== undefined) target[field] = (field === 'serverId' ? normaliseServerId(value) : value).slice(0, MAX_AUDIT_VALUE);
   }
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
-    if (name.toLowerCase() === 'x-nonce' && value) target.nonceHash = nonceDigest(value);
+  const headers = event.headers;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value && name.toLowerCase() === 'x-nonce') target.nonceHash = nonceDigest(value);
   }
   return target as AuditTarget;
 }
@@ -185,22 +189,28 @@ function noteBodyTargets(record: AuditRecord | undefined, body: unknown): void {
 function scrubResponse(response: HttpResult | null | undefined): void {
   if (!response) return;
   if (typeof response.body === 'string' && !response.isBase64Encoded) response.body = scrubSecrets(response.body);
-  for (const [name, value] of Object.entries(response.headers ?? {})) {
-    if (typeof value === 'string') (response.headers as Record<string, string>)[name] = scrubSecrets(value);
+  const headers = response.headers as Record<string, unknown> | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value === 'string') headers[name] = scrubSecrets(value);
   }
 }
 
-/** The log context, the response scrub and the audit record of each invocation. */
+/**
+ * The log context, the response scrub, and the invocation's one record: its audit record carrying
+ * its metrics and its upstream calls' (lib/metrics.ts, lib/upstream/retry.ts) as EMF.
+ */
 const invocationLog = (operation: string, family: Family): MiddlewareObj<HttpEvent, HttpResult> => {
+  const dimensions = { family, operation };
+  const recordRequest = requestRecorder(dimensions);
   const done = (request: { response: HttpResult | null | undefined; context: Context }) => {
     scrubResponse(request.response);
     const record = auditOf(request.context);
     if (!record) return;
     record.status = request.response?.statusCode;
-    writeAudit(record);
-    // The invocation's metrics (and its upstream calls', lib/upstream/retry.ts) as one EMF record each.
-    recordRequest({ family, operation }, record.status, Date.now() - (record.startedAt ?? Date.now()));
-    publishMetrics();
+    record.durationMs = Date.now() - (record.startedAt ?? Date.now());
+    recordRequest(record.status, record.durationMs);
+    writeAudit(record, undefined, takeMetrics(dimensions));
   };
   return {
     before: ({ event, context }) => {

@@ -76,25 +76,14 @@ function isRetryableStatus(reply: UpstreamReply): boolean {
 export async function callWithRetry(attempt: Attempt, options: CallOptions): Promise<UpstreamReply> {
   const started = Date.now();
   const outcome: { status?: number; attempts: number } = { attempts: 0 };
-  // Each attempt is metered (lib/metrics.ts); the call as a whole goes to the audit record.
-  const metered: Attempt = async (timeoutMs, n) => {
-    const attemptStarted = Date.now();
-    try {
-      const reply = await attempt(timeoutMs, n);
-      recordUpstreamAttempt(options.operation, reply.status, Date.now() - attemptStarted);
-      return reply;
-    } catch (err) {
-      recordUpstreamAttempt(options.operation, err instanceof UpstreamTransportError ? err.kind : 'invalid', Date.now() - attemptStarted);
-      throw err;
-    }
-  };
   try {
-    const reply = await attemptUnderPolicy(metered, options, outcome);
+    const reply = await attemptUnderPolicy(attempt, options, outcome);
     outcome.status = reply.status;
     return reply;
   } finally {
+    // The call as a whole: a metric, and the audit record's upstream status, attempts and time.
     recordUpstreamCall(options.operation, outcome.attempts);
-    noteUpstreamCall(options.deadline.audit, { ...outcome, ms: Date.now() - started });
+    noteUpstreamCall(options.deadline.audit, { status: outcome.status, attempts: outcome.attempts, ms: Date.now() - started });
   }
 }
 
@@ -111,10 +100,14 @@ async function attemptUnderPolicy(attempt: Attempt, options: CallOptions, outcom
     let reply: UpstreamReply | undefined;
     let failure: UpstreamTransportError | undefined;
     outcome.attempts = n;
+    const attemptStarted = Date.now();
     try {
       reply = await attempt(Math.min(policy.attemptTimeoutMs, remaining), n);
+      recordUpstreamAttempt(operation, reply.status, Date.now() - attemptStarted);
       if (!isRetryableStatus(reply)) return reply;
     } catch (err) {
+      // Each attempt is metered (lib/metrics.ts), whatever became of it.
+      recordUpstreamAttempt(operation, err instanceof UpstreamTransportError ? err.kind : 'invalid', Date.now() - attemptStarted);
       if (!(err instanceof UpstreamTransportError)) throw err;
       // Nothing a repeat could change (a request Node refuses to send, an oversized answer).
       if (err.kind === 'invalid') throw new UpstreamUnavailableError(502, 'The upstream exchange failed and cannot succeed on retry.', { cause: err });

@@ -8,7 +8,10 @@ import { parsedLogs } from '../support/logs.ts';
 import { mockSecrets } from '../support/secrets.ts';
 import { useTestUpstream } from '../support/upstream.ts';
 
-/** What one invocation writes as CloudWatch metrics: its own record, and its upstream calls'. */
+/**
+ * What one invocation writes as CloudWatch metrics: one record, its audit record, carrying its own
+ * metrics and its upstream calls' as two EMF directives.
+ */
 
 const ORG_KEY = 'sk_metrics_org_key_0123';
 const NEXTAUTH_KEY = 'metrics-nextauth-key-0123';
@@ -36,9 +39,19 @@ const session = () =>
     headers: { 'x-nonce': 'metrics-nonce-0123456789abcdef' },
   });
 
+interface Directive {
+  Namespace: string;
+  Dimensions: string[][];
+  Metrics: Array<{ Name: string; Unit: string }>;
+}
 const metricRecords = () => parsedLogs().filter((l) => l._aws !== undefined);
 const recordOf = (family: string, operation: string, kind: 'request' | 'upstream') =>
   metricRecords().filter((r) => r.family === family && r.operation === operation && (kind === 'request' ? 'requests' in r : 'upstreamCalls' in r));
+/** The directive of `kind`'s metrics in `record`. */
+const directiveOf = (record: Record<string, unknown>, kind: 'request' | 'upstream') =>
+  (record._aws as { CloudWatchMetrics: Directive[] }).CloudWatchMetrics.find((d) =>
+    d.Metrics.some((m) => m.Name === (kind === 'request' ? 'requests' : 'upstreamCalls')),
+  );
 
 describe('metrics of an HTTP invocation', () => {
   it('counts a request that succeeded after a retried upstream 503: one request, two attempts, one retry', async () => {
@@ -56,7 +69,27 @@ describe('metrics of an HTTP invocation', () => {
       upstream2xx: [0, 1],
       upstreamTimeouts: [0, 0],
     });
-    expect((calls!._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics[0]!.Namespace).toBe('authgate/test');
+    expect(directiveOf(calls!, 'upstream')?.Namespace).toBe('authgate/test');
+  });
+
+  it("writes them in the invocation's audit record: one line per invocation, two directives", async () => {
+    expect((await portal({})).statusCode).toBe(200);
+    const records = metricRecords();
+    expect(records).toHaveLength(1);
+    const [record] = records;
+    expect(record).toMatchObject({ msg: 'audit', family: 'svix', operation: 'svix.app-portal-access', status: 200, requests: 1, upstreamCalls: 1 });
+    expect(directiveOf(record!, 'request')).toEqual({
+      Namespace: 'authgate/test',
+      Dimensions: [['family', 'operation']],
+      Metrics: [
+        { Name: 'requests', Unit: 'Count' },
+        { Name: '4xx', Unit: 'Count' },
+        { Name: '5xx', Unit: 'Count' },
+        { Name: 'duration', Unit: 'Milliseconds' },
+      ],
+    });
+    expect(directiveOf(record!, 'upstream')).toMatchObject({ Namespace: 'authgate/test', Dimensions: [['family', 'operation'], ['family']] });
+    expect(record!.duration).toBe(record!.durationMs);
   });
 
   it('counts refused input as a 4xx, with no upstream call to count', async () => {
@@ -71,6 +104,6 @@ describe('metrics of an HTTP invocation', () => {
     expect(recordOf('nextauth', 'nextauth.get-session', 'request')[0]).toMatchObject({ requests: 1, '5xx': 1 });
     const [calls] = recordOf('nextauth', 'nextauth.get-session', 'upstream');
     expect(calls).toMatchObject({ upstreamCalls: 1, upstreamAttempts: 3, upstreamTimeouts: [1, 1, 1], upstream5xx: [0, 0, 0] });
-    expect(calls!._aws).toMatchObject({ CloudWatchMetrics: [{ Dimensions: [['family', 'operation'], ['family']] }] });
+    expect(directiveOf(calls!, 'upstream')?.Dimensions).toEqual([['family', 'operation'], ['family']]);
   });
 });

@@ -91,3 +91,43 @@ describe('writeAudit', () => {
     expect(parsedLogs()[0]?.durationMs).toBe(42);
   });
 });
+
+describe('the record as written', () => {
+  /** Every field the schema has, nested ones included: a field added to the type must be added here. */
+  const full: Required<Omit<AuditRecord, 'startedAt'>> = {
+    operation: 'job.logout',
+    caller: { id: 'jwt:billing|web', sub: 'billing', clientId: 'web', arn: 'arn:aws:iam::123456789012:user/ops' },
+    target: { appId: 'app_1', sessionIds: ['s1'], serverId: 'c2VydmVy', accountId: 7, userId: 'u1', nonceHash: 'abc123def456' },
+    sourceIp: '198.51.100.7',
+    userAgent: 'curl/8',
+    messageId: 'm-1',
+    targetIndex: 0,
+    outcome: 'done',
+    reason: 'none',
+    error: { name: 'Error', message: 'boom' },
+    status: 204,
+    upstreamStatus: 204,
+    attempts: 1,
+    upstreamMs: 12,
+    durationMs: 15,
+    apiRequestId: 'api-1',
+    requestId: 'req-1',
+  };
+
+  it("has no field name that log redaction would hide: the schema's names are written as they are", async () => {
+    const { redact } = await import('#lib/log');
+    writeAudit(full);
+    const { level, time, msg, ...written } = parsedLogs()[0]!;
+    expect(msg).toBe('audit');
+    expect(written).toEqual(full);
+    expect(redact(written)).toEqual(written);
+  });
+
+  it('reduces a thrown Error to its name and message, and redacts a thrown object by its field names', () => {
+    writeAudit(record({ error: new TypeError('bad input') }));
+    writeAudit(record({ error: { token: 'tok_thrown_value', code: 7 } }));
+    const [first, second] = parsedLogs();
+    expect(first?.error).toEqual({ name: 'TypeError', message: 'bad input' });
+    expect(second?.error).toEqual({ token: '[redacted]', code: 7 });
+  });
+});

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { log } from '#lib/log';
 import { registerSecretValue } from '#lib/redaction';
 import { parsedLogs } from '../support/logs.ts';
@@ -36,5 +36,46 @@ describe('log redaction', () => {
     registerSecretValue('abc');
     log.info('abc stays');
     expect(parsedLogs()[0]?.msg).toBe('abc stays');
+  });
+
+  it('prints an object that is not plain as its own fields only, never through its toJSON (a URL keeps its query)', () => {
+    log.info('x', { where: new URL('https://upstream.example/p?session=abc123'), when: new Date(0) });
+    const [line] = parsedLogs();
+    expect(line?.where).toEqual({});
+    expect(line?.when).toEqual({});
+    expect(JSON.stringify(line)).not.toContain('abc123');
+  });
+
+  it("leaves the caller's fields as they were, redacting in a copy", () => {
+    const fields = { nested: { apiKey: 'k', ok: 1 }, list: [{ token: 't' }, 2] };
+    log.info('x', fields);
+    expect(fields).toEqual({ nested: { apiKey: 'k', ok: 1 }, list: [{ token: 't' }, 2] });
+    expect(parsedLogs()[0]).toMatchObject({ nested: { apiKey: '[redacted]', ok: 1 }, list: [{ token: '[redacted]' }, 2] });
+  });
+});
+
+describe('log time', () => {
+  it('is the ISO 8601 time of the line, to the millisecond', () => {
+    const before = Date.now();
+    log.info('a');
+    log.info('b');
+    const after = Date.now();
+    for (const line of parsedLogs()) {
+      expect(line.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      const t = Date.parse(line.time as string);
+      expect(t).toBeGreaterThanOrEqual(before);
+      expect(t).toBeLessThanOrEqual(after);
+    }
+  });
+
+  it.each([0, 7, 42, 999, 1000, 61_001])('writes %i ms past a second as Date would', (offset) => {
+    const now = Date.UTC(2026, 10, 28, 23, 59, 59) + offset;
+    vi.useFakeTimers({ now, toFake: ['Date'] });
+    try {
+      log.info('t');
+      expect(parsedLogs().at(-1)?.time).toBe(new Date(now).toISOString());
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

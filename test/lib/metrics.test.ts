@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { addMetric, publishMetrics, recordRequest, recordUpstreamAttempt, recordUpstreamCall } from '#lib/metrics';
-import { parsedLogs } from '../support/logs.ts';
+import { resetConfig } from '#lib/config';
+import { addMetric, publishMetrics, recordRequest, recordUpstreamAttempt, recordUpstreamCall, takeMetrics } from '#lib/metrics';
+import { logLines, parsedLogs } from '../support/logs.ts';
 
 interface Directive {
   Namespace: string;
@@ -123,5 +124,75 @@ describe('metrics', () => {
     } finally {
       delete process.env.LOG_LEVEL;
     }
+  });
+
+  describe("takeMetrics: an invocation's metrics for its own record", () => {
+    const dimensions = { family: 'svix', operation: 'svix.expire-all' };
+    /** The members as a record would carry them: the writer's fields, the dimension values, the serialised part. */
+    const asRecord = (taken: NonNullable<ReturnType<typeof takeMetrics>>) =>
+      JSON.parse(
+        `{"msg":"audit","family":${JSON.stringify(taken.dimensions.family)},"operation":${JSON.stringify(taken.dimensions.operation)},${taken.json}}`,
+      ) as EmfRecord;
+
+    it('gives the request and its upstream calls as one record with two directives, and writes nothing itself', () => {
+      recordUpstreamAttempt('svix.expire-all', 503, 30);
+      recordUpstreamAttempt('svix.expire-all', 204, 10);
+      recordUpstreamCall('svix.expire-all', 2);
+      recordRequest(dimensions, 204, 55);
+      const taken = takeMetrics(dimensions, 1_700_000_000_000);
+      expect(logLines).toHaveLength(0);
+      const record = asRecord(taken!);
+      expectValidEmf(record);
+      expect(record._aws.Timestamp).toBe(1_700_000_000_000);
+      expect(record._aws.CloudWatchMetrics.map((d) => d.Dimensions)).toEqual([[['family', 'operation'], ['family']], [['family', 'operation']]]);
+      expect(record).toMatchObject({
+        upstream5xx: [1, 0],
+        upstream2xx: [0, 1],
+        upstreamLatency: [30, 10],
+        upstreamRetries: 1,
+        requests: 1,
+        '4xx': 0,
+        duration: 55,
+      });
+      // Taken means emptied: nothing is left to publish.
+      expect(takeMetrics(dimensions)).toBeUndefined();
+      publishMetrics();
+      expect(records()).toHaveLength(0);
+    });
+
+    it("writes another operation's buffered metrics as their own record rather than mixing them in", () => {
+      recordUpstreamCall('nextauth.logout', 1);
+      recordRequest(dimensions, 204, 5);
+      const record = asRecord(takeMetrics(dimensions)!);
+      expect(record).not.toHaveProperty('upstreamCalls');
+      const [other] = records();
+      expect(other).toMatchObject({ msg: 'metrics', family: 'nextauth', operation: 'nextauth.logout', upstreamCalls: 1 });
+      expectValidEmf(other!);
+    });
+
+    it('gives nothing without a namespace or without anything buffered', () => {
+      expect(takeMetrics(dimensions)).toBeUndefined();
+      delete process.env.METRICS_NAMESPACE;
+      resetConfig();
+      recordRequest(dimensions, 204, 5);
+      expect(takeMetrics(dimensions)).toBeUndefined();
+    });
+  });
+
+  it('writes a value JSON cannot hold as null, so the record stays JSON', () => {
+    addMetric({ family: 'jobs', operation: 'job.logout' }, 'elapsed', 'Milliseconds', Number.NaN);
+    addMetric({ family: 'jobs', operation: 'job.logout' }, 'elapsed', 'Milliseconds', Number.POSITIVE_INFINITY);
+    publishMetrics();
+    expect(records()[0]).toMatchObject({ elapsed: [null, null] });
+  });
+
+  it('names the same metrics in the same order on every record, the directive reused', () => {
+    for (let i = 0; i < 3; i++) {
+      recordRequest({ family: 'svix', operation: 'svix.logout' }, 204, i);
+      publishMetrics();
+    }
+    const directives = records().map((r) => JSON.stringify(r._aws.CloudWatchMetrics));
+    expect(new Set(directives).size).toBe(1);
+    expect(records().map((r) => r.duration)).toEqual([0, 1, 2]);
   });
 });
