@@ -85,15 +85,31 @@ export function successorLink(successor: string, params: Record<string, unknown>
   return `<${successor.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String(params[name])))}>; rel="successor-version"`;
 }
 
-function inputOf<C extends HttpContract>(contract: C, event: Parameters<Parameters<typeof httpHandler>[0]>[0]): OperationInput<C> {
+type Schemas = ReadonlyArray<readonly [string, v.GenericSchema]>;
+
+/** Each value of `values` named in `schemas`, validated in order. */
+function validated(
+  schemas: Schemas,
+  values: Record<string, string | undefined> | undefined,
+  where: string,
+  family: HttpContract['family'],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, schema] of schemas) out[name] = validate(schema, values?.[name], [where, name], family);
+  return out;
+}
+
+function inputOf<C extends HttpContract>(
+  contract: C,
+  schemas: { path: Schemas; headers: Schemas },
+  event: Parameters<Parameters<typeof httpHandler>[0]>[0],
+): OperationInput<C> {
   const { family } = contract;
   // The credential first, as Svix checks it before anything else.
   const bearer = contract.anonymous ? bearerOf(event.headers.authorization) : '';
-  const each = (schemas: Record<string, v.GenericSchema>, values: Record<string, string | undefined> | undefined, where: string) =>
-    Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, validate(schema, values?.[name], [where, name], family)]));
   return {
-    path: each(contract.pathParameters, event.pathParameters, 'path'),
-    headers: each(contract.headers, event.headers, 'header'),
+    path: validated(schemas.path, event.pathParameters, 'path', family),
+    headers: validated(schemas.headers, event.headers, 'header', family),
     query: contract.query ? validate(contract.query, event.queryStringParameters ?? {}, ['query'], family) : undefined,
     body: contract.body ? validate(contract.body.schema, event.body, ['body'], family) : undefined,
     bearer,
@@ -110,9 +126,10 @@ function inputOf<C extends HttpContract>(contract: C, event: Parameters<Paramete
  */
 export function operationHandler<C extends HttpContract>(contract: C, fn: (input: OperationInput<C>, invocation: OperationInvocation) => Promise<HttpResult>) {
   const { operation, family, idempotency } = contract;
+  const schemas = { path: Object.entries(contract.pathParameters), headers: Object.entries(contract.headers) };
   return httpHandler(
     async (event, invocation) => {
-      const input = inputOf(contract, event);
+      const input = inputOf(contract, schemas, event);
       const target = idempotency?.target ? [String((input.path as Record<string, unknown>)[idempotency.target])] : [];
       const callerKey = (input.headers as Record<string, string | undefined>)['idempotency-key'];
       const idempotencyKey = idempotency ? upstreamIdempotencyKey(callerKey, { caller: invocation.caller, operation, target }) : '';

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 import type { Caller } from './caller.ts';
 
 /**
@@ -29,7 +29,26 @@ export interface IdempotencyScope {
  * // → 'authgate_Xq3…' (52 characters)
  */
 export function upstreamIdempotencyKey(callerKey: string | undefined, scope: IdempotencyScope): string {
+  if (callerKey === undefined) return `authgate_${randomKey()}`;
   // A JSON array, so no choice of key or id can make two different inputs hash alike.
-  const input = JSON.stringify(['authgate/1', scope.caller, scope.operation, scope.target, callerKey ?? randomUUID()]);
-  return `authgate_${createHash('sha256').update(input).digest('base64url')}`;
+  const input = JSON.stringify(['authgate/1', scope.caller, scope.operation, scope.target, callerKey]);
+  return `authgate_${hash('sha256', input, 'base64url')}`;
+}
+
+/**
+ * 32 random bytes in base64url, the shape of a derived key. A request without a key has nothing to
+ * derive from, so its key is random, from a pool filled 128 keys at a time (as Node's `randomUUID`
+ * does): hashing a random value adds nothing, and the hash measured 10 µs of a warm request in the
+ * bench (docs/performance-warm.md).
+ */
+const POOL = Buffer.alloc(32 * 128);
+let poolOffset = POOL.length;
+function randomKey(): string {
+  if (poolOffset === POOL.length) {
+    randomFillSync(POOL);
+    poolOffset = 0;
+  }
+  const key = POOL.toString('base64url', poolOffset, poolOffset + 32);
+  poolOffset += 32;
+  return key;
 }

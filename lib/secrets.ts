@@ -109,6 +109,16 @@ async function refresh(secretId: string, cached: CacheEntry | undefined): Promis
 }
 
 /**
+ * The cached value while it may be served without a fetch (younger than `maxAge`, or kept stale
+ * after a failed refresh): the warm path, read without an await.
+ */
+export function freshSecret(secretId: string, now = Date.now()): string | undefined {
+  const cached = cache.get(secretId);
+  if (cached && (now - cached.fetchedAt < setting(SECRETS_MAX_AGE_SECONDS) * 1000 || (cached.retryAt ?? 0) > now)) return cached.value;
+  return undefined;
+}
+
+/**
  * Returns the secret's string value.
  *
  * @example
@@ -119,7 +129,10 @@ export async function getSecret(secretId: string, options: { forceRefresh?: bool
   const cached = cache.get(secretId);
   const now = Date.now();
   const forced = options.forceRefresh && now - (cached?.forcedAt ?? 0) >= FORCED_REFRESH_INTERVAL_MS;
-  if (cached && !forced && (now - cached.fetchedAt < settings().maxAgeMs || (cached.retryAt ?? 0) > now)) return cached.value;
+  if (!forced) {
+    const fresh = freshSecret(secretId, now);
+    if (fresh !== undefined) return fresh;
+  }
   const pending = inflight.get(secretId);
   if (pending) return pending;
   const request = refresh(secretId, cached)

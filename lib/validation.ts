@@ -18,12 +18,15 @@ function toIssue(issue: v.BaseIssue<unknown>, prefix: IssueLocation): Issue {
   };
 }
 
+/** One config object for every parse, not one per call. */
+const PARSE_CONFIG = { abortPipeEarly: true } as const;
+
 export function issuesOf<S extends v.GenericSchema>(
   schema: S,
   input: unknown,
   prefix: IssueLocation,
 ): { ok: true; value: v.InferOutput<S> } | { ok: false; issues: Issue[] } {
-  const result = v.safeParse(schema, input, { abortPipeEarly: true });
+  const result = v.safeParse(schema, input, PARSE_CONFIG);
   if (result.success) return { ok: true, value: result.output };
   return { ok: false, issues: result.issues.map((i) => toIssue(i, prefix)) };
 }

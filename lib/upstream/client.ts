@@ -66,7 +66,9 @@ export function upstreamClient<C, R extends UpstreamRequest>(options: UpstreamCl
   preconnectAtInit(options.baseUrlVariable);
 
   function attempts(credentials: C, request: R): Promise<UpstreamReply> {
-    const url = endpoint.url(request.path);
+    const shared = endpoint.url(request.path);
+    // The endpoint's URL is shared between calls: a query goes on a copy.
+    const url = request.query?.size ? new URL(shared) : shared;
     if (request.query?.size) url.search = request.query.toString();
     const body = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
     return callWithRetry(

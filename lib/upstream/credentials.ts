@@ -1,7 +1,7 @@
 import { type SecretIdVariable, setting } from '../config.ts';
 import type { Family, HttpError } from '../errors.ts';
 import { log } from '../log.ts';
-import { getSecret } from '../secrets.ts';
+import { freshSecret, getSecret } from '../secrets.ts';
 import type { CredentialSource } from './client.ts';
 import type { UpstreamReply } from './transport.ts';
 import { prefetchSecretAtInit } from './warm-up.ts';
@@ -42,8 +42,20 @@ async function currentCredentials<C>(source: RotatingCredentials<C>): Promise<C>
   }
 }
 
+/** The credentials in the cached secret, read without an await (the warm path); `undefined`: ask `currentCredentials`. */
+function cachedCredentials<C>(source: RotatingCredentials<C>): C | undefined {
+  const secret = freshSecret(source.secretId);
+  if (secret === undefined) return undefined;
+  try {
+    return source.parse(secret);
+  } catch (err) {
+    if (err instanceof MissingCredentialsError) return undefined;
+    throw err;
+  }
+}
+
 export async function withRotatingCredentials<C>(source: RotatingCredentials<C>, call: (credentials: C) => Promise<UpstreamReply>): Promise<UpstreamReply> {
-  const credentials = await currentCredentials(source);
+  const credentials = cachedCredentials(source) ?? (await currentCredentials(source));
   const reply = await call(credentials);
   if (reply.status !== 401) return reply;
   const fresh = source.parse(await getSecret(source.secretId, { forceRefresh: true }));

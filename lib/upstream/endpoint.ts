@@ -10,17 +10,28 @@ import { DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
  * send({ method: 'POST', url: svix.url('/api/v1/auth/logout'), ... }) // under svix.policy(true)
  */
 export interface UpstreamEndpoint {
-  /** `path` (already percent-encoded) under the base URL, keeping any base path. */
+  /**
+   * `path` (already percent-encoded) under the base URL, keeping any base path. Shared between
+   * calls to the same path: read it, never change it (a query goes on a copy).
+   */
   url(path: string): URL;
   /** The retry policy with this deployment's per-attempt bound; `safe`: repeating is harmless. */
   policy(safe: boolean): RetryPolicy;
 }
+
+/**
+ * Parsed URLs kept per path: a URL parse measured 8 µs of a warm request in the bench
+ * (docs/performance-warm.md). Paths carry caller-chosen ids, so the cache is bounded: when full it
+ * starts again.
+ */
+const MAX_CACHED_URLS = 256;
 
 interface Derived {
   base: URL;
   attemptTimeoutMs: number;
   root: string;
   policies: { true: RetryPolicy; false: RetryPolicy };
+  urls: Map<string, URL>;
 }
 
 export function upstreamEndpoint(baseUrlVariable: UrlVariable): UpstreamEndpoint {
@@ -44,11 +55,21 @@ export function upstreamEndpoint(baseUrlVariable: UrlVariable): UpstreamEndpoint
         true: Object.freeze({ ...DEFAULT_POLICY, safe: true, attemptTimeoutMs }),
         false: Object.freeze({ ...DEFAULT_POLICY, safe: false, attemptTimeoutMs }),
       },
+      urls: new Map(),
     };
     return derived;
   };
   return {
-    url: (path) => new URL(config().root + path),
+    url: (path) => {
+      const { root, urls } = config();
+      let url = urls.get(path);
+      if (!url) {
+        if (urls.size >= MAX_CACHED_URLS) urls.clear();
+        url = new URL(root + path);
+        urls.set(path, url);
+      }
+      return url;
+    },
     policy: (safe) => config().policies[`${safe}`],
   };
 }

@@ -45,6 +45,22 @@ function entryCredentials(entry: unknown, secretId: string, where: string): Cred
  * credentialsFor('{"servers":{"c2VydmVy":{"apiKey":"k1"}}}', 'c2VydmVy', id) // → { apiKey: 'k1' }
  */
 export function credentialsFor(secret: string, serverId: string, secretId: string): Credentials {
+  // Read once per secret value and server, not on every call (a JSON parse and a check of every
+  // server's entry); a rotated secret is a new value and is read afresh.
+  if (memo?.secret !== secret) memo = { secret, byServer: new Map() };
+  let credentials = memo.byServer.get(serverId);
+  if (!credentials) {
+    credentials = readCredentials(secret, serverId, secretId);
+    if (memo.byServer.size < MEMO_SERVERS) memo.byServer.set(serverId, credentials);
+  } else registerSecretValue(credentials.apiKey); // registered for good in a container; again only because tests forget registrations
+  return credentials;
+}
+
+/** Servers whose credentials are kept read; ids are path input, so the memo is bounded. */
+const MEMO_SERVERS = 1000;
+let memo: { secret: string; byServer: Map<string, Credentials> } | undefined;
+
+function readCredentials(secret: string, serverId: string, secretId: string): Credentials {
   const trimmed = secret.trim();
   if (!trimmed.startsWith('{')) return entryCredentials({ apiKey: trimmed }, secretId, '');
   // A JSON secret that does not parse must not fall back to the raw text: that text is the secret.

@@ -30,8 +30,16 @@ interface SvixRequest extends UpstreamRequest {
   token?: string;
 }
 
+/** The key read from the secret's current value, so it is read once per value, not per call. */
+let orgKeyMemo: { secret: string; key: string } | undefined;
+
 /** The secret holds the org API key, either as the raw string or as `{"token": "..."}`. */
 function orgKeyFrom(secret: string, secretId: string): string {
+  if (orgKeyMemo?.secret === secret) {
+    // Registered for good in a container; again here only because tests forget registrations.
+    registerSecretValue(orgKeyMemo.key);
+    return orgKeyMemo.key;
+  }
   const isJson = secret.trimStart().startsWith('{');
   // A JSON secret that does not parse must not fall back to the raw text: that text is the secret.
   const key = isJson ? (parseJson(Buffer.from(secret)) as { token?: unknown } | undefined)?.token : secret.trim();
@@ -40,6 +48,7 @@ function orgKeyFrom(secret: string, secretId: string): string {
     throw new UpstreamUnavailableError(503, 'The gateway has no usable Svix credentials.');
   }
   registerSecretValue(key);
+  orgKeyMemo = { secret, key };
   return key;
 }
 

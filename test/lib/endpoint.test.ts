@@ -22,15 +22,27 @@ describe('upstreamEndpoint', () => {
     }
   });
 
-  it('gives a fresh URL per call (a caller may set its query) and one frozen policy per kind', () => {
+  it('parses a path once (the URL is shared: the client puts a query on a copy) and has one frozen policy per kind', () => {
     process.env.SVIX_API_URL = 'https://api.nextauth.com';
     const endpoint = upstreamEndpoint(SVIX_API_URL);
     const first = endpoint.url('/servers/x/sessions/qr/login');
-    first.search = 'img=png';
-    expect(endpoint.url('/servers/x/sessions/qr/login').search).toBe('');
+    expect(endpoint.url('/servers/x/sessions/qr/login')).toBe(first);
+    expect(endpoint.url('/servers/y/sessions/qr/login').href).toBe('https://api.nextauth.com/servers/y/sessions/qr/login');
     expect(endpoint.policy(true)).toBe(endpoint.policy(true));
     expect(endpoint.policy(true).safe).toBe(true);
     expect(endpoint.policy(false).safe).toBe(false);
     expect(Object.isFrozen(endpoint.policy(false))).toBe(true);
+  });
+
+  it("keeps at most 256 parsed paths (ids in paths are the caller's): past that it starts again", () => {
+    process.env.SVIX_API_URL = 'https://api.svix.com';
+    const endpoint = upstreamEndpoint(SVIX_API_URL);
+    const first = endpoint.url('/app/0');
+    for (let i = 1; i < 256; i++) endpoint.url(`/app/${i}`);
+    expect(endpoint.url('/app/0')).toBe(first);
+    endpoint.url('/app/256');
+    const again = endpoint.url('/app/0');
+    expect(again).not.toBe(first);
+    expect(again.href).toBe('https://api.svix.com/app/0');
   });
 });

@@ -73,6 +73,14 @@ describe('upstreamClient', () => {
     expect(seen[0]?.headers).toMatchObject({ 'x-key': 'k1', 'x-attempt': '1', 'user-agent': 'authgate/0.1', 'content-type': 'application/json' });
   });
 
+  it("keeps one call's query off the next call to the same path (the parsed URL is shared)", async () => {
+    await client.call(request({ query: new URLSearchParams({ img: 'png' }) }));
+    await client.call(request());
+    await client.call(request({ query: new URLSearchParams({ s: '5' }) }));
+
+    expect(seen.map((s) => s.url)).toEqual(['/base/things/a%2Fb?img=png', '/base/things/a%2Fb', '/base/things/a%2Fb?s=5']);
+  });
+
   it('sends no content-type without a body', async () => {
     await client.call(request({ method: 'GET' }));
 

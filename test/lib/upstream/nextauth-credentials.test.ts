@@ -95,6 +95,21 @@ describe('credentialsFor: unusable values', () => {
   });
 });
 
+describe('credentialsFor: read once per secret value', () => {
+  const secret = (key: string) => JSON.stringify({ servers: { [SERVER]: { apiKey: key } } });
+
+  it('gives the same credentials for the same value, and reads a rotated value afresh', () => {
+    const first = credentialsFor(secret('na_key_memo_0001'), SERVER, SECRET_ID);
+    expect(credentialsFor(secret('na_key_memo_0001'), SERVER, SECRET_ID)).toBe(first);
+    expect(credentialsFor(secret('rotated_memo_key_0002'), SERVER, SECRET_ID)).toEqual({ apiKey: 'rotated_memo_key_0002' });
+    expect(scrubSecrets('rotated_memo_key_0002')).toBe('[redacted]');
+  });
+
+  it('still refuses, every time, a server the value does not list', () => {
+    for (let i = 0; i < 2; i++) expect(thrown(() => credentialsFor(secret('na_key_memo_0003'), OTHER, SECRET_ID))).toBeInstanceOf(MissingCredentialsError);
+  });
+});
+
 describe('sameCredentials', () => {
   it('compares key and su', () => {
     expect(sameCredentials({ apiKey: 'a' }, { apiKey: 'a' })).toBe(true);
