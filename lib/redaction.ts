@@ -7,7 +7,8 @@
  * - the value itself, and the forms it takes inside JSON (escaped once and twice: a log line that
  *   quotes another) and inside a URL (percent-encoded: a magic link that echoes it);
  * - any long prefix of one of those forms (`PREFIX_CHARS` and more): an upstream or a proxy that
- *   echoes the key truncated still gives away most of it.
+ *   echoes the key truncated still gives away most of it. What is replaced does not depend on what
+ *   follows the prefix (`scrubString`), so an echo cannot be turned into an oracle.
  * Escapes such as `\/` or `\u0073` only exist in the upstream's raw bytes; the gateway always parses
  * upstream JSON and re-serialises it, so the decoded strings are what reach the caller, and those
  * are what gets scrubbed.
@@ -20,6 +21,8 @@ const MIN_SECRET_CHARS = 8;
 export const REDACTED = '[redacted]';
 
 const forms = new Map<string, string[]>();
+/** The first `PREFIX_CHARS` characters of every form: what is searched for in every outgoing text. */
+let heads: string[] = [];
 
 function formsOf(value: string): string[] {
   const once = JSON.stringify(value).slice(1, -1);
@@ -31,39 +34,81 @@ function formsOf(value: string): string[] {
 export function registerSecretValue(value: string): void {
   if (value.length < MIN_SECRET_CHARS || forms.has(value)) return;
   forms.set(value, formsOf(value));
-}
-
-/** Replaces every occurrence of `form`, or of a prefix of it at least `PREFIX_CHARS` long, in `text`. */
-function scrubForm(text: string, form: string): string {
-  const head = form.slice(0, Math.min(form.length, PREFIX_CHARS));
-  let at = text.indexOf(head);
-  if (at < 0) return text;
-  let out = '';
-  let from = 0;
-  while (at >= 0) {
-    let end = at + head.length;
-    while (end - at < form.length && text[end] === form[end - at]) end++;
-    out += text.slice(from, at) + REDACTED;
-    from = end;
-    at = text.indexOf(head, end);
-  }
-  return out + text.slice(from);
+  heads = [...forms.values()].flat().map((form) => form.slice(0, PREFIX_CHARS));
 }
 
 /**
- * `text` without any registered secret in any of its forms.
+ * Replaces, in one string, every place where a form's first `PREFIX_CHARS` characters start, and
+ * with them as many characters as the whole form has (or the rest of the string). Always that
+ * many, whatever follows: were the replacement to stop where the text stops matching, a caller
+ * whose input is echoed (a validation message quoting it) could learn the secret one character at
+ * a time, by seeing which guess left no visible remainder. Text after a truncated echo may be
+ * hidden with it; nothing after the head can tell anyone anything.
+ */
+function scrubString(text: string): string {
+  let out = text;
+  for (const list of forms.values()) {
+    for (const form of list) {
+      const head = form.slice(0, Math.min(form.length, PREFIX_CHARS));
+      let at = out.indexOf(head);
+      if (at < 0) continue;
+      let scrubbed = '';
+      let from = 0;
+      while (at >= 0) {
+        scrubbed += out.slice(from, at) + REDACTED;
+        from = Math.min(out.length, at + form.length);
+        at = out.indexOf(head, from);
+      }
+      out = scrubbed + out.slice(from);
+    }
+  }
+  return out;
+}
+
+/** Whether any registered form's head is in `text`: the common case, nothing, costs one search per form. */
+function showsSecret(text: string): boolean {
+  for (const head of heads) if (text.includes(head)) return true;
+  return false;
+}
+
+/** Every string of a parsed JSON value (member names too) scrubbed. */
+function scrubValue(value: unknown): unknown {
+  if (typeof value === 'string') return scrubString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(scrubValue);
+  // No prototype, so a member named `__proto__` stays a member.
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [name, member] of Object.entries(value)) out[scrubString(name)] = scrubValue(member);
+  return out;
+}
+
+/**
+ * `text` without any registered secret in any of its forms. A JSON text (a response body, a log
+ * line) is scrubbed string by string and serialised again, so a replacement never reaches past the
+ * end of a string into the JSON around it; any other text (a header) as one string.
  *
  * @example
  * registerSecretValue('sk_live_0123456789abcdef');
- * scrubSecrets('echo: sk_live_0123456789ab…') // → 'echo: [redacted]…'
+ * scrubSecrets('{"detail":"echo: sk_live_0123456789ab"}') // → '{"detail":"echo: [redacted]"}'
  */
 export function scrubSecrets(text: string): string {
-  let out = text;
-  for (const list of forms.values()) for (const form of list) out = scrubForm(out, form);
-  return out;
+  if (!showsSecret(text)) return text;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return scrubString(text);
+  }
+  try {
+    return JSON.stringify(scrubValue(parsed));
+  } catch {
+    // Nested deeper than the stack allows: scrubbed as one string (what it hides, it hides whole).
+    return scrubString(text);
+  }
 }
 
 /** Forgets every registered value (tests). */
 export function clearSecretValues(): void {
   forms.clear();
+  heads = [];
 }

@@ -2,7 +2,6 @@ import { GetSecretValueCommand, SecretsManagerClient, type SecretsManagerClientC
 import { SECRETS_MAX_AGE_SECONDS, SECRETS_STALE_IF_ERROR_SECONDS, setting } from './config.ts';
 import { ConfigError, SecretUnavailableError } from './errors.ts';
 import { log } from './log.ts';
-import { registerSecretValue } from './redaction.ts';
 
 /**
  * Upstream keys, fetched once per container and cached.
@@ -88,7 +87,9 @@ export function useSecretSource(source: SecretSource | undefined): SecretSource 
 async function refresh(secretId: string, cached: CacheEntry | undefined): Promise<string> {
   try {
     const value = await fetchSecret(secretId);
-    registerSecretValue(value);
+    // Not registered for scrubbing as a whole: a JSON secret begins with text anyone can guess
+    // (`{"token":"`), which would let an echo test guesses against it (redaction.ts). Each reader
+    // registers the credentials it finds in it (upstream/svix.ts, upstream/nextauth-credentials.ts).
     cache.set(secretId, { value, fetchedAt: Date.now() });
     return value;
   } catch (cause) {

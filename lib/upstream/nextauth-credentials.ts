@@ -35,6 +35,7 @@ function entryCredentials(entry: unknown, secretId: string, where: string): Cred
   const noSu = su === undefined || su === null || su === '';
   if (!noSu && (typeof su !== 'string' || !HEADER_TOKEN.test(su))) throw unusable(secretId, `${where}su`);
   registerSecretValue(apiKey);
+  if (!noSu) registerSecretValue(su as string);
   return noSu ? { apiKey } : { apiKey, su: su as string };
 }
 
@@ -52,7 +53,11 @@ export function credentialsFor(secret: string, serverId: string, secretId: strin
   if (!credentials) {
     credentials = readCredentials(secret, serverId, secretId);
     if (memo.byServer.size < MEMO_SERVERS) memo.byServer.set(serverId, credentials);
-  } else registerSecretValue(credentials.apiKey); // registered for good in a container; again only because tests forget registrations
+  } else {
+    // Registered for good in a container; again only because tests forget registrations.
+    registerSecretValue(credentials.apiKey);
+    if (credentials.su) registerSecretValue(credentials.su);
+  }
   return credentials;
 }
 

@@ -235,7 +235,8 @@ describe('upstream errors', () => {
     expect(res.statusCode).toBe(403);
     expect(res.body).not.toContain(ORG_KEY.slice(0, 12));
     expect(JSON.stringify(res.headers)).not.toContain(ORG_KEY.slice(0, 12));
-    expect((res.json as { detail: string }).detail).toMatch(/^key .*\[redacted\].* may not$/);
+    // A truncated echo takes as many characters with it as the key has (redaction.ts: no oracle), never past its string.
+    expect((res.json as { detail: string }).detail).toMatch(/^key .*\[redacted\]/);
   });
 
   it('never passes on our key echoed inside a successful answer (the portal link)', async () => {

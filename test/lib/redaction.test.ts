@@ -38,8 +38,33 @@ describe('scrubSecrets', () => {
     const short = secret.slice(0, PREFIX_CHARS - 1);
 
     expect(PREFIX_CHARS).toBe(12);
-    expect(scrubSecrets(`echo: ${long}…`)).toBe(`echo: ${REDACTED}…`);
+    // In plain text the replacement is as long as the secret, so what followed a truncated echo goes too.
+    expect(scrubSecrets(`echo: ${long}… and the rest of the line`)).toBe(`echo: ${REDACTED}st of the line`);
     expect(scrubSecrets(`echo: ${short}…`)).toBe(`echo: ${short}…`);
+    // In JSON, never past the end of the string the echo is in.
+    expect(scrubSecrets(JSON.stringify({ detail: `echo: ${long}`, next: 1 }))).toBe(`{"detail":"echo: ${REDACTED}","next":1}`);
+  });
+
+  it('gives an echo nothing to test guesses against: what follows the first 12 characters never changes the output', () => {
+    const secret = 'sk_live_Q7zP3mW9xK2vR5tY';
+    registerSecretValue(secret);
+    const known = secret.slice(0, PREFIX_CHARS);
+    const answer = (guess: string) => scrubSecrets(JSON.stringify({ detail: `Invalid type: Expected "read" but received "${known}${guess}#"` }));
+
+    const right = answer(secret.slice(PREFIX_CHARS, PREFIX_CHARS + 3));
+    for (const wrong of ['A', 'zz', 'Q7x', '"', '\\', '#', '']) expect(answer(wrong)).toBe(right);
+    expect(right).not.toContain(secret.slice(PREFIX_CHARS));
+    expect(JSON.parse(right)).toEqual({ detail: `Invalid type: Expected "read" but received "${REDACTED}` });
+  });
+
+  it('scrubs member names too, and keeps a JSON text JSON', () => {
+    const secret = 'sk_live_0123456789abcdef';
+    registerSecretValue(secret);
+    const text = JSON.stringify({ [`field ${secret}`]: [secret.slice(0, 14), { deep: `x${secret}y` }], __proto__: 'own' });
+
+    const scrubbed = scrubSecrets(JSON.stringify(JSON.parse(text)));
+    expect(JSON.parse(scrubbed)).toEqual({ [`field ${REDACTED}`]: [REDACTED, { deep: `x${REDACTED}y` }] });
+    expect(scrubbed).not.toContain('sk_live_0123');
   });
 
   it('ignores values shorter than 8 characters (they would scrub noise)', () => {

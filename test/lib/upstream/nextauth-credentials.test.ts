@@ -95,6 +95,13 @@ describe('credentialsFor: unusable values', () => {
   });
 });
 
+describe('credentialsFor: what is scrubbed', () => {
+  it('registers the superuser credential as well as the key', () => {
+    credentialsFor(JSON.stringify({ apiKey: 'na_key_su_0001', su: 'su_credential_0001' }), SERVER, SECRET_ID);
+    expect(scrubSecrets('su_credential_0001 na_key_su_0001')).toBe('[redacted] [redacted]');
+  });
+});
+
 describe('credentialsFor: read once per secret value', () => {
   const secret = (key: string) => JSON.stringify({ servers: { [SERVER]: { apiKey: key } } });
 
