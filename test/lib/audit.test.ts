@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type AuditRecord, nonceDigest, noteUpstreamCall, writeAudit } from '#lib/audit';
+import { type AuditRecord, type AuditTarget, nonceDigest, noteUpstreamCall, writeAudit } from '#lib/audit';
+import type { Caller } from '#lib/caller';
 import { deadlineIn, earliest } from '#lib/deadline';
 import { callWithRetry, DEFAULT_POLICY } from '#lib/upstream/retry';
 import { parsedLogs } from '../support/logs.ts';
@@ -94,10 +95,12 @@ describe('writeAudit', () => {
 
 describe('the record as written', () => {
   /** Every field the schema has, nested ones included: a field added to the type must be added here. */
+  const caller: Required<Caller> = { id: 'jwt:billing|web', sub: 'billing', clientId: 'web', arn: 'arn:aws:iam::123456789012:user/ops' };
+  const target: Required<AuditTarget> = { appId: 'app_1', sessionIds: ['s1'], serverId: 'c2VydmVy', accountId: 7, userId: 'u1', nonceHash: 'abc123def456' };
   const full: Required<Omit<AuditRecord, 'startedAt'>> = {
     operation: 'job.logout',
-    caller: { id: 'jwt:billing|web', sub: 'billing', clientId: 'web', arn: 'arn:aws:iam::123456789012:user/ops' },
-    target: { appId: 'app_1', sessionIds: ['s1'], serverId: 'c2VydmVy', accountId: 7, userId: 'u1', nonceHash: 'abc123def456' },
+    caller,
+    target,
     sourceIp: '198.51.100.7',
     userAgent: 'curl/8',
     messageId: 'm-1',

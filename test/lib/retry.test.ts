@@ -121,3 +121,38 @@ describe('callWithRetry', () => {
     expect(waits[2]).toBeLessThan(600);
   });
 });
+
+describe('callWithRetry: every attempt metered once, whatever became of it', () => {
+  it('meters an attempt that threw something other than a transport fault, and one Node refused to send', async () => {
+    process.env.METRICS_NAMESPACE = 'authgate/unit';
+    try {
+      const { publishMetrics } = await import('#lib/metrics');
+      const { parsedLogs } = await import('../support/logs.ts');
+      const options = (operation: string) => ({ deadline: deadlineIn(5_000), policy: { ...fast, safe: true }, operation });
+      let n = 0;
+      const flaky = async () => {
+        n++;
+        if (n < 3) throw new UpstreamTransportError('unreachable', 'refused');
+        throw new TypeError('a bug in the attempt');
+      };
+      await expect(callWithRetry(flaky, options('svix.metered-bug'))).rejects.toThrow(TypeError);
+      await expect(
+        callWithRetry(async () => {
+          throw new UpstreamTransportError('invalid', 'bad header');
+        }, options('svix.metered-invalid')),
+      ).rejects.toThrow(UpstreamUnavailableError);
+      publishMetrics();
+      const byOperation = Object.fromEntries(parsedLogs().map((r) => [r.operation, r]));
+      expect(byOperation['svix.metered-bug']).toMatchObject({
+        upstreamCalls: 1,
+        upstreamAttempts: 3,
+        upstreamConnectionErrors: [1, 1, 0],
+        upstream2xx: [0, 0, 0],
+      });
+      expect(byOperation['svix.metered-bug']?.upstreamLatency).toHaveLength(3);
+      expect(byOperation['svix.metered-invalid']).toMatchObject({ upstreamCalls: 1, upstreamAttempts: 1, upstreamConnectionErrors: 0, upstream5xx: 0 });
+    } finally {
+      delete process.env.METRICS_NAMESPACE;
+    }
+  });
+});
