@@ -7,8 +7,8 @@
  * - the value itself, and the forms it takes inside JSON (escaped once and twice: a log line that
  *   quotes another) and inside a URL (percent-encoded: a magic link that echoes it);
  * - any long prefix of one of those forms (`PREFIX_CHARS` and more): an upstream or a proxy that
- *   echoes the key truncated still gives away most of it. What is replaced does not depend on what
- *   follows the prefix (`scrubString`), so an echo cannot be turned into an oracle.
+ *   echoes the key truncated still gives away most of it. From such a prefix to the end of its
+ *   string everything is replaced (`scrubString`), so an echo cannot be turned into an oracle.
  * Escapes such as `\/` or `\u0073` only exist in the upstream's raw bytes; the gateway always parses
  * upstream JSON and re-serialises it, so the decoded strings are what reach the caller, and those
  * are what gets scrubbed.
@@ -27,42 +27,34 @@ let heads: string[] = [];
 function formsOf(value: string): string[] {
   const once = JSON.stringify(value).slice(1, -1);
   const twice = JSON.stringify(once).slice(1, -1);
-  return [...new Set([value, once, twice, encodeURIComponent(value)])];
+  // A third escaping: a log line quoting one that quoted the key, as its raw text spells it.
+  const thrice = JSON.stringify(twice).slice(1, -1);
+  return [...new Set([value, once, twice, thrice, encodeURIComponent(value)])];
 }
 
 /** Registers a credential to be scrubbed from every later log line and response. */
 export function registerSecretValue(value: string): void {
   if (value.length < MIN_SECRET_CHARS || forms.has(value)) return;
   forms.set(value, formsOf(value));
-  heads = [...forms.values()].flat().map((form) => form.slice(0, PREFIX_CHARS));
+  heads = [...new Set([...forms.values()].flat().map((form) => form.slice(0, PREFIX_CHARS)))];
 }
 
 /**
- * Replaces, in one string, every place where a form's first `PREFIX_CHARS` characters start, and
- * with them as many characters as the whole form has (or the rest of the string). Always that
- * many, whatever follows: were the replacement to stop where the text stops matching, a caller
- * whose input is echoed (a validation message quoting it) could learn the secret one character at
- * a time, by seeing which guess left no visible remainder. Text after a truncated echo may be
- * hidden with it; nothing after the head can tell anyone anything.
+ * `text` cut at the first place where any form's first `PREFIX_CHARS` characters start: everything
+ * from there to the end of the string becomes `[redacted]`. Nothing after the head is shown, so
+ * nothing after it can tell anyone anything: were the replacement to stop where the text stops
+ * matching, a caller whose input is echoed (a validation message quoting it) could learn the key
+ * one character at a time, by seeing which guess left no visible remainder; were it a fixed length,
+ * what is left would give away the key's length, and a longer key sharing the head its end. What
+ * followed the key in that string is lost with it: a price only paid when a key shows.
  */
 function scrubString(text: string): string {
-  let out = text;
-  for (const list of forms.values()) {
-    for (const form of list) {
-      const head = form.slice(0, Math.min(form.length, PREFIX_CHARS));
-      let at = out.indexOf(head);
-      if (at < 0) continue;
-      let scrubbed = '';
-      let from = 0;
-      while (at >= 0) {
-        scrubbed += out.slice(from, at) + REDACTED;
-        from = Math.min(out.length, at + form.length);
-        at = out.indexOf(head, from);
-      }
-      out = scrubbed + out.slice(from);
-    }
+  let cut = -1;
+  for (const head of heads) {
+    const at = text.indexOf(head);
+    if (at >= 0 && (cut < 0 || at < cut)) cut = at;
   }
-  return out;
+  return cut < 0 ? text : text.slice(0, cut) + REDACTED;
 }
 
 /** Whether any registered form's head is in `text`: the common case, nothing, costs one search per form. */
@@ -84,12 +76,12 @@ function scrubValue(value: unknown): unknown {
 
 /**
  * `text` without any registered secret in any of its forms. A JSON text (a response body, a log
- * line) is scrubbed string by string and serialised again, so a replacement never reaches past the
- * end of a string into the JSON around it; any other text (a header) as one string.
+ * line) is scrubbed string by string and serialised again, so a cut never reaches past the end of
+ * a string into the JSON around it; any other text (a header) as one string.
  *
  * @example
  * registerSecretValue('sk_live_0123456789abcdef');
- * scrubSecrets('{"detail":"echo: sk_live_0123456789ab"}') // → '{"detail":"echo: [redacted]"}'
+ * scrubSecrets('{"detail":"echo: sk_live_0123456789ab, retry"}') // → '{"detail":"echo: [redacted]"}'
  */
 export function scrubSecrets(text: string): string {
   if (!showsSecret(text)) return text;

@@ -6,10 +6,13 @@ afterEach(() => {
 });
 
 describe('scrubSecrets', () => {
-  it('replaces the raw value wherever it appears', () => {
+  it('cuts a string where the key starts: nothing after it is shown', () => {
     registerSecretValue('sk_live_0123456789abcdef');
 
-    expect(scrubSecrets('key sk_live_0123456789abcdef and again sk_live_0123456789abcdef.')).toBe(`key ${REDACTED} and again ${REDACTED}.`);
+    expect(scrubSecrets('key sk_live_0123456789abcdef and again sk_live_0123456789abcdef.')).toBe(`key ${REDACTED}`);
+    expect(scrubSecrets(JSON.stringify(['a sk_live_0123456789abcdef b', 'untouched', 'c sk_live_0123456789abcdef']))).toBe(
+      `["a ${REDACTED}","untouched","c ${REDACTED}"]`,
+    );
   });
 
   it('replaces its JSON-escaped forms, escaped once and twice', () => {
@@ -19,7 +22,9 @@ describe('scrubSecrets', () => {
     const twice = JSON.stringify({ line: once });
 
     expect(scrubSecrets(once)).toBe(`{"key":"${REDACTED}"}`);
-    expect(scrubSecrets(twice)).toBe(`{"line":"{\\"key\\":\\"${REDACTED}\\"}"}`);
+    expect(scrubSecrets(twice)).toBe(`{"line":"{\\"key\\":\\"${REDACTED}"}`);
+    // Three levels: a log line quoting one that quoted the key.
+    expect(scrubSecrets(JSON.stringify({ outer: twice }))).toBe(`{"outer":"{\\"line\\":\\"{\\\\\\"key\\\\\\":\\\\\\"${REDACTED}"}`);
   });
 
   it('replaces its percent-encoded form (a URL that echoes it)', () => {
@@ -28,7 +33,7 @@ describe('scrubSecrets', () => {
 
     const link = `https://portal.example/#key=${encodeURIComponent(secret)}&x=1`;
 
-    expect(scrubSecrets(link)).toBe(`https://portal.example/#key=${REDACTED}&x=1`);
+    expect(scrubSecrets(link)).toBe(`https://portal.example/#key=${REDACTED}`);
   });
 
   it(`replaces a truncated echo of at least ${PREFIX_CHARS} characters, not a shorter one`, () => {
@@ -38,8 +43,8 @@ describe('scrubSecrets', () => {
     const short = secret.slice(0, PREFIX_CHARS - 1);
 
     expect(PREFIX_CHARS).toBe(12);
-    // In plain text the replacement is as long as the secret, so what followed a truncated echo goes too.
-    expect(scrubSecrets(`echo: ${long}… and the rest of the line`)).toBe(`echo: ${REDACTED}st of the line`);
+    // What followed a truncated echo goes too: the string is cut where the key starts.
+    expect(scrubSecrets(`echo: ${long}… and the rest of the line`)).toBe(`echo: ${REDACTED}`);
     expect(scrubSecrets(`echo: ${short}…`)).toBe(`echo: ${short}…`);
     // In JSON, never past the end of the string the echo is in.
     expect(scrubSecrets(JSON.stringify({ detail: `echo: ${long}`, next: 1 }))).toBe(`{"detail":"echo: ${REDACTED}","next":1}`);
@@ -57,13 +62,24 @@ describe('scrubSecrets', () => {
     expect(JSON.parse(right)).toEqual({ detail: `Invalid type: Expected "read" but received "${REDACTED}` });
   });
 
+  it("gives away neither a key's length nor the end of a longer key that starts alike", () => {
+    registerSecretValue('nak_live_v1_AAAAAAAAAAAA');
+    registerSecretValue('nak_live_v1_BBBBBBBBBBBBsecretTAILsecretTAIL');
+    const head = 'nak_live_v1_';
+
+    expect(scrubSecrets('key nak_live_v1_BBBBBBBBBBBBsecretTAILsecretTAIL')).toBe(`key ${REDACTED}`);
+    for (const filler of ['', '0123456789', '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ']) expect(scrubSecrets(`"${head}${filler}"`)).toBe(`"${REDACTED}"`);
+    registerSecretValue('sk_live_0123456789ab/+==');
+    expect(scrubSecrets(`https://x.example/?key=${encodeURIComponent('sk_live_0123456789ab/+==')}&next=1`)).toBe(`https://x.example/?key=${REDACTED}`);
+  });
+
   it('scrubs member names too, and keeps a JSON text JSON', () => {
     const secret = 'sk_live_0123456789abcdef';
     registerSecretValue(secret);
     const text = JSON.stringify({ [`field ${secret}`]: [secret.slice(0, 14), { deep: `x${secret}y` }], __proto__: 'own' });
 
     const scrubbed = scrubSecrets(JSON.stringify(JSON.parse(text)));
-    expect(JSON.parse(scrubbed)).toEqual({ [`field ${REDACTED}`]: [REDACTED, { deep: `x${REDACTED}y` }] });
+    expect(JSON.parse(scrubbed)).toEqual({ [`field ${REDACTED}`]: [REDACTED, { deep: `x${REDACTED}` }] });
     expect(scrubbed).not.toContain('sk_live_0123');
   });
 
@@ -78,7 +94,7 @@ describe('scrubSecrets', () => {
     registerSecretValue('first-secret-1');
     registerSecretValue('second-secret-2');
 
-    expect(scrubSecrets('first-secret-1/second-secret-2')).toBe(`${REDACTED}/${REDACTED}`);
+    expect(scrubSecrets(JSON.stringify(['first-secret-1', 'second-secret-2']))).toBe(`["${REDACTED}","${REDACTED}"]`);
     clearSecretValues();
     expect(scrubSecrets('first-secret-1')).toBe('first-secret-1');
   });
