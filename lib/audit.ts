@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Caller } from './caller.ts';
+import { sha256 } from './digest.ts';
 import { log, redact } from './log.ts';
 import type { EmfMembers } from './metrics.ts';
 
@@ -64,7 +64,7 @@ export function noteUpstreamCall(record: AuditRecord | undefined, call: { status
 
 /** A nonce's stand-in in the records: enough to match two records of one session, useless to log in with. */
 export function nonceDigest(nonce: string): string {
-  return createHash('sha256').update(nonce).digest('base64url').slice(0, 12);
+  return sha256(nonce).slice(0, 12);
 }
 
 /**

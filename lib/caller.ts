@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from './digest.ts';
 
 /**
  * Who is calling, as API Gateway vouches for it. Every caller is its own tenant: the identity keys
@@ -54,5 +54,5 @@ export function callerOf(requestContext: unknown): Caller | undefined {
 
 /** The holder of a bearer credential the gateway forwards (Svix logout), named without the credential. */
 export function tokenHolder(token: string): Caller {
-  return { id: `token:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}` };
+  return { id: `token:${sha256(token).slice(0, 22)}` };
 }

@@ -1,6 +1,6 @@
 import type * as v from 'valibot';
-import { ApiError } from './errors.ts';
-import { type Family, type HttpResult, httpHandler, type Invocation } from './http.ts';
+import { ApiError, type Family } from './errors.ts';
+import { type HttpResult, httpHandler, type Invocation } from './http.ts';
 import { upstreamIdempotencyKey } from './idempotency.ts';
 import { BearerHeader } from './schemas/svix.ts';
 import { issuesOf, validate } from './validation.ts';

@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { EDGE_ORIGIN_SECRET, setting } from './config.ts';
+import { sha256 } from './digest.ts';
 import { HttpError } from './errors.ts';
 import { registerSecretValue } from './redaction.ts';
 
@@ -30,14 +31,20 @@ export class NotThroughEdgeError extends HttpError {
 }
 
 // Digests of equal length, so the comparison takes the same time whatever the caller sent.
-const digest = (value: string) => createHash('sha256').update(value).digest();
+const digest = (value: string) => Buffer.from(sha256(value));
+
+/** The secret's digest, worked out (and the secret registered for scrubbing) once per value, not per request. */
+let expected: { secret: string; digest: Buffer } | undefined;
 
 /** Whether the headers carry the edge secret; true when the guard is off. */
 export function cameThroughEdge(headers: Record<string, string | undefined> | undefined, secret = setting(EDGE_ORIGIN_SECRET)): boolean {
   if (secret === undefined) return true;
-  registerSecretValue(secret);
+  if (expected?.secret !== secret) {
+    registerSecretValue(secret);
+    expected = { secret, digest: digest(secret) };
+  }
   const sent = headers?.[EDGE_ORIGIN_HEADER];
-  return sent !== undefined && timingSafeEqual(digest(sent), digest(secret));
+  return sent !== undefined && timingSafeEqual(digest(sent), expected.digest);
 }
 
 /**

@@ -19,7 +19,6 @@ import { assertTenant } from './tenancy.ts';
  * responder that turns any thrown error into the API family's own error shape.
  */
 
-export type { Family } from './errors.ts';
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 /** The event after the body stage: `body` is parsed JSON, or undefined when there was none. */

@@ -1,5 +1,6 @@
-import { hash, randomFillSync } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Caller } from './caller.ts';
+import { sha256 } from './digest.ts';
 
 /**
  * The `idempotency-key` the gateway sends to Svix. Svix scopes replays per org key, and every
@@ -32,7 +33,7 @@ export function upstreamIdempotencyKey(callerKey: string | undefined, scope: Ide
   if (callerKey === undefined) return `authgate_${randomKey()}`;
   // A JSON array, so no choice of key or id can make two different inputs hash alike.
   const input = JSON.stringify(['authgate/1', scope.caller, scope.operation, scope.target, callerKey]);
-  return `authgate_${hash('sha256', input, 'base64url')}`;
+  return `authgate_${sha256(input)}`;
 }
 
 /**

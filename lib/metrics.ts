@@ -156,7 +156,7 @@ function groupOf(dimensions: MetricDimensions, byFamily: boolean): Group {
 }
 
 /**
- * METRICS_NAMESPACE, read per use, not once (tests set it after modules load). serverless.yml sets
+ * METRICS_NAMESPACE, looked up per use (config.ts reads it once per container; tests reset it). serverless.yml sets
  * it for every function; unset, as in the local API and `npm run job`, metrics are off: a terminal
  * has no use for EMF records.
  */

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { type AuditTarget, nonceDigest } from '../audit.ts';
 import type { Deadline } from '../deadline.ts';
+import { sha256 } from '../digest.ts';
 import type { ApplicationTokenExpireIn } from '../schemas/svix.ts';
 import type { JobKind, Target } from './schema.ts';
 
@@ -57,9 +57,7 @@ export function canonicalTarget(target: Target): string {
  */
 export function targetIdempotencyKey(id: string, index: number, target: Target): string {
   // A JSON array, so no choice of id can make two different triples hash the same input.
-  return `job_${createHash('sha256')
-    .update(JSON.stringify([id, index, canonicalTarget(target)]))
-    .digest('hex')}`;
+  return `job_${sha256(JSON.stringify([id, index, canonicalTarget(target)]), 'hex')}`;
 }
 
 export async function executeTarget(job: JobDefinition, target: Target, ctx: TargetContext): Promise<void> {

@@ -86,10 +86,9 @@ export interface SecretCredentials<C, R> {
  * const orgKey = secretCredentials({ upstream: 'svix', secretIdVariable: SVIX_SECRET_ID, parse, same });   // svix.ts
  */
 export function secretCredentials<C, R extends { operation: string }>(source: SecretCredentials<C, R>): CredentialSource<C, R> {
-  const atInit = prefetchSecretAtInit(source.secretIdVariable);
+  prefetchSecretAtInit(source.secretIdVariable);
   return {
     async use(request, attempt) {
-      void atInit;
       const secretId = setting(source.secretIdVariable);
       const rotating = {
         upstream: source.upstream,

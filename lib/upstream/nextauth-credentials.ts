@@ -53,10 +53,6 @@ export function credentialsFor(secret: string, serverId: string, secretId: strin
   if (!credentials) {
     credentials = readCredentials(secret, serverId, secretId);
     if (memo.byServer.size < MEMO_SERVERS) memo.byServer.set(serverId, credentials);
-  } else {
-    // Registered for good in a container; again only because tests forget registrations.
-    registerSecretValue(credentials.apiKey);
-    if (credentials.su) registerSecretValue(credentials.su);
   }
   return credentials;
 }

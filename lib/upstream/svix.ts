@@ -35,11 +35,7 @@ let orgKeyMemo: { secret: string; key: string } | undefined;
 
 /** The secret holds the org API key, either as the raw string or as `{"token": "..."}`. */
 function orgKeyFrom(secret: string, secretId: string): string {
-  if (orgKeyMemo?.secret === secret) {
-    // Registered for good in a container; again here only because tests forget registrations.
-    registerSecretValue(orgKeyMemo.key);
-    return orgKeyMemo.key;
-  }
+  if (orgKeyMemo?.secret === secret) return orgKeyMemo.key;
   const isJson = secret.trimStart().startsWith('{');
   // A JSON secret that does not parse must not fall back to the raw text: that text is the secret.
   const key = isJson ? (parseJson(Buffer.from(secret)) as { token?: unknown } | undefined)?.token : secret.trim();
