@@ -143,6 +143,7 @@ describe('every caller is its own tenant (npm run token --sub)', () => {
 
   it("does B's expire-all even when A used the same key before", async () => {
     const holder = await svix.authentication.appPortalAccess('app_demo', { sessionId: 'leaver-b' });
+    expect(await tokenIsValid(holder.token)).toBe(true);
     const a = await stack.token({ subject: 'tenant-a' });
     const b = await stack.token({ subject: 'tenant-b' });
     await new Svix(a, { serverUrl: stack.api.url }).authentication.expireAll('app_demo', { sessionIds: ['leaver-a'] }, { idempotencyKey: 'offboard-1' });

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { handler as appPortalAccess } from '#functions/svix-app-portal-access';
 import { handler as logout } from '#functions/svix-logout';
 import { EDGE_ORIGIN_HEADER } from '#lib/edge-origin';
+import { clearSecretCache } from '#lib/secrets';
 import { createSvixSandbox } from '#local/sandbox/svix';
 import { invoke } from '../support/invoke.ts';
 import { mockSecrets } from '../support/secrets.ts';
@@ -35,6 +36,8 @@ afterEach(() => {
 describe('edge guard in the handlers (edge=on)', () => {
   it('refuses a request that went around CloudFront: 403, no secret read, no upstream call', async () => {
     process.env.EDGE_ORIGIN_SECRET = EDGE_SECRET;
+    // Nothing cached, so "no secret read" is the guard's doing, not the cache's.
+    clearSecretCache();
     sm.resetHistory();
     const direct = await portal({});
     expect(direct.statusCode).toBe(403);

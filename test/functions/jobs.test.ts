@@ -130,6 +130,7 @@ describe('a mixed batch', () => {
       .CloudWatchMetrics[0]!;
     expect(directive.Namespace).toBe('authgate/test');
     expect(directive.Dimensions).toEqual([['family', 'operation']]);
+    expect(directive.Metrics.map((m) => m.Name)).toEqual(expect.arrayContaining(['messages', 'done', 'retried', 'deadLettered']));
     for (const { Name } of directive.Metrics) expect(batch?.[Name]).toBe(summaries[0]?.[Name]);
     expect(
       records

@@ -456,6 +456,8 @@ describe('upstream errors', () => {
     const ok = await run('session');
     expect(ok.statusCode).toBe(200);
     expect(ok.body).not.toContain(API_KEY.slice(0, 12));
+    // Decoded too: an escaped copy in the raw body would not show in the check above.
+    expect(JSON.stringify(ok.json)).not.toContain(API_KEY.slice(0, 12));
     expect(ok.json).toMatchObject({ loggedin: true, userid: '[redacted]' });
     upstream.script({ status: 429, body: '', headers: { 'retry-after': echo } });
     const limited = await run('session');

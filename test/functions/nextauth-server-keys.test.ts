@@ -75,6 +75,8 @@ describe('a nextAuth secret with one key per server', () => {
   it("scrubs every server's key from responses, not only the key in use", async () => {
     upstream.script({ status: 200, body: { loggedin: false, hsid: `echo ${KEY_B}` } });
     const res = await session(DEFAULT_SANDBOX_SERVER_ID);
+    expect(res.statusCode).toBe(200);
+    expect(res.json).toEqual({ loggedin: false, hsid: 'echo [redacted]' });
     expect(res.body).not.toContain(KEY_B.slice(0, 12));
   });
 });

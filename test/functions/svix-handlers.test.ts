@@ -12,7 +12,8 @@ import { logLines } from '../support/logs.ts';
 import { mockSecrets } from '../support/secrets.ts';
 import { useTestUpstream } from '../support/upstream.ts';
 
-const ORG_KEY = 'sk_canary_org_key_f00d';
+// A '/' and a '+' so that its percent-encoded spelling differs from it (the link row below).
+const ORG_KEY = 'sk_canary_org/key+f00d';
 const SECRET_ID = 'test/svix';
 const sm = mockSecrets({ [SECRET_ID]: ORG_KEY });
 const upstream = useTestUpstream(
@@ -229,12 +230,17 @@ describe('upstream errors', () => {
     ['partly (a long prefix)', ORG_KEY.slice(0, 14)],
     ['percent-encoded in a link', `https://x.example/?k=${encodeURIComponent(ORG_KEY)}`],
   ];
+  it('has a key whose percent-encoded spelling is another text', () => {
+    expect(encodeURIComponent(ORG_KEY)).not.toBe(ORG_KEY);
+  });
   it.each(echoes)('never passes on our key echoed %s in any field of an error', async (_how, echo) => {
     const raw = `{"code":"forbidden","detail":"key ${echo} may not","extra":"${echo}"}`;
     upstream.script({ status: 403, body: raw, headers: { 'content-type': 'application/json', 'retry-after': echo } });
     const res = await portal('app_demo', {});
     expect(res.statusCode).toBe(403);
     expect(res.body).not.toContain(ORG_KEY.slice(0, 12));
+    // Decoded too: an escaped copy in the raw body would not show in the check above.
+    expect(JSON.stringify(res.json)).not.toContain(ORG_KEY.slice(0, 12));
     expect(JSON.stringify(res.headers)).not.toContain(ORG_KEY.slice(0, 12));
     // Cut where the key starts (redaction.ts: no oracle), never past the end of its string.
     expect((res.json as { detail: string }).detail).toMatch(/^key .*\[redacted\]$/);
@@ -448,6 +454,8 @@ describe('logs', () => {
     expect(all).not.toContain(ORG_KEY);
     expect(all).not.toContain(token);
     const lines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.filter((l) => l.msg === 'audit').every((l) => typeof l.requestId === 'string')).toBe(true);
+    const audits = lines.filter((l) => l.msg === 'audit');
+    expect(audits).toHaveLength(3);
+    expect(audits.map((l) => typeof l.requestId)).toEqual(['string', 'string', 'string']);
   });
 });

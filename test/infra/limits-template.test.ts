@@ -52,6 +52,7 @@ interface WebAclProperties {
 
 describe('packaged template: fair limits off (the default)', () => {
   it('reserves no concurrency and gives no function an edge secret', () => {
+    expect(functionsOf(off).length).toBeGreaterThanOrEqual(12);
     for (const [id, fn] of functionsOf(off)) {
       expect(fn.Properties.ReservedConcurrentExecutions, id).toBeUndefined();
       expect(envOf(fn), id).not.toHaveProperty('EDGE_ORIGIN_SECRET');

@@ -60,6 +60,7 @@ describe('log time', () => {
     log.info('a');
     log.info('b');
     const after = Date.now();
+    expect(parsedLogs()).toHaveLength(2);
     for (const line of parsedLogs()) {
       expect(line.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       const t = Date.parse(line.time as string);

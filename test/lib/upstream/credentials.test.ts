@@ -1,5 +1,5 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { clearSecretCache } from '#lib/secrets';
 import { MissingCredentialsError, type RotatingCredentials, withRotatingCredentials } from '#lib/upstream/credentials';
 import type { UpstreamReply } from '#lib/upstream/transport';
@@ -32,13 +32,9 @@ function secretValues(...values: string[]) {
 }
 
 beforeEach(() => {
-  process.env.SECRETS_SOURCE = 'aws';
   process.env.AWS_REGION = 'eu-west-1';
   clearSecretCache();
   sm.reset();
-});
-afterEach(() => {
-  delete process.env.SECRETS_SOURCE;
 });
 
 describe('withRotatingCredentials', () => {

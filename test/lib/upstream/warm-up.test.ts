@@ -7,12 +7,11 @@ import { parsedLogs } from '../../support/logs.ts';
 import { mockSecrets } from '../../support/secrets.ts';
 
 const SECRET_ID = 'unit/warm-up';
-const VARIABLES = ['AWS_LAMBDA_FUNCTION_NAME', 'SVIX_SECRET_ID', 'SVIX_API_URL', 'SECRETS_SOURCE'];
+const VARIABLES = ['AWS_LAMBDA_FUNCTION_NAME', 'SVIX_SECRET_ID', 'SVIX_API_URL'];
 const sm = mockSecrets({ [SECRET_ID]: 'warm-secret-value' });
 
 beforeEach(() => {
   process.env.AWS_REGION = 'eu-west-1';
-  process.env.SECRETS_SOURCE = 'aws';
   process.env.SVIX_SECRET_ID = SECRET_ID;
   clearSecretCache();
   sm.resetHistory();
