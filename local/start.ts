@@ -8,8 +8,9 @@ import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.t
 import { startPackagedForDevelopment } from './packaged/start.ts';
 import { httpRoutes } from './routes.ts';
 import { runJobInProcess } from './run-job.ts';
-import { startGatewaySandbox } from './sandbox/for-gateway.ts';
+import { SECRET_IDS, startGatewaySandbox } from './sandbox/for-gateway.ts';
 import { base64urlServerId } from './sandbox/nextauth.ts';
+import { fileSecretSource } from './secrets-file.ts';
 
 /**
  * `npm start`: the sandbox upstream and the local API, both on 127.0.0.1.
@@ -32,11 +33,18 @@ const port = Number(process.env.PORT ?? 3000);
 // The pessimistic reading of API Gateway's routing (see `strict` in api.ts).
 const strict = process.argv.includes('--strict') || process.env.LOCAL_API_STRICT === '1';
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
-const { sandbox, serverId, secretsFile, keys } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
+const { sandbox, serverId, secretsFile } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
 // The secrets file holds this run's keys only: gone with the process (Ctrl-C below exits, so this runs).
 removeOnExit(dirname(secretsFile));
 // `npm start -- --packaged`: every route from its function's zip, as Lambda would run it (docs/artifacts.md).
-const packaged = process.argv.includes('--packaged') ? await startPackagedForDevelopment({ sandboxUrl: sandbox.url, keys }) : undefined;
+// The same secrets as the in-process functions read (both nextAuth servers' keys), from the same file.
+const fromFile = fileSecretSource(secretsFile);
+const packaged = process.argv.includes('--packaged')
+  ? await startPackagedForDevelopment({
+      sandboxUrl: sandbox.url,
+      secretValues: { svix: await fromFile(SECRET_IDS.svix), nextauth: await fromFile(SECRET_IDS.nextauth) },
+    })
+  : undefined;
 
 Object.assign(process.env, {
   SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,

@@ -17,7 +17,7 @@ import { type FunctionRuntime, startFunctionRuntime } from './runtime.ts';
  * as its execution role allows.
  *
  * @example
- * const packaged = await startPackagedFunctions({ packageDir: '.serverless', sandboxUrl, keys });
+ * const packaged = await startPackagedFunctions({ packageDir: '.serverless', sandboxUrl, secretValues });
  * const api = await startLocalApi({ authKey, handlerFor: packaged.handlerFor });
  */
 
@@ -26,7 +26,8 @@ export interface PackagedFunctionsOptions {
   /** The template to run, default the package's own (tests pass a deliberately broken copy). */
   template?: CfnTemplate;
   sandboxUrl: string;
-  keys: { svix: string; nextauth: string };
+  /** What each upstream's secret holds, as the gateway reads it (nextAuth's: either form, lib/upstream/nextauth-credentials.ts). */
+  secretValues: { svix: string; nextauth: string };
   /** Each log line of each function; default: this process's stdout, prefixed by the function's name. */
   onLog?: (fn: PackagedFunction, line: string) => void;
 }
@@ -49,12 +50,12 @@ export async function startPackagedFunctions(options: PackagedFunctionsOptions):
   const template = options.template ?? readTemplate(options.packageDir);
   const fns = packagedFunctions(options.packageDir, template);
 
-  // The secrets the template names, holding the sandbox's keys (nextAuth's as its JSON secret).
+  // The secrets the template names, holding the sandbox's keys.
   const secrets: Record<string, string> = {};
   for (const fn of fns) {
     for (const [variable, upstream] of Object.entries(SECRET_NAMES)) {
       const name = fn.environment[variable];
-      if (typeof name === 'string') secrets[name] = upstream === 'svix' ? options.keys.svix : JSON.stringify({ apiKey: options.keys.nextauth });
+      if (typeof name === 'string') secrets[name] = options.secretValues[upstream];
     }
   }
   const arnContext = { partition: 'aws', region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID };

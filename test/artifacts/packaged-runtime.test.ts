@@ -46,7 +46,7 @@ beforeAll(async () => {
     packageDir: dir,
     template,
     sandboxUrl: 'http://127.0.0.1:9',
-    keys: { svix: 'k', nextauth: 'k' },
+    secretValues: { svix: 'k', nextauth: 'k' },
     onLog: () => undefined,
   });
 });

@@ -36,7 +36,7 @@ export async function startPackagedStack(options: { template?: CfnTemplate; pack
     packageDir: options.packageDir ?? join(PROJECT_ROOT, PACKAGE_DIR),
     ...(options.template ? { template: options.template } : {}),
     sandboxUrl: sandbox.url,
-    keys,
+    secretValues: { svix: keys.svix, nextauth: JSON.stringify({ apiKey: keys.nextauth }) },
     onLog: (fn: PackagedFunction, line: string) => logs.push(`${fn.name}: ${line}`),
   }).catch(async (err: unknown) => {
     await sandbox.close();
