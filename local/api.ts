@@ -192,8 +192,8 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
         pathParameters,
         body,
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        ...(authorizerContext ? { authorizer: withTenantWildcard(authorizerContext, pathParameters) } : {}),
       });
-      if (authorizerContext) Object.assign(event.requestContext, { authorizer: withTenantWildcard(authorizerContext, pathParameters) });
       const handler = await load(match.route);
       const result = await handler(event, lambdaContext({ functionName: match.route.functionName, timeoutMs: match.route.timeoutSeconds * 1000 }));
       if (typeof result === 'string' || !result) return send(res, 200, result ?? '', { 'content-type': 'application/json' });

@@ -121,8 +121,7 @@ export async function authorize(key: DevKey, authorization: string | undefined, 
   const token = authorization.replace(/^Bearer\s+/i, '').trim();
   const payload = await verify(key, token);
   if (!payload) return UNAUTHORIZED;
-  const raw = payload.scope ?? payload.scp;
-  const scopes = (Array.isArray(raw) ? raw.map(String) : String(raw ?? '').split(' ')).filter(Boolean);
+  const scopes = scopesOf(payload);
   if (route.scopes?.length && !route.scopes.some((s) => scopes.includes(s))) {
     return { ok: false, status: 403, body: { message: 'Forbidden' } };
   }
@@ -135,4 +134,10 @@ export const TENANT_CLAIMS = { svix: 'svix_app_ids', nextauth: 'nextauth_server_
 /** Every scope some route in serverless.yml asks for: what the development token carries. */
 export function allScopes(routes: Array<{ authorizer?: RouteAuthorizer }>): string[] {
   return [...new Set(routes.flatMap((r) => r.authorizer?.scopes ?? []))].sort();
+}
+
+/** The scopes a token's payload claims, `scope` (space-separated) or `scp` (a list), as API Gateway reads them. */
+export function scopesOf(payload: Record<string, unknown>): string[] {
+  const raw = payload.scope ?? payload.scp;
+  return (Array.isArray(raw) ? raw.map(String) : String(raw ?? '').split(' ')).filter(Boolean);
 }

@@ -29,7 +29,7 @@ export interface EnvironmentOptions {
   awsEndpoint: string;
 }
 
-export function templateVariables(fn: PackagedFunction, options: Pick<EnvironmentOptions, 'resolve' | 'pointAt'>): Record<string, string> {
+function templateVariables(fn: PackagedFunction, options: Pick<EnvironmentOptions, 'resolve' | 'pointAt'>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(fn.environment)) {
     const local = options.pointAt?.[name];

@@ -22,7 +22,7 @@ export interface RuntimeErrorReport {
 }
 
 /** An invocation that failed as Lambda reports it: `Runtime.HandlerNotFound`, `Sandbox.Timedout`, or the handler's own error. */
-export class FunctionError extends Error {
+class FunctionError extends Error {
   readonly errorType: string;
   constructor(
     readonly functionName: string,

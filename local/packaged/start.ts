@@ -117,7 +117,7 @@ export async function startPackagedFunctions(options: PackagedFunctionsOptions):
 }
 
 /** Where `npm start -- --packaged` packages (the same place as `npm run package`). */
-export const DEV_PACKAGE_DIR = join(PROJECT_ROOT, '.serverless');
+const DEV_PACKAGE_DIR = join(PROJECT_ROOT, '.serverless');
 
 /**
  * For `npm start -- --packaged`: packages the service unless `.serverless/` is newer than every

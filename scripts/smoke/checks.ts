@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { decodeJwt } from 'jose';
+import { scopesOf } from '../../local/jwt.ts';
 import { httpRoutes, type RouteSpec } from '../../local/routes.ts';
+import { base64urlServerId } from '../../local/sandbox/nextauth.ts';
 import { decodeQrPng } from '../../test/support/qr.ts';
 import { describeReply, type Reply, type StageCall, type StageRequest } from './stage.ts';
 
@@ -31,9 +34,6 @@ type Verdict = string | undefined;
 const UNAUTHORIZED = JSON.stringify({ message: 'Unauthorized' });
 const FORBIDDEN = JSON.stringify({ message: 'Forbidden' });
 
-/** base64url, which needs no percent-encoding and survives API Gateway's router (README, nextAuth). */
-const base64url = (id: string) => id.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-
 const jsonOf = (reply: Reply): unknown => {
   try {
     return JSON.parse(reply.body.toString('utf8'));
@@ -57,16 +57,10 @@ function hint(reply: Reply): string {
 const expectStatus = (reply: Reply, status: number): Verdict =>
   reply.status === status ? undefined : `expected ${status}, got ${describeReply(reply)}${hint(reply)}`;
 
-/** The scopes a token claims (`scope` or `scp`), read without verifying: only to plan checks. */
-function scopesOf(token: string): string[] {
+/** The scopes a token claims, read without verifying: only to plan checks. */
+function tokenScopes(token: string): string[] {
   try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { scope?: unknown; scp?: unknown };
-    const raw = payload.scope ?? payload.scp;
-    return Array.isArray(raw)
-      ? raw.map(String)
-      : String(raw ?? '')
-          .split(' ')
-          .filter(Boolean);
+    return scopesOf(decodeJwt(token));
   } catch {
     return [];
   }
@@ -75,7 +69,7 @@ function scopesOf(token: string): string[] {
 function pathOf(route: RouteSpec, o: SmokeOptions): string {
   const values: Record<string, string> = {
     app_id: encodeURIComponent(o.svixApp ?? 'authgate-smoke'),
-    serverid: base64url(o.nextauthServer ?? 'c21va2U'),
+    serverid: base64urlServerId(o.nextauthServer ?? 'c21va2U'),
     accountid: '1',
     userid: 'authgate-smoke',
   };
@@ -121,7 +115,7 @@ export async function runChecks(o: SmokeOptions): Promise<void> {
   }
 
   // 3. Every scoped route refuses a token without its scope (only a real IdP can mint one: optional).
-  const narrowScopes = o.narrowToken ? scopesOf(o.narrowToken) : [];
+  const narrowScopes = o.narrowToken ? tokenScopes(o.narrowToken) : [];
   for (const r of routes) {
     const label = `${routeName(r)}: 403 without the route's scope`;
     if (!r.authorizer?.scopes?.length) skip(label, 'the route asks for no scope');
