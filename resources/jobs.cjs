@@ -9,19 +9,12 @@
  *   failures (5 receives, or an event EventBridge could not deliver within a day) → dead-letter
  *   queue → its alarm.
  *
- * Logical ids are `<Id>JobQueue`, `<Id>DeadLetterQueue`, `<Id>RequestedRule`, `<Id>JobQueuePolicy`,
- * `<Id>DeadLetterQueuePolicy` and `<Id>DeadLetterAlarm`: serverless.yml's job functions and
- * observability.cjs refer to them by these names.
+ * The kinds and their logical ids are in job-kinds.cjs (the queue policies are `<queue>Policy`).
  */
 
-/** The job kinds: logical-id prefix and the kind in names and detail-types. */
-const JOBS = [
-  { id: 'Logout', kind: 'logout' },
-  { id: 'ExpireAll', kind: 'expire-all' },
-];
+const { JOBS, jobIds, alarmActions: actions } = require('./job-kinds.cjs');
 
 const getAtt = (resource, attribute) => ({ 'Fn::GetAtt': [resource, attribute] });
-const actions = (topic) => ({ 'Fn::If': ['HasAlarmTopic', [topic], { Ref: 'AWS::NoValue' }] });
 
 /** Only the job's rule may send to its queue (and, with undeliverable events, to its DLQ). */
 const queuePolicy = (queue, sid, rule) => ({
@@ -44,10 +37,9 @@ const queuePolicy = (queue, sid, rule) => ({
   },
 });
 
-function jobResources({ id, kind }, { service, stage, eventBusName, eventSources, topic }) {
-  const queue = `${id}JobQueue`;
-  const dlq = `${id}DeadLetterQueue`;
-  const rule = `${id}RequestedRule`;
+function jobResources(job, { service, stage, eventBusName, eventSources, topic }) {
+  const { kind } = job;
+  const { queue, dlq, rule, dlqAlarm } = jobIds(job);
   return {
     [dlq]: {
       Type: 'AWS::SQS::Queue',
@@ -87,7 +79,7 @@ function jobResources({ id, kind }, { service, stage, eventBusName, eventSources
     },
     [`${queue}Policy`]: queuePolicy(queue, 'FromTheRequestedRuleOnly', rule),
     [`${dlq}Policy`]: queuePolicy(dlq, 'UndeliverableEventsFromTheRequestedRuleOnly', rule),
-    [`${id}DeadLetterAlarm`]: {
+    [dlqAlarm]: {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
         AlarmName: `${service}-${stage}-${kind}-dlq-not-empty`,

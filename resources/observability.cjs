@@ -14,20 +14,20 @@
  * stage parameter `alarmTopicArn` when it is set (condition HasAlarmTopic, observability.yml).
  */
 
-/** The alarms declared in YAML, for the dashboard's alarm overview (the template tests check they exist). */
+const { JOBS, jobIds, alarmActions: actions } = require('./job-kinds.cjs');
+
+/** The alarms declared elsewhere, for the dashboard's alarm overview (the template tests check they exist). */
 const STATIC_ALARMS = [
+  // observability.yml
   'HttpApi5xxRateAlarm',
   'HttpApiLatencyAlarm',
   'SvixUpstreamFailuresAlarm',
   'NextauthUpstreamFailuresAlarm',
-  'LogoutDeadLetterAlarm',
-  'ExpireAllDeadLetterAlarm',
+  // jobs.cjs
+  ...JOBS.map((job) => jobIds(job).dlqAlarm),
 ];
 /** The job queues and their dead-letter queues (jobs.cjs). */
-const QUEUES = [
-  { queue: 'LogoutJobQueue', dlq: 'LogoutDeadLetterQueue', label: 'logout' },
-  { queue: 'ExpireAllJobQueue', dlq: 'ExpireAllDeadLetterQueue', label: 'expire-all' },
-];
+const QUEUES = JOBS.map((job) => ({ ...jobIds(job), label: job.kind }));
 const FAMILIES = ['svix', 'nextauth'];
 
 /** osls's logical id of a function's AWS::Lambda::Function (its naming.getNormalizedFunctionName). */
@@ -38,8 +38,6 @@ const functionLogicalId = (name) => {
 
 /** A Fn::Sub reference: `${Resource}` (its Ref), `${Resource.Attr}` (its GetAtt), `${AWS::Region}`. */
 const sub = (reference) => `\${${reference}}`;
-
-const actions = (topic) => ({ 'Fn::If': ['HasAlarmTopic', [topic], { Ref: 'AWS::NoValue' }] });
 
 function functionAlarms({ functions, service, stage, topic, thresholds }) {
   const resources = {};

@@ -1,0 +1,26 @@
+'use strict';
+
+/**
+ * The job kinds (docs/jobs.md) and the logical ids of each one's resources, written once:
+ * jobs.cjs makes the resources, observability.cjs charts the queues and lists the alarms, and
+ * serverless.yml's job functions refer to the queues by these ids.
+ */
+
+/** Logical-id prefix, and the kind in names and detail-types. */
+const JOBS = [
+  { id: 'Logout', kind: 'logout' },
+  { id: 'ExpireAll', kind: 'expire-all' },
+];
+
+/** The logical ids of a job kind's resources. */
+const jobIds = ({ id }) => ({
+  queue: `${id}JobQueue`,
+  dlq: `${id}DeadLetterQueue`,
+  rule: `${id}RequestedRule`,
+  dlqAlarm: `${id}DeadLetterAlarm`,
+});
+
+/** An alarm's actions: the stage's topic when `alarmTopicArn` is set (condition HasAlarmTopic, observability.yml). */
+const alarmActions = (topic) => ({ 'Fn::If': ['HasAlarmTopic', [topic], { Ref: 'AWS::NoValue' }] });
+
+module.exports = { JOBS, jobIds, alarmActions };
