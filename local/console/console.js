@@ -317,35 +317,10 @@ async function loadFaults() {
 }
 
 // ---- Audit -------------------------------------------------------------------------------------
-// The same reading of a record as `npm start`'s audit lines (local/audit.ts), for the table.
+// Each record comes with `shown`: its caller, target and result read as `npm start`'s audit lines
+// read them (local/audit.ts), so the two never disagree.
 
 const AUDIT_REFRESH_MS = 2000;
-
-function auditCaller(r) {
-  const c = r.caller;
-  if (!c) return '-';
-  if (c.id) return c.id;
-  if (c.arn) return `iam:${c.arn}`;
-  const who = [c.sub, c.clientId].filter(Boolean).join('|');
-  return who ? `jwt:${who}` : '-';
-}
-
-function auditTarget(r) {
-  if (!r.target || typeof r.target !== 'object') return '-';
-  const parts = Object.entries(r.target)
-    .filter(([, v]) => v !== undefined && v !== null)
-    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
-  return parts.length ? parts.join(' ') : '-';
-}
-
-function auditResult(r) {
-  const head = r.status !== undefined ? String(r.status) : (r.outcome ?? '-');
-  const extra = [];
-  if (r.status !== undefined && r.outcome) extra.push(r.outcome);
-  if (r.upstreamStatus !== undefined && r.upstreamStatus !== r.status) extra.push(`upstream ${r.upstreamStatus}`);
-  if (r.attempts !== undefined && r.attempts > 1) extra.push(`${r.attempts} attempts`);
-  return extra.length ? `${head} (${extra.join(', ')})` : head;
-}
 
 function auditStatusClass(r) {
   if (typeof r.status === 'number') return `s${String(r.status).charAt(0)}`;
@@ -373,10 +348,10 @@ function renderAudit(records) {
     const source = [r.sourceIp, r.userAgent].filter(Boolean).join(' · ') || '-';
     for (const [cls, text] of [
       ['time', time],
-      ['caller', auditCaller(r)],
+      ['caller', r.shown?.caller ?? '-'],
       ['operation', r.operation ?? '-'],
-      ['target', auditTarget(r)],
-      [`code ${auditStatusClass(r)}`, auditResult(r)],
+      ['target', r.shown?.target ?? '-'],
+      [`code ${auditStatusClass(r)}`, r.shown?.result ?? '-'],
       ['ms', r.durationMs !== undefined ? String(r.durationMs) : '-'],
       ['source', source],
     ]) {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { type AuditFeed, processAudit } from '../audit.ts';
+import { type AuditFeed, callerOf, processAudit, resultOf, targetOf } from '../audit.ts';
 
 /**
  * The local console (docs/local.md): one page at the local API's root that uses the gateway the way an
@@ -173,7 +173,9 @@ export function consoleRoutes(options: ConsoleOptions): (req: IncomingMessage, r
         return json(res, 405, { message: 'Method Not Allowed' });
       }
       if (!sameOriginRead(req)) return json(res, 403, { message: 'Forbidden', detail: 'cross-origin audit read' });
-      return json(res, 200, { records: (options.audit ?? processAudit).records() });
+      // Each record with its caller, target and result already read as `npm start` prints them (audit.ts).
+      const records = (options.audit ?? processAudit).records();
+      return json(res, 200, { records: records.map((r) => ({ ...r, shown: { caller: callerOf(r), target: targetOf(r), result: resultOf(r) } })) });
     }
     const jobMatch = /^\/_console\/jobs\/([^/]+)\/?$/.exec(path);
     if (jobMatch) {
