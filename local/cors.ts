@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { readServerlessConfig } from './routes.ts';
+import { readServerlessConfig, resolveVariable } from './routes.ts';
 
 /**
  * HTTP API's native CORS, for the local API: the configuration is read from serverless.yml
@@ -41,19 +41,6 @@ const OSLS_DEFAULT_HEADERS = ['Content-Type', 'X-Amz-Date', 'Authorization', 'X-
 
 type Config = ReturnType<typeof readServerlessConfig> & { provider: { httpApi?: { cors?: unknown } } };
 
-/**
- * Resolves the two variable forms serverless.yml uses here: `${param:name}` and
- * `${self:a.b.${param:c}}`. A whole-value reference keeps its type (a list stays a list), as in osls.
- */
-function resolve(value: unknown, config: Config, params: Record<string, unknown>): unknown {
-  if (typeof value !== 'string') return value;
-  const whole = /^\$\{param:(\w+)\}$/.exec(value);
-  if (whole?.[1]) return params[whole[1]];
-  const self = /^\$\{self:([\w.]+)\}$/.exec(value.replace(/\$\{param:(\w+)\}/g, (_, name: string) => String(params[name])));
-  if (!self?.[1]) return value;
-  return self[1].split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config);
-}
-
 const list = (value: unknown): string[] => (value === undefined || value === null ? [] : Array.isArray(value) ? value.map(String) : [String(value)]);
 
 /**
@@ -65,11 +52,11 @@ const list = (value: unknown): string[] => (value === undefined || value === nul
  */
 export function corsFromServerless(overrides: Record<string, unknown> = {}, config = readServerlessConfig() as Config): CorsConfig | undefined {
   const params = { ...config.params?.default, ...overrides };
-  const cors = resolve(config.provider.httpApi?.cors, config, params);
+  const cors = resolveVariable(config.provider.httpApi?.cors, config, params);
   if (!cors) return undefined;
   if (cors === true) return { allowOrigins: ['*'], allowHeaders: OSLS_DEFAULT_HEADERS, allowMethods: ['OPTIONS'], exposeHeaders: [] };
   if (typeof cors !== 'object') throw new Error(`serverless.yml: cannot resolve provider.httpApi.cors (${String(cors)}) for the local API`);
-  const field = (name: keyof ServerlessCors) => resolve((cors as ServerlessCors)[name], config, params);
+  const field = (name: keyof ServerlessCors) => resolveVariable((cors as ServerlessCors)[name], config, params);
   const maxAge = field('maxAge');
   return {
     allowOrigins: list(field('allowedOrigins')),

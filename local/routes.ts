@@ -50,12 +50,23 @@ interface ServerlessConfig {
  */
 const LOCAL_PARAMS: Record<string, string> = { callerAuth: 'jwt' };
 
-/** Resolves the one variable form serverless.yml uses for authorizers: `${self:a.${param:b}.c}`. */
+/**
+ * Resolves the two variable forms serverless.yml uses where the local tools read it: `${param:name}`
+ * and `${self:a.b.${param:c}}`. A whole-value reference keeps its type (a list stays a list), as in osls.
+ */
+export function resolveVariable(value: unknown, config: object, params: Record<string, unknown>): unknown {
+  if (typeof value !== 'string') return value;
+  const whole = /^\$\{param:(\w+)\}$/.exec(value);
+  if (whole?.[1]) return params[whole[1]];
+  const self = /^\$\{self:([\w.]+)\}$/.exec(value.replace(/\$\{param:(\w+)\}/g, (_, name: string) => String(params[name])));
+  if (!self?.[1]) return value;
+  return self[1].split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config);
+}
+
+/** An authorizer reference (`${self:a.${param:b}.c}`), resolved with the local parameters. */
 function resolveAuthorizer(value: Authorizer | string | undefined, config: ServerlessConfig): Authorizer | undefined {
   if (value === undefined || typeof value !== 'string') return value;
-  const withParams = value.replace(/\$\{param:(\w+)\}/g, (_, name: string) => String(LOCAL_PARAMS[name] ?? config.params?.default?.[name]));
-  const path = /^\$\{self:([\w.]+)\}$/.exec(withParams)?.[1];
-  const resolved = path?.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config);
+  const resolved = resolveVariable(value, config, { ...config.params?.default, ...LOCAL_PARAMS });
   if (!resolved || typeof resolved !== 'object' || !('name' in resolved)) {
     // An authorizer we cannot resolve must not leave the route open.
     throw new Error(`serverless.yml: cannot resolve the authorizer ${value} for the local API`);
