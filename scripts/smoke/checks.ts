@@ -132,14 +132,16 @@ export async function runChecks(o: SmokeOptions): Promise<void> {
 
   // 4. Svix, with the token: a portal link and app token for the app, then that token logged out.
   const checked = new Set<string>();
-  const svix = async (functionName: string, label: string, run: (r: RouteSpec) => Promise<Verdict>) => {
+  /** A family's check of a route: skipped without the route, or without the option naming what to act on. */
+  const family = (target: string | undefined, option: string) => async (functionName: string, label: string, run: (r: RouteSpec) => Promise<Verdict>) => {
     const r = route(functionName);
     if (!r) return skip(label, `no ${functionName} route in serverless.yml`);
     checked.add(functionName);
     const full = `${routeName(r)}: ${label}`;
-    if (!o.svixApp) return skip(full, 'no --svix-app');
+    if (!target) return skip(full, `no ${option}`);
     return check(full, () => run(r));
   };
+  const svix = family(o.svixApp, '--svix-app');
   const sessionId = `authgate-smoke-${randomBytes(6).toString('hex')}`;
   const portal = async (r: RouteSpec, body?: unknown): Promise<{ token?: string; verdict: Verdict }> => {
     const reply = await request(r, { headers: bearer(o.token), ...(body === undefined ? {} : { json: body }) });
@@ -198,14 +200,7 @@ export async function runChecks(o: SmokeOptions): Promise<void> {
 
   // 5. nextAuth, with the token, on a fresh nonce nobody uses: a session and its QR code.
   const nonce = randomBytes(16).toString('hex');
-  const nextauth = async (functionName: string, label: string, run: (r: RouteSpec) => Promise<Verdict>) => {
-    const r = route(functionName);
-    if (!r) return skip(label, `no ${functionName} route in serverless.yml`);
-    checked.add(functionName);
-    const full = `${routeName(r)}: ${label}`;
-    if (!o.nextauthServer) return skip(full, 'no --nextauth-server');
-    return check(full, () => run(r));
-  };
+  const nextauth = family(o.nextauthServer, '--nextauth-server');
   let raw: Buffer | undefined;
   await nextauth('nextauthGetSession', '200 LoginStatus, logged out, for a fresh nonce', async (r) => {
     const reply = await request(r, { headers: { ...bearer(o.token), 'x-nonce': nonce } });

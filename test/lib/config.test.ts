@@ -14,6 +14,7 @@ import {
   UPSTREAM_ATTEMPT_TIMEOUT_MS,
 } from '#lib/config';
 import { ConfigError } from '#lib/errors';
+import { thrown } from '../support/thrown.ts';
 
 const VARIABLE = 'AUTHGATE_UNIT_TEST_VARIABLE';
 
@@ -22,15 +23,6 @@ afterEach(() => {
 });
 
 /** The error `read` throws (the test fails if it does not throw). */
-function thrown(read: () => unknown): unknown {
-  try {
-    read();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a throw');
-}
-
 describe('requireEnv', () => {
   it('returns the value trimmed', () => {
     process.env[VARIABLE] = '  value  ';

@@ -2,6 +2,7 @@ import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#lib/errors';
 import { isJsonObject, issuesOf, jsonObject, validate } from '#lib/validation';
+import { thrown } from '../support/thrown.ts';
 
 const Body = jsonObject(
   v.object({
@@ -54,20 +55,8 @@ describe('validate', () => {
   it('returns the value or throws a ValidationError of the family', () => {
     expect(validate(Body, { expiry: 1 }, ['body'], 'svix')).toEqual({ expiry: 1 });
 
-    const svix = (() => {
-      try {
-        validate(Body, { expiry: -1 }, ['body'], 'svix');
-      } catch (e) {
-        return e as ValidationError;
-      }
-    })();
-    const nextauth = (() => {
-      try {
-        validate(Body, null, ['body'], 'nextauth');
-      } catch (e) {
-        return e as ValidationError;
-      }
-    })();
+    const svix = thrown<ValidationError>(() => validate(Body, { expiry: -1 }, ['body'], 'svix'));
+    const nextauth = thrown<ValidationError>(() => validate(Body, null, ['body'], 'nextauth'));
 
     expect(svix).toBeInstanceOf(ValidationError);
     expect(svix?.statusCode).toBe(422);

@@ -7,6 +7,7 @@ import { deadlineIn } from '#lib/deadline';
 import { ApiError, UpstreamUnavailableError } from '#lib/errors';
 import { answerOf } from '#lib/upstream/answer';
 import { givenCredentials, type UpstreamRequest, upstreamClient } from '#lib/upstream/client';
+import { thrown } from '../../support/thrown.ts';
 
 /** What the test upstream saw, and what it answers next. */
 interface Seen {
@@ -117,14 +118,7 @@ describe('answerOf', () => {
 
   it("makes an answer that does not fit the upstream's fault, a 502 that quotes none of it", () => {
     for (const body of ['{"url":1}', '<html>', '']) {
-      const err = (() => {
-        try {
-          answerOf(Buffer.from(body), Out, 'Svix');
-        } catch (e) {
-          return e as UpstreamUnavailableError;
-        }
-        throw new Error('expected a throw');
-      })();
+      const err = thrown<UpstreamUnavailableError>(() => answerOf(Buffer.from(body), Out, 'Svix'));
       expect(err.toJSON()).toEqual({ code: 'bad_gateway', detail: 'Svix answered with an unexpected body.' });
     }
   });

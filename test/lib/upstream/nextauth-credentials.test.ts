@@ -4,6 +4,7 @@ import { clearSecretValues, scrubSecrets } from '#lib/redaction';
 import { MissingCredentialsError } from '#lib/upstream/credentials';
 import { credentialsFor, sameCredentials } from '#lib/upstream/nextauth-credentials';
 import { parsedLogs } from '../../support/logs.ts';
+import { thrown } from '../../support/thrown.ts';
 
 const SECRET_ID = 'unit/nextauth';
 const SERVER = 'c2VydmVyLTE=';
@@ -12,15 +13,6 @@ const OTHER = 'c2VydmVyLTI=';
 afterEach(() => {
   clearSecretValues();
 });
-
-function thrown(read: () => unknown): unknown {
-  try {
-    read();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('credentialsFor: one key for every server', () => {
   it('reads a bare key', () => {
