@@ -16,7 +16,7 @@ import { TARGET_BUDGET_MS } from '#lib/jobs/runner';
 import { DETAIL_TYPES, type JobKind, parseMessage, type Target } from '#lib/jobs/schema';
 import { type JobDefinition, targetIdempotencyKey } from '#lib/jobs/targets';
 import { eventBridgeBody, lambdaContext, sqsEvent } from '#local/events';
-import { createNextAuthSandbox } from '#local/sandbox/nextauth';
+import { base64urlServerId, createNextAuthSandbox } from '#local/sandbox/nextauth';
 import { createSvixSandbox } from '#local/sandbox/svix';
 import { logLines, parsedLogs } from '../support/logs.ts';
 import { mockSecrets } from '../support/secrets.ts';
@@ -200,7 +200,7 @@ describe('message formats', () => {
 
   it('takes a nextAuth target in base64url and logs the session out at the standard id', async () => {
     const logout = consumer(logoutJob);
-    const urlSafe = SERVER_ID.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const urlSafe = base64urlServerId(SERVER_ID);
     expect(urlSafe).not.toBe(SERVER_ID);
     const parsed = parseMessage('logout', { body: json({ serverid: urlSafe, nonce: NONCE }), messageId: 'm-1' });
     expect(parsed).toMatchObject({ ok: true, targets: [{ op: 'nextauth.logout', serverid: SERVER_ID, nonce: NONCE }] });

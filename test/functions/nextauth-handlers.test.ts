@@ -12,7 +12,7 @@ import { handler as provokeLoginOnUser } from '#functions/nextauth-provoke-login
 import { MAX_LOGO_CHARS, MAX_USER_CONTEXT_BYTES } from '#lib/schemas/nextauth';
 import { clearSecretCache } from '#lib/secrets';
 import { httpEvent, lambdaContext } from '#local/events';
-import { createNextAuthSandbox, DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
+import { base64urlServerId, createNextAuthSandbox, DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
 import { type InvokeResult, invoke } from '../support/invoke.ts';
 import { logLines } from '../support/logs.ts';
 import { decodeQrPng } from '../support/qr.ts';
@@ -415,7 +415,7 @@ describe('validation: 400 {code: validation_error} and no upstream call', () => 
 });
 
 describe('server id spellings', () => {
-  const URL_SAFE = SID.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const URL_SAFE = base64urlServerId(SID);
 
   it.each(ALL_OPS)('%s sends a base64url server id upstream in the standard alphabet, padded', async (op) => {
     expect(URL_SAFE).toMatch(/_.*-/);
@@ -688,7 +688,7 @@ describe('tenant binding (NEXTAUTH_TENANT_CLAIM)', () => {
 
   it.each(ALL_OPS)('%s compares the ids of path and claim in one spelling, whichever each uses', async (op) => {
     process.env.NEXTAUTH_TENANT_CLAIM = 'nextauth_server_ids';
-    const urlSafe = SID.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const urlSafe = base64urlServerId(SID);
     expect(await asTenant(op, `[${urlSafe.slice(0, -1)}A]`, urlSafe)).toBe(403);
     expect(upstream.requests).toHaveLength(0);
     for (const [claim, path] of [
@@ -704,7 +704,7 @@ describe('tenant binding (NEXTAUTH_TENANT_CLAIM)', () => {
 
 describe('audit', () => {
   it('records the server in its standard spelling, whichever the caller sent', async () => {
-    const urlSafe = SID.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const urlSafe = base64urlServerId(SID);
     await run('session', { serverId: urlSafe });
     await run('session', { serverId: SID });
     const audits = logLines.map((l) => JSON.parse(l) as { msg: string; target?: { serverId?: string } }).filter((l) => l.msg === 'audit');
