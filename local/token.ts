@@ -46,5 +46,13 @@ for (const c of values.claim ?? []) {
   const [name, value] = c.split('=', 2);
   if (name) claims[name] = list(value);
 }
+// Tenant binding refuses (403) every app or server a token does not list: say so now, not at the
+// first refusal, which names no reason on the wire.
+for (const [flag, claim] of [
+  ['--svix-apps', TENANT_CLAIMS.svix],
+  ['--nextauth-servers', TENANT_CLAIMS.nextauth],
+] as const) {
+  if (!claims[claim]?.length) process.stderr.write(`note: no ${flag}: claim ${claim} is empty, so tenant binding answers 403 on every one of them\n`);
+}
 const token = await mintToken(await loadOrCreateDevKey(), { scopes: values.scope ?? scopes, claims, expiresIn: values.expires, subject: values.sub });
 process.stdout.write(`${token}\n`);
