@@ -85,7 +85,7 @@ describe('CORS on (local API, plain HTTP)', () => {
     expect(res.body).toBe('');
     expect(res.headers['access-control-allow-origin']).toBe(spaOrigin);
     expect(res.headers['access-control-allow-methods']).toBe('GET,POST');
-    expect(res.headers['access-control-allow-headers']).toBe('authorization,content-type,idempotency-key,x-nonce');
+    expect(res.headers['access-control-allow-headers']).toBe('authorization,content-type,idempotency-key,svix-req-id,svix-retry-count,x-nonce');
     expect(res.headers['access-control-max-age']).toBe('600');
     expect(res.headers['access-control-allow-credentials']).toBeUndefined();
   });
@@ -161,7 +161,9 @@ describe.skipIf(!executablePath)('a single-page app on another origin, in headle
           try {
             const res = await fetch(`${api}${path}`, {
               method: 'POST',
-              headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'spa-1' },
+              // As the official Svix SDK sends a retry: without both svix-* headers allowed, the
+              // browser refuses the preflight.
+              headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'spa-1', 'svix-req-id': '42', 'svix-retry-count': '1' },
             });
             const body = (await res.json()) as { token?: string };
             return { ok: true, status: res.status, token: body.token, link: res.headers.get('link'), deprecation: res.headers.get('deprecation') };
