@@ -21,7 +21,7 @@ describe('packaged template: CORS', () => {
   it('with cors=on, configures the API from the parameters (one origin given with --param)', () => {
     expect(apiOf('iam').CorsConfiguration).toEqual({
       AllowOrigins: [CORS_TEST_ORIGIN],
-      AllowHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-nonce'],
+      AllowHeaders: ['authorization', 'content-type', 'idempotency-key', 'svix-req-id', 'svix-retry-count', 'x-nonce'],
       AllowMethods: ['GET', 'POST'],
       ExposeHeaders: ['deprecation', 'link', 'retry-after'],
       MaxAge: 600,
