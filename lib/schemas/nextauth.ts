@@ -28,9 +28,10 @@ export const ServerId = v.pipe(
 );
 
 /**
- * `X-Nonce`: opaque, chosen by the integrator (≥ 128 random bits, hex or base64 preferred, facts
- * §3). Bound (ours): 1–512 printable ASCII characters without spaces. Also what makes a repeated
- * header (joined by API Gateway as `a,b`) fail instead of forwarding a glued value: no commas.
+ * `X-Nonce`: opaque, chosen by the integrator (≥ 128 random bits, hex or base64 preferred,
+ * docs/upstream/nextauth-sessions.md#x-nonce). Bound (ours): 1–512 printable ASCII characters without
+ * spaces. Also what makes a repeated header (joined by API Gateway as `a,b`) fail instead of
+ * forwarding a glued value: no commas.
  */
 export const Nonce = v.pipe(
   v.string('the X-Nonce header is required'),
@@ -90,7 +91,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3
 export const MAX_LOGO_CHARS = 256 * 1024;
 
 /**
- * SessionInfo: every field optional, none described beyond its type (facts §5). Bounds (ours):
+ * SessionInfo: every field optional, none described beyond its type
+ * (docs/upstream/nextauth-sessions.md#usercontext-and-sessioninfo). Bounds (ours):
  * `ip` ≤ 64 (an IPv6 with zone fits; not parsed, the spec only says string), `useragent` ≤ 1024,
  * `logo` base64 ≤ 256 KiB, `info` a JSON object of anything (bounded by the body limit). `null`
  * is not "absent": generated clients omit unset fields, so a null is a type error.
@@ -113,7 +115,8 @@ export type SessionInfo = v.InferOutput<typeof SessionInfo>;
 
 /**
  * UserContext: `announceinfo` and `sessioninfo`, both optional SessionInfo. The spec does not say
- * how they differ; they are type-checked and forwarded, with no meaning attached (facts §5).
+ * how they differ; they are type-checked and forwarded, with no meaning attached
+ * (docs/upstream/nextauth-sessions.md#usercontext-and-sessioninfo).
  */
 export const UserContext = jsonObject(
   v.object({

@@ -10,7 +10,7 @@ export const SERVER_ID_CHARS = /^[A-Za-z0-9+/_-]+={0,2}$/;
 /**
  * A server id in the standard base64 alphabet with its padding: what nextAuth issues (the spec
  * says "Base64 encoded server id"; its WebSocket commands use base64url, see
- * docs/upstream/nextauth-sessions.md §3), and so the one spelling that tenant binding, key
+ * docs/upstream/nextauth-sessions.md#server-id), and so the one spelling that tenant binding, key
  * selection and the upstream path compare and send.
  *
  * Callers may spell an id in base64url (`-` for `+`, `_` for `/`, padding optional) because a

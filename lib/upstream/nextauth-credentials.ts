@@ -8,7 +8,8 @@ import { HEADER_TOKEN } from './transport.ts';
 
 /**
  * Reading the nextAuth secret. A nextAuth API key is "for a specific (virtual) server"
- * (docs/upstream/nextauth-sessions.md §2), so the secret may hold one key per server:
+ * (docs/upstream/nextauth-sessions.md#api-keys-one-per-virtual-server), so the secret may hold one key
+ * per server:
  *
  *   {"servers": {"<server id>": {"apiKey": "...", "su": "..."}, ...}}   one key per server
  *   {"apiKey": "...", "su": "..."}  or  "<key>"                         one key for every server

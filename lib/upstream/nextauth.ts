@@ -18,7 +18,8 @@ import type { UpstreamReply } from './transport.ts';
  *   (client.ts), so nothing a caller sent (its own `X-apikey`, `X-su`, ...) can reach nextAuth.
  * - Reads and logout are retried on 5xx/timeouts; the three provoke calls never are, because
  *   repeating one would ring the user's phone twice.
- * - nextAuth documents no error body (facts §6): a 4xx goes back with its status and the gateway's
+ * - nextAuth documents no error body (docs/upstream/nextauth-sessions.md#status-codes-and-error-bodies):
+ *   a 4xx goes back with its status and the gateway's
  *   own `{code, detail}`, never the upstream's text.
  */
 

@@ -2,9 +2,9 @@
  * In-memory emulator of the nextAuth (nextauth.com) Sessions API, plus "sandbox phone" routes
  * that play the part of the mobile app (scan a QR code, confirm or reject a push).
  *
- * Facts and assumptions: docs/upstream/nextauth-sessions.md (§4 operations, §6 status codes,
- * §9 emulator guidance). The upstream documents no error bodies, so errors are plain text and
- * the gateway is expected to map them by status only.
+ * Facts and assumptions: docs/upstream/nextauth-sessions.md (each section says what the sandbox
+ * assumes). The upstream documents no error bodies (docs/upstream/nextauth-sessions.md#status-codes-and-error-bodies),
+ * so errors are plain text and the gateway is expected to map them by status only.
  *
  * The sandbox hosts one virtual server (opts.serverId, opts.apiKey) and any number of others
  * (opts.servers), each with its own API key, as nextAuth's keys are "for a specific (virtual)
@@ -52,7 +52,8 @@ const MAX_QR_LOGINS = 1_000;
 
 /**
  * Base64 of "sandbox-server?>>>1". It contains '/', '+' and '=' so a client that forgets to
- * percent-encode it in the path (§3) splits it at the '/' and gets 404.
+ * percent-encode it in the path (docs/upstream/nextauth-sessions.md#server-id) splits it at the '/'
+ * and gets 404.
  */
 export const DEFAULT_SANDBOX_SERVER_ID = 'c2FuZGJveC1zZXJ2ZXI/Pj4+MQ==';
 
@@ -65,7 +66,7 @@ export const base64urlServerId = (id: string): string => id.replace(/\+/g, '-').
 /** Base64 of "second-server>>?2": the sandbox's second virtual server, with a key of its own. */
 export const SECOND_SANDBOX_SERVER_ID = 'c2Vjb25kLXNlcnZlcj4+PzI=';
 
-/** SessionInfo and UserContext as in the spec's definitions (§5); all fields optional. */
+/** SessionInfo and UserContext as in the spec (docs/upstream/nextauth-sessions.md#usercontext-and-sessioninfo); all optional. */
 export interface SessionInfo {
   info?: Record<string, unknown>;
   ip?: string;
@@ -117,7 +118,7 @@ const SEEDED_ACCOUNTS: readonly Account[] = [
 interface Session {
   loggedin: boolean;
   account: Account | null;
-  /** Survives logout so provokeLogin can push to it later (§7.6). */
+  /** Survives logout so provokeLogin can push to it later (docs/upstream/nextauth-sessions.md#pushes-and-logout). */
   lastLoginAccountId: number | null;
   pending: PushRecord | null;
   hsid: string;
@@ -164,7 +165,8 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
   const serverOfKey = new Map([...keys].map(([id, key]) => [key, id]));
   const foreignKeyUses: Array<{ serverId: string; keyOf: string }> = [];
 
-  // Sessions spring into existence on first mention, as the integrator picks the nonce (§3).
+  // Sessions spring into existence on first mention, as the integrator picks the nonce
+  // (docs/upstream/nextauth-sessions.md#x-nonce).
   function session(serverId: string, nonce: string): Session {
     const id = `${serverId}:${nonce}`;
     let s = sessions.get(id);
@@ -267,7 +269,8 @@ export function createNextAuthSandbox(opts: NextAuthSandboxOptions): NextAuthSan
       case 'provokeLogin': {
         const userContext = parseUserContext(req.body);
         const last = findAccount(session(serverId, nonce).lastLoginAccountId);
-        // Wording from the spec's createTransaction 403; provokeLogin itself documents none (§6).
+        // Wording from the spec's createTransaction 403; provokeLogin itself documents none
+        // (docs/upstream/nextauth-sessions.md#status-codes-and-error-bodies).
         if (last === undefined) throw new HttpError(403, 'no account associated with this session');
         push(serverId, nonce, 'session', [last], userContext);
         send(res, 200);
@@ -408,7 +411,8 @@ function parseJson(body: Buffer): unknown {
 }
 
 /**
- * The body is optional (and provokeLoginOnAccount declares no content type, §4), so an empty
+ * The body is optional (and provokeLoginOnAccount declares no content type,
+ * docs/upstream/nextauth-sessions.md#operations), so an empty
  * body means "no context" and any non-empty body must be a well-typed UserContext.
  */
 function parseUserContext(body: Buffer): UserContext | null {

@@ -1,7 +1,8 @@
 /**
  * In-memory emulator of the hosted Svix "Authentication" API: app-portal-access, expire-all and logout
  * (dashboard-access is gone from the current spec and SDK, so it is not emulated).
- * Facts it follows: docs/upstream/svix-auth.md §2–§4. The OSS svix-server can't stand in here because
+ * Facts it follows: docs/upstream/svix-auth.md (its operations, idempotency and error bodies, e.g.
+ * docs/upstream/svix-auth.md#idempotency). The OSS svix-server can't stand in here because
  * it has no expire-all, answers logout with 501 and issues JWTs instead of `appsk_` tokens.
  *
  * Sandbox-only extras under /_sandbox/svix/: `GET tokens/{token}` (is this token still usable?) and
@@ -239,7 +240,7 @@ export function createSvixSandbox(opts: SvixSandboxOptions): SandboxUpstream {
     return { status: 204 };
   }
 
-  /** Runs an authenticated POST operation behind Svix's idempotency layer (svix-auth.md §4). */
+  /** Runs an authenticated POST operation behind Svix's idempotency layer (docs/upstream/svix-auth.md#idempotency). */
   function operation(req: SandboxRequest, res: ServerResponse, path: string, run: (who: Principal) => Reply): void {
     if (req.method !== 'POST') return write(res, methodNotAllowed, { allow: 'POST' });
 

@@ -146,7 +146,7 @@ describe('nextAuth sandbox: QR login', () => {
   });
 
   it('accepts an optional UserContext body on the GET, and 400s a malformed one', async () => {
-    // fetch refuses a body on GET, so use node:http as the gateway has to (facts file §4).
+    // fetch refuses a body on GET, so use node:http as the gateway has to (docs/upstream/nextauth-sessions.md#the-qr-code).
     // node:http neither chunks nor measures a GET body: without an explicit content-length
     // the bytes go out after a bodiless request and the server parses them as garbage.
     const getWithBody = (body: string) =>
