@@ -13,9 +13,10 @@ const ROOT = join(import.meta.dirname, '..', '..');
 
 const pages = [
   'README.md',
-  ...readdirSync(join(ROOT, 'docs'))
+  ...readdirSync(join(ROOT, 'docs'), { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.md'))
-    .map((name) => `docs/${name}`),
+    .map((name) => `docs/${name}`)
+    .sort(),
 ];
 
 /** Fenced blocks and inline code hold examples, not links. */
@@ -62,6 +63,9 @@ const SELF = 'test/infra/docs-links.test.ts';
 const CODE_DIRS = ['functions', 'lib', 'local', 'scripts', 'test', 'resources'];
 const CODE_FILE = /\.(ts|cjs|js|yml|sh|html)$/;
 
+/** A docs/ path as code comments cite it, with its #anchor if any. */
+const CITED = /(?<![\w/.])docs\/[\w-]+(?:[/.][\w-]+)*(?:#[\w-]+)?/g;
+
 function codeFiles(dir: string): string[] {
   const full = join(ROOT, dir);
   if (!existsSync(full)) return [];
@@ -76,6 +80,7 @@ describe('documentation links', () => {
   it('finds the README and its rooms', () => {
     expect(pages).toContain('README.md');
     expect(pages).toContain('docs/architecture.md');
+    expect(pages).toContain('docs/upstream/svix-auth.md');
     expect(linksOf('README.md').length).toBeGreaterThan(10);
   });
 
@@ -110,15 +115,22 @@ describe('code comments cite what the repository holds', () => {
     expect(files.length).toBeGreaterThan(50);
   });
 
-  it('every cited docs/ path exists', () => {
+  it('every cited docs/ path exists, and its #anchor if it names one', () => {
     const missing: string[] = [];
     for (const file of files) {
       const text = readFileSync(join(ROOT, file), 'utf8');
-      for (const [cited] of text.matchAll(/(?<![\w/.])docs\/[\w-]+(?:[/.][\w-]+)*/g)) {
-        if (!existsSync(join(ROOT, cited))) missing.push(`${file}: ${cited}`);
+      for (const [cited] of text.matchAll(CITED)) {
+        const problem = problemOf('README.md', cited);
+        if (problem) missing.push(`${file}: ${problem}`);
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('catches a cited anchor that is not there (the check can fail)', () => {
+    const [cited] = 'see docs/jobs.md#no-such-heading.'.match(CITED) ?? [];
+    expect(cited).toBe('docs/jobs.md#no-such-heading');
+    expect(problemOf('README.md', cited as string)).toMatch(/no heading/);
   });
 
   it('cites nothing outside it: no shared/ tree, no absolute paths, no tracker numbers', () => {
