@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '#local/routes';
@@ -54,6 +55,18 @@ describe('Control Tower proactive controls over the packaged template', () => {
       expect(control).toMatch(/^CT\.[A-Z0-9]+\.PR\.\d+$/);
       expect(exception.reason?.trim().length ?? 0, control).toBeGreaterThan(40);
       for (const variant of exception.variants ?? []) expect(variants, control).toContain(variant);
+    }
+  });
+
+  it("docs/deploy.md's table lists exactly these exceptions, with their resources and variants", () => {
+    const deploy = readFileSync(join(PROJECT_ROOT, 'docs', 'deploy.md'), 'utf8');
+    const section = deploy.slice(deploy.indexOf('## Control Tower proactive controls'));
+    const rows = [...section.matchAll(/^\| (CT\.[A-Z0-9]+\.PR\.\d+) +\| (.*?) +\| (.*?) +\|$/gm)];
+    expect(rows.map((r) => r[1])).toEqual(Object.keys(exceptions));
+    for (const [, control, resources, scope] of rows) {
+      const exception = exceptions[control!]!;
+      for (const resource of exception.resources ?? []) expect(resources, control).toContain(resource);
+      expect(scope, control).toBe(exception.variants?.join(', ') ?? 'all');
     }
   });
 });
