@@ -20,7 +20,11 @@ const jobIds = ({ id }) => ({
   dlqAlarm: `${id}DeadLetterAlarm`,
 });
 
-/** An alarm's actions: the stage's topic when `alarmTopicArn` is set (condition HasAlarmTopic, observability.yml). */
-const alarmActions = (topic) => ({ 'Fn::If': ['HasAlarmTopic', [topic], { Ref: 'AWS::NoValue' }] });
+/**
+ * An alarm's actions: the stage's topic when `alarmTopicArn` is set, or else the stack's own
+ * AlarmTopic (conditions HasAlarmTopic and OwnAlarmTopic, observability.yml). Always a list of one,
+ * so static checks of the template see an action (Control Tower CT.CLOUDWATCH.PR.1).
+ */
+const alarmActions = (topic) => [{ 'Fn::If': ['HasAlarmTopic', topic, { Ref: 'AlarmTopic' }] }];
 
 module.exports = { JOBS, jobIds, alarmActions };

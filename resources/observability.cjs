@@ -11,7 +11,8 @@
  *
  * The static alarms (HTTP API, upstreams) are in observability.yml beside this file; the
  * dead-letter alarms in jobs.cjs with their queues. Every alarm notifies the topic of the
- * stage parameter `alarmTopicArn` when it is set (condition HasAlarmTopic, observability.yml).
+ * stage parameter `alarmTopicArn` when it is set, or else the stack's own AlarmTopic
+ * (job-kinds.cjs `alarmActions`, observability.yml).
  */
 
 const { JOBS, jobIds, alarmActions: actions } = require('./job-kinds.cjs');

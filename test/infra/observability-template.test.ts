@@ -6,7 +6,7 @@ import { runBatch } from '#lib/jobs/runner';
 import { publishMetrics, recordRequest, recordUpstreamAttempt, recordUpstreamCall } from '#lib/metrics';
 import { lambdaContext, sqsEvent } from '#local/events';
 import { PROJECT_ROOT, readServerlessConfig } from '#local/routes';
-import { ALARM_PARAMS_IAM } from '../support/global-setup.ts';
+import { ALARM_PARAMS_IAM, LIMITS_PARAMS } from '../support/global-setup.ts';
 import { parsedLogs } from '../support/logs.ts';
 import { type CfnResource, packagedTemplate, resourcesOfType, type Template } from '../support/template.ts';
 
@@ -27,16 +27,25 @@ function evaluate(value: unknown, conditions: Conditions): unknown {
   if (fn === 'Fn::Not') return !evaluate((args as unknown[])[0], conditions);
   if (fn === 'Fn::Equals') return evaluate((args as unknown[])[0], conditions) === evaluate((args as unknown[])[1], conditions);
   if (fn === 'Condition') return evaluate(conditions[args as string], conditions);
+  if (fn === 'Fn::And') return (args as unknown[]).every((a) => evaluate(a, conditions));
   throw new Error(`cannot evaluate ${fn}`);
 }
 
-/** What an `Fn::If` property deploys as; `undefined` for AWS::NoValue. */
+const NO_VALUE = JSON.stringify({ Ref: 'AWS::NoValue' });
+
+/** What a property deploys as, its every `Fn::If` decided; `undefined` for AWS::NoValue. */
 function deployed(value: unknown, conditions: Conditions): unknown {
-  const args = (value as { 'Fn::If'?: [string, unknown, unknown] } | undefined)?.['Fn::If'];
-  if (!args) return value;
-  const chosen = evaluate(conditions[args[0]], conditions) ? args[1] : args[2];
-  return JSON.stringify(chosen) === JSON.stringify({ Ref: 'AWS::NoValue' }) ? undefined : chosen;
+  if (Array.isArray(value)) return value.map((v) => deployed(v, conditions)).filter((v) => v !== undefined);
+  if (typeof value !== 'object' || value === null) return value;
+  if (JSON.stringify(value) === NO_VALUE) return undefined;
+  const args = (value as { 'Fn::If'?: [string, unknown, unknown] })['Fn::If'];
+  if (args) return deployed(evaluate(conditions[args[0]], conditions) ? args[1] : args[2], conditions);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deployed(v, conditions)]));
 }
+
+/** Whether a resource is created (its Condition, if any, holds). */
+const created = (resource: CfnResource | undefined, conditions: Conditions) =>
+  resource !== undefined && (resource.Condition === undefined || evaluate(conditions[resource.Condition], conditions) === true);
 
 const MODES = [
   {
@@ -168,15 +177,26 @@ describe.each(MODES)('packaged template ($callerAuth): alarms and dashboard', ({
     }
   });
 
-  it(topic ? 'makes every alarm notify the one SNS topic, when it fires and when it clears' : 'gives no alarm an action without a topic', () => {
-    expect(alarms.length).toBe(2 * functions.length + 6);
-    for (const [id, alarm] of alarms) {
-      expect(deployed(alarm.Properties.AlarmActions, conditions), id).toEqual(topic ? [topic] : undefined);
-      expect(deployed(alarm.Properties.OKActions, conditions), id).toEqual(topic ? [topic] : undefined);
-      expect(alarm.Properties.InsufficientDataActions, id).toBeUndefined();
-      expect(alarm.Properties.AlarmDescription, id).toContain('docs/operations.md');
-    }
-    expect(new Set(alarms.map(([, a]) => a.Properties.AlarmName)).size).toBe(alarms.length);
+  it(
+    topic ? 'makes every alarm notify the one SNS topic, when it fires and when it clears' : "makes every alarm notify the stack's own topic, created for them",
+    () => {
+      expect(alarms.length).toBe(2 * functions.length + 6);
+      const expected = topic ? [topic] : [{ Ref: 'AlarmTopic' }];
+      for (const [id, alarm] of alarms) {
+        expect(deployed(alarm.Properties.AlarmActions, conditions), id).toEqual(expected);
+        expect(deployed(alarm.Properties.OKActions, conditions), id).toEqual(expected);
+        expect(alarm.Properties.InsufficientDataActions, id).toBeUndefined();
+        expect(alarm.Properties.AlarmDescription, id).toContain('docs/operations.md');
+      }
+      expect(new Set(alarms.map(([, a]) => a.Properties.AlarmName)).size).toBe(alarms.length);
+      expect(template.Resources.AlarmTopic?.Type).toBe('AWS::SNS::Topic');
+      expect(created(template.Resources.AlarmTopic, conditions)).toBe(topic === undefined);
+      expect(deployed(template.Outputs?.AlarmTopicArn?.Value, conditions)).toEqual(expected[0]);
+    },
+  );
+
+  it('subscribes no e-mail address unless alarmEmail is given', () => {
+    expect(created(template.Resources.AlarmEmailSubscription, conditions)).toBe(false);
   });
 
   describe('the dashboard', () => {
@@ -230,6 +250,24 @@ describe.each(MODES)('packaged template ($callerAuth): alarms and dashboard', ({
       expect(searchedNamespaces.length).toBeGreaterThan(3);
       expect(new Set(searchedNamespaces)).toEqual(new Set([NAMESPACE]));
     });
+  });
+});
+
+describe('alarmEmail (the limits package): an e-mail subscription to the own topic', () => {
+  const template = packagedTemplate('limits') as Template & { Conditions?: Conditions };
+  const conditions = template.Conditions ?? {};
+
+  it('creates the own topic and subscribes the address to it', () => {
+    expect(created(template.Resources.AlarmTopic, conditions)).toBe(true);
+    const subscription = template.Resources.AlarmEmailSubscription;
+    expect(created(subscription, conditions)).toBe(true);
+    expect(subscription?.Properties).toEqual({ TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: LIMITS_PARAMS.alarmEmail });
+  });
+
+  it('sends every alarm there', () => {
+    for (const [id, alarm] of resourcesOfType(template, 'AWS::CloudWatch::Alarm')) {
+      expect(deployed(alarm.Properties.AlarmActions, conditions), id).toEqual([{ Ref: 'AlarmTopic' }]);
+    }
   });
 });
 

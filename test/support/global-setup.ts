@@ -12,7 +12,10 @@ export const PACKAGE_DIR = '.serverless-test';
  * 8–15 s of every test run, and the two switches touch different resources (routes, the API).
  */
 export const PACKAGE_DIR_IAM = '.serverless-test-iam';
-/** The same service with every fair-limit option on (edge, reserved concurrency; docs/limits.md). */
+/**
+ * The same service with every fair-limit option on (edge, reserved concurrency; docs/limits.md),
+ * and the alarm e-mail that subscribes to the stack's own alarm topic.
+ */
 export const PACKAGE_DIR_LIMITS = '.serverless-test-limits';
 export const LIMITS_PARAMS = {
   edge: 'on',
@@ -20,10 +23,13 @@ export const LIMITS_PARAMS = {
   logoutConcurrency: '20',
   svixConcurrency: '50',
   nextauthConcurrency: '40',
+  // No alarm topic given here: the stack's own topic, with an e-mail subscription.
+  alarmEmail: 'oncall@example.com',
 } as const;
 /**
- * The IAM-mode package also sets every alarm parameter away from its default, so the template
- * tests see alarms both without (the default package) and with an SNS topic and own thresholds.
+ * The IAM-mode package also sets every alarm and log parameter away from its default, so the
+ * template tests see alarms both with the stack's own topic (the default package) and with a topic
+ * and thresholds of their own, and logs with and without a customer KMS key.
  */
 export const ALARM_PARAMS_IAM = {
   alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:authgate-test-alarms',
@@ -32,6 +38,9 @@ export const ALARM_PARAMS_IAM = {
   functionErrorsAlarmThreshold: '3',
   functionThrottlesAlarmThreshold: '2',
   upstreamFailuresAlarmThreshold: '7',
+  // And logs kept longer than the default, under a customer KMS key (CT.CLOUDWATCH.PR.3 passes).
+  logRetentionDays: '731',
+  logKmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
 };
 export const CORS_TEST_ORIGIN = 'https://app.example.com';
 
