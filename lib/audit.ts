@@ -95,7 +95,9 @@ function boundedStrings(value: unknown, depth = 0): unknown {
   const source = value as Record<string, unknown>;
   for (const [k, item] of Object.entries(source)) {
     const next = boundedStrings(item, depth + 1);
-    if (next !== item) (out ??= { ...source })[k] = next;
+    if (next === item) continue;
+    out ??= { ...source };
+    out[k] = next;
   }
   return out ?? value;
 }

@@ -46,6 +46,7 @@ const claim = (value: unknown): string | undefined => (typeof value === 'string'
  * What an id part must not hold as it is: the separator `|`, the escape `%` itself, the `…` that
  * marks a shortened value (audit.ts `bounded`), and anything that breaks or hides a line.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const ID_UNSAFE = /[%|\u0000-\u001f\u007f-\u009f\u2026\u2028\u2029]/g;
 
 /**

@@ -42,6 +42,7 @@ export function parseAudit(line: string): AuditRecord | undefined {
  * ESC drives the terminal, NUL hides what follows), DEL, the Unicode line and paragraph separators,
  * and the bidirectional controls that reorder what is shown (U+200E/F, U+202A–E, U+2066–9).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

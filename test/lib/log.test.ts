@@ -88,6 +88,7 @@ describe('lines hold no raw control character', () => {
     log.record('info', 'audit', { caller: { sub: hostile } });
 
     for (const line of logLines) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: no raw control character is the assertion
       expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
       expect(JSON.parse(line)).toMatchObject({});
     }

@@ -110,6 +110,7 @@ describe('audit records, locally', () => {
     }
     expect(printed).toHaveLength(2);
     for (const line of printed) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: no raw control character is the assertion
       expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
       expect(line.startsWith('audit ')).toBe(true);
     }
