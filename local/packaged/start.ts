@@ -21,6 +21,9 @@ import { type FunctionRuntime, startFunctionRuntime } from './runtime.ts';
  * const api = await startLocalApi({ authKey, handlerFor: packaged.handlerFor });
  */
 
+/** The ARN a packaged job function gets as JOB_RULE_ARN for its rule (`LogoutRequestedRule`). */
+export const packagedRuleArn = (logicalId: string) => `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:rule/${logicalId}`;
+
 export interface PackagedFunctionsOptions {
   packageDir: string;
   /** The template to run, default the package's own (tests pass a deliberately broken copy). */
@@ -76,7 +79,7 @@ export async function startPackagedFunctions(options: PackagedFunctionsOptions):
       // A job's own EventBridge rule (JOB_RULE_ARN): named after its logical id here, as CloudFormation would.
       const [rule, attribute] = ((value as { 'Fn::GetAtt'?: unknown } | null)?.['Fn::GetAtt'] ?? []) as unknown[];
       if (attribute === 'Arn' && typeof rule === 'string' && template.Resources[rule]?.Type === 'AWS::Events::Rule') {
-        return `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:rule/${rule}`;
+        return packagedRuleArn(rule);
       }
       throw new Error(`${fn.name}: cannot resolve ${variable} = ${JSON.stringify(value)} locally`);
     };
