@@ -54,6 +54,54 @@ export interface AuditRecord {
   startedAt?: number;
 }
 
+/**
+ * The most characters a string keeps in a record: claims, user agent, sender, source, reasons,
+ * target ids. A record is a log line, and what a caller sends must not decide its size: with every
+ * value at most this long, a record of ASCII values stays under 2 KB (test/lib/audit.test.ts).
+ */
+export const MAX_VALUE_CHARS = 256;
+/** Hex digits of the digest that ends a shortened value: 64 bits, enough to keep long values apart. */
+const DIGEST_CHARS = 16;
+
+/**
+ * `value`, or when longer than `max` its first characters, `…` and a digest of the whole, `max`
+ * characters in all: distinct long values stay distinct, and a shortened value says so.
+ *
+ * @example
+ * bounded('x'.repeat(6000)) // 'xxx…x…3f1c9a0b5e7d2c44' (256 characters)
+ */
+export function bounded(value: string, max = MAX_VALUE_CHARS): string {
+  if (value.length <= max) return value;
+  let head = value.slice(0, max - 1 - DIGEST_CHARS);
+  // Never end on half a surrogate pair: JSON would write it as an escape, and it means nothing.
+  if (/[\ud800-\udbff]$/.test(head)) head = head.slice(0, -1);
+  return `${head}…${sha256(value, 'hex').slice(0, DIGEST_CHARS)}`;
+}
+
+/** `value` with every string in it bounded; objects and arrays with nothing to change come back as they are. */
+function boundedStrings(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return bounded(value);
+  if (value === null || typeof value !== 'object' || depth > 5) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const next = boundedStrings(value[i], depth + 1);
+      if (next !== value[i] && !out) out = value.slice(0, i);
+      out?.push(next);
+    }
+    return out ?? value;
+  }
+  let out: Record<string, unknown> | undefined;
+  const source = value as Record<string, unknown>;
+  for (const [k, item] of Object.entries(source)) {
+    const next = boundedStrings(item, depth + 1);
+    if (next === item) continue;
+    out ??= { ...source };
+    out[k] = next;
+  }
+  return out ?? value;
+}
+
 /** Adds an upstream call to `record`: the last status, and how many attempts and how long it took. */
 export function noteUpstreamCall(record: AuditRecord | undefined, call: { status?: number; attempts: number; ms: number }): void {
   if (!record) return;
@@ -79,5 +127,6 @@ export function writeAudit(record: AuditRecord, level: 'info' | 'warn' | 'error'
   if (metrics) (fields as Record<string, unknown>).family = metrics.dimensions.family;
   // The one field of no fixed shape: whatever a job target threw (an Error becomes its name and message).
   if (fields.error !== undefined) fields.error = redact(fields.error, 1);
-  log.record(level, 'audit', fields as Record<string, unknown>, metrics?.json);
+  // Every value copied from a request or a message, in one place: callers and schemas need not remember.
+  log.record(level, 'audit', boundedStrings(fields) as Record<string, unknown>, metrics?.json);
 }

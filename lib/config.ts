@@ -43,6 +43,15 @@ export function envUrl(name: string): URL {
   }
 }
 
+/** A required comma-separated list: at least one item, none blank. */
+export function envList(name: string): readonly string[] {
+  const items = requireEnv(name)
+    .split(',')
+    .map((item) => item.trim());
+  if (items.some((item) => item === '')) throw new ConfigError(name, 'must be a comma-separated list with no blank item');
+  return items;
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LOG_LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error'];
 
@@ -96,6 +105,10 @@ export const EDGE_ORIGIN_SECRET: Variable<string | undefined> = { name: 'EDGE_OR
 export const JOB_CONCURRENCY: Variable<number> = { name: 'JOB_CONCURRENCY', parse: (name) => envInt(name, 8, { min: 1, max: 64 }) };
 /** lib/jobs/handler.ts; unset: failed records are left to the queue's redrive policy. */
 export const DLQ_URL: Variable<string | undefined> = { name: 'DLQ_URL', parse: optionalEnv };
+/** lib/jobs/handler.ts; required by the job functions: the `source` values an event may claim (comma-separated). */
+export const JOB_EVENT_SOURCES: Variable<readonly string[]> = { name: 'JOB_EVENT_SOURCES', parse: envList };
+/** lib/jobs/handler.ts; required by the job functions: the ARN of the job's own EventBridge rule. */
+export const JOB_RULE_ARN: Variable<string> = { name: 'JOB_RULE_ARN', parse: requireEnv };
 /** lib/log.ts; default info. */
 export const LOG_LEVEL: Variable<LogLevel> = { name: 'LOG_LEVEL', parse: envLogLevel };
 /** lib/metrics.ts; unset: no metrics are written. */

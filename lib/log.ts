@@ -110,13 +110,28 @@ function isoNow(now = Date.now()): string {
   return `${isoHead}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
 }
 
+/**
+ * What JSON.stringify leaves raw although it breaks or rewrites a line where people read it: DEL,
+ * the C1 controls (U+0085 is a line break to some viewers) and the Unicode line and paragraph
+ * separators. In a JSON line they can only stand inside strings, where `\uXXXX` means the same.
+ */
+const RAW_IN_JSON = /[\u007f-\u009f\u2028\u2029]/;
+const RAW_IN_JSON_ALL = new RegExp(RAW_IN_JSON.source, 'g');
+const escapeRaw = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** A line as the sink gets it: scrubbed of secrets, and with no raw control character. */
+function finish(json: string): string {
+  const scrubbed = scrubSecrets(json);
+  return RAW_IN_JSON.test(scrubbed) ? scrubbed.replace(RAW_IN_JSON_ALL, escapeRaw) : scrubbed;
+}
+
 function createLogger(): Logger {
   const threshold = LEVELS[setting(LOG_LEVEL)];
   let context: LogFields = {};
   const write = (level: Level, msg: string, fields?: LogFields) => {
     if (LEVELS[level] < threshold) return;
     const line = { level, time: isoNow(), msg, ...context, ...(redact(fields ?? {}) as LogFields) };
-    sink(scrubSecrets(JSON.stringify(line)));
+    sink(finish(JSON.stringify(line)));
   };
   return {
     debug: (msg, fields) => write('debug', msg, fields),
@@ -124,7 +139,7 @@ function createLogger(): Logger {
     warn: (msg, fields) => write('warn', msg, fields),
     error: (msg, fields) => write('error', msg, fields),
     record: (level, msg, fields, serialised) => {
-      sink(withMembers(scrubSecrets(JSON.stringify({ level, time: isoNow(), msg, ...fields })), serialised));
+      sink(withMembers(finish(JSON.stringify({ level, time: isoNow(), msg, ...fields })), serialised));
     },
     setContext: (fields) => {
       context = redact(fields) as LogFields;
@@ -148,5 +163,5 @@ function withMembers(json: string, members: string | undefined): string {
  * caller sent, nothing to redact or scrub), appended after the rest is scrubbed.
  */
 export function writeRecord(record: LogFields, serialised?: string): void {
-  sink(withMembers(scrubSecrets(JSON.stringify(record)), serialised));
+  sink(withMembers(finish(JSON.stringify(record)), serialised));
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { parseClaimList } from '#lib/tenancy';
+import { printable } from './audit.ts';
 import { type CorsConfig, responseHeaders as corsHeaders, isCorsHeader, isPreflight, preflightHeaders } from './cors.ts';
 import { httpEvent, lambdaContext } from './events.ts';
 import { authorize, type DevKey, TENANT_CLAIMS } from './jwt.ts';
@@ -204,7 +205,9 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
       send(res, result.statusCode ?? 200, bytes, responseHeaders);
     } catch (err) {
       // What API Gateway answers when the integration itself fails.
-      process.stderr.write(`local api: handler failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      // A stack keeps its lines; anything else a message holds (ESC, CR, NUL) is escaped (audit.ts).
+      const text = err instanceof Error ? String(err.stack) : String(err);
+      process.stderr.write(`local api: handler failed: ${text.split('\n').map(printable).join('\n')}\n`);
       if (!res.headersSent) send(res, 500, JSON.stringify({ message: 'Internal Server Error' }), { 'content-type': 'application/json' });
     }
   });

@@ -1,3 +1,4 @@
+import { jwtCallerId } from '#lib/caller';
 import { type LogSink, setLogSink } from '#lib/log';
 
 /**
@@ -36,6 +37,26 @@ export function parseAudit(line: string): AuditRecord | undefined {
   }
 }
 
+/**
+ * What must not reach a terminal as it is: C0 and C1 controls (CR and LF would start a forged line,
+ * ESC drives the terminal, NUL hides what follows), DEL, the Unicode line and paragraph separators,
+ * and the bidirectional controls that reorder what is shown (U+200E/F, U+202A–E, U+2066–9).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` safe to print for people, one line: every character above escaped as JSON writes it
+ * (`\r`, `\n`, `\u001b`), so a value can neither start a line of its own nor change the terminal.
+ *
+ * @example
+ * printable('a\r\nb') // 'a\\r\\nb'
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 const shortTime = (time: unknown) => (typeof time === 'string' && time.length >= 23 ? time.slice(11, 23) : String(time ?? '-'));
 
 /**
@@ -47,8 +68,7 @@ export function callerOf(record: AuditRecord): string {
   if (!caller) return '-';
   if (caller.id) return caller.id;
   if (caller.arn) return `iam:${caller.arn}`;
-  const who = [caller.sub, caller.clientId].filter(Boolean).join('|');
-  return who ? `jwt:${who}` : '-';
+  return caller.sub || caller.clientId ? jwtCallerId(caller.sub || undefined, caller.clientId || undefined) : '-';
 }
 
 /** `app=app_demo sessions=2`, the target's fields in their order; nested values as JSON. */
@@ -72,14 +92,15 @@ export function resultOf(record: AuditRecord): string {
 }
 
 /**
- * One terminal line per record: time, caller, operation, target, result, duration.
+ * One terminal line per record: time, caller, operation, target, result, duration; `printable`,
+ * whatever the record holds.
  *
  * @example
  * formatAudit(record) // 'audit 19:53:04.123  jwt:local-developer|web  svix.app-portal-access  appId=app_demo  → 200  12 ms'
  */
 export function formatAudit(record: AuditRecord): string {
   const ms = record.durationMs !== undefined ? `  ${record.durationMs} ms` : '';
-  return `audit ${shortTime(record.time)}  ${callerOf(record)}  ${record.operation ?? '-'}  ${targetOf(record)}  → ${resultOf(record)}${ms}`;
+  return printable(`audit ${shortTime(record.time)}  ${callerOf(record)}  ${record.operation ?? '-'}  ${targetOf(record)}  → ${resultOf(record)}${ms}`);
 }
 
 /** The latest `limit` audit records seen, newest first. */

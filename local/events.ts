@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { DETAIL_TYPES, type JobKind, type Provenance } from '#lib/jobs/schema';
+import { jobEventSources } from './routes.ts';
 
 /**
  * Builders of the real AWS shapes the local API and the tests hand to handlers: API Gateway
@@ -101,6 +103,26 @@ export interface SqsEventOptions {
   messageIds?: string[];
   /** Per body: `ApproximateReceiveCount` (1 on the first delivery). */
   receiveCounts?: number[];
+  /** Per body: the `SenderId` SQS records (default `LOCAL_DIRECT_SENDER`; `LOCAL_EVENTBRIDGE_SENDER` for a rule's delivery). */
+  senderIds?: string[];
+}
+
+/**
+ * The `SenderId`s of the local shapes. SQS sets it from the sending request's credentials: an IAM
+ * user id (`AIDA…`), a role id and session (`AROA…:<session>`), or for a rule's delivery the
+ * EventBridge service's own id. Made-up values of those forms.
+ */
+export const LOCAL_DIRECT_SENDER = 'AIDAEXAMPLELOCAL';
+export const LOCAL_EVENTBRIDGE_SENDER = 'AIDAEVENTBRIDGELOCAL';
+
+/** The ARN of a job's local EventBridge rule (JOB_RULE_ARN of the local consumers). */
+export const localRuleArn = (kind: JobKind) => `arn:aws:events:eu-west-1:123456789012:rule/authgate-local-${kind}-requested`;
+
+let defaultSources: string[] | undefined;
+/** What the local consumers accept events from: the stage's default jobEventSources and the local rule. */
+export function localProvenance(kind: JobKind): Provenance {
+  defaultSources ??= jobEventSources();
+  return { eventSources: defaultSources, ruleArn: localRuleArn(kind) };
 }
 
 /**
@@ -122,7 +144,7 @@ export function sqsEvent(bodies: string[], opts: SqsEventOptions = {}): SQSEvent
         attributes: {
           ApproximateReceiveCount: String(opts.receiveCounts?.[i] ?? 1),
           SentTimestamp: now,
-          SenderId: 'AIDAEXAMPLELOCAL',
+          SenderId: opts.senderIds?.[i] ?? LOCAL_DIRECT_SENDER,
           ApproximateFirstReceiveTimestamp: now,
         },
         messageAttributes: {},
@@ -136,21 +158,28 @@ export function sqsEvent(bodies: string[], opts: SqsEventOptions = {}): SQSEvent
 }
 
 /**
- * The body an EventBridge rule with an SQS target puts in the queue: the whole event, as JSON.
+ * The body our EventBridge rule puts in a job queue: the event, wrapped by the rule target's
+ * InputTransformer as `{"rule": <rule ARN>, "event": <the event>}` (resources/jobs.cjs); with
+ * `rule: null`, the bare event (a rule without the transformer, or a direct sender). Defaults: the
+ * local rule of the job whose detail-type it is, the first default jobEventSources value.
  *
  * @example
  * eventBridgeBody('authgate.logout.requested', { targets: [{ serverid, nonce }] })
  */
-export function eventBridgeBody(detailType: string, detail: unknown, opts: { source?: string; id?: string } = {}): string {
-  return JSON.stringify({
+export function eventBridgeBody(detailType: string, detail: unknown, opts: { source?: string; id?: string; rule?: string | null } = {}): string {
+  defaultSources ??= jobEventSources();
+  const event = {
     version: '0',
     id: opts.id ?? randomUUID(),
     'detail-type': detailType,
-    source: opts.source ?? 'com.example.hr',
+    source: opts.source ?? defaultSources[0] ?? 'authgate.requests',
     account: '123456789012',
     time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     region: 'eu-west-1',
     resources: [],
     detail,
-  });
+  };
+  const kind = (Object.keys(DETAIL_TYPES) as JobKind[]).find((k) => DETAIL_TYPES[k] === detailType) ?? 'logout';
+  const rule = opts.rule === undefined ? localRuleArn(kind) : opts.rule;
+  return JSON.stringify(rule === null ? event : { rule, event });
 }

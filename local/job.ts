@@ -8,8 +8,9 @@ import { jobHandler } from '#lib/jobs/handler';
 import { DETAIL_TYPES, JOB_KINDS, type JobKind } from '#lib/jobs/schema';
 import type { JobDefinition } from '#lib/jobs/targets';
 import { setLogSink } from '#lib/log';
+import { printable } from './audit.ts';
 import { removeOnExit } from './cleanup.ts';
-import { eventBridgeBody, lambdaContext, sqsEvent } from './events.ts';
+import { eventBridgeBody, LOCAL_DIRECT_SENDER, LOCAL_EVENTBRIDGE_SENDER, lambdaContext, localProvenance, sqsEvent } from './events.ts';
 import { PROJECT_ROOT, queueFunctions } from './routes.ts';
 import { startGatewaySandbox } from './sandbox/for-gateway.ts';
 import { DEFAULT_SANDBOX_SERVER_ID } from './sandbox/nextauth.ts';
@@ -20,8 +21,8 @@ import { useSecretsFile } from './secrets-file.ts';
  * `npm run --silent job -- <logout|expire-all> <json | @file | @-> [--eventbridge] [--logs]`
  *
  * Runs a job consumer locally, as SQS would: the given message(s) become a real SQS event (in
- * batches of 10, like the event source mapping), optionally each wrapped as the EventBridge event
- * a rule delivers, and the consumer declared in serverless.yml handles it with a Lambda context of
+ * batches of 10, like the event source mapping), optionally each wrapped as our EventBridge rule
+ * delivers an event (`{"rule", "event"}`, sent by EventBridge), and the consumer declared in serverless.yml handles it with a Lambda context of
  * its configured timeout. Upstream: a fresh sandbox (Svix + nextAuth) on an ephemeral port, or a
  * running one when SVIX_API_URL, NEXTAUTH_API_URL and SECRETS_FILE are all set. Dead-lettering
  * prints instead of sending to SQS. Exit code 0 when every message is done, 1 otherwise.
@@ -32,7 +33,9 @@ const USAGE = `usage: npm run --silent job -- <${JOB_KINDS.join('|')}> <json | @
   <json | @file>   a message or a JSON array of messages; a string in the array is sent as the raw body
                    (@file reads it from a file, @- from standard input: use them for messages holding
                    nonces, and --silent, or npm prints the command line before running it)
-  --eventbridge    wrap each message as an EventBridge event (detail-type ${Object.values(DETAIL_TYPES).join(' / ')})
+  --eventbridge    wrap each message as our rule delivers an event (detail-type ${Object.values(DETAIL_TYPES).join(' / ')},
+                   source ${localProvenance('logout').eventSources[0] ?? '-'}); a string in the array is sent as it is,
+                   so a bare or forged event can be tried too
   --logs           also print the consumer's JSON log lines (stderr)
 
 examples:
@@ -88,8 +91,10 @@ function readMessages(raw: string): unknown[] {
 const messages = readMessages(input);
 const bodies = messages.map((m) => {
   if (typeof m === 'string') return m;
-  return values.eventbridge ? eventBridgeBody(DETAIL_TYPES[kind], m, { source: 'authgate.local' }) : JSON.stringify(m);
+  return values.eventbridge ? eventBridgeBody(DETAIL_TYPES[kind], m) : JSON.stringify(m);
 });
+// Who SQS says sent each one: EventBridge for our rule's deliveries, a local IAM user otherwise.
+const senderIds = bodies.map((_, i) => (values.eventbridge && typeof messages[i] !== 'string' ? LOCAL_EVENTBRIDGE_SENDER : undefined));
 
 // ---- upstream: a running sandbox, or our own ------------------------------------------------
 let sandbox: Sandbox | undefined;
@@ -113,7 +118,10 @@ const deadLettered = new Map<string, DeadLetterNote>();
 const deadLetter: DeadLetter = async (record: SQSRecord, note) => {
   deadLettered.set(record.messageId, note);
 };
-const handler = jobHandler(module.job, { deadLetter }) as unknown as (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
+const handler = jobHandler(module.job, { deadLetter, provenance: localProvenance(kind) }) as unknown as (
+  event: SQSEvent,
+  context: ReturnType<typeof lambdaContext>,
+) => Promise<SQSBatchResponse>;
 
 const lines: Array<Record<string, unknown>> = [];
 setLogSink((line) => {
@@ -121,15 +129,24 @@ setLogSink((line) => {
   if (values.logs) process.stderr.write(`${line}\n`);
 });
 
+/** `sqs:AIDA… (rule …, claims source …)`: the sender SQS recorded, then what the body says. */
+function describeCaller(caller: unknown): string {
+  const c = (caller ?? {}) as { id?: string; rule?: string; claimedSource?: string };
+  const via = [c.rule ? `through rule ${c.rule}` : '', c.claimedSource ? `claims source ${JSON.stringify(c.claimedSource)}` : ''].filter(Boolean);
+  return `${c.id ?? '-'}${via.length ? ` (${via.join(', ')})` : ''}`;
+}
+
 // ---- run, in batches of 10 as the event source mapping delivers ------------------------------
-const out = (s = '') => process.stdout.write(`${s}\n`);
+// Everything printed is escaped (audit.ts): a message's values must not write lines of their own.
+const out = (s = '') => process.stdout.write(`${printable(s)}\n`);
 out(`${spec.functionName} (${kind}): ${bodies.length} message(s) ${values.eventbridge ? 'as EventBridge events' : 'as plain SQS messages'}`);
 out(`upstream ${process.env.SVIX_API_URL}${sandbox ? ' (a fresh sandbox)' : ''}`);
 
 let allDone = true;
 const totals = { done: 0, retry: 0, 'dead-lettered': 0 };
 for (let start = 0; start < bodies.length; start += 10) {
-  const event = sqsEvent(bodies.slice(start, start + 10), { queueName: `authgate-local-${kind}` });
+  const senders = senderIds.slice(start, start + 10);
+  const event = sqsEvent(bodies.slice(start, start + 10), { queueName: `authgate-local-${kind}`, senderIds: senders.map((id) => id ?? LOCAL_DIRECT_SENDER) });
   const response = await handler(event, lambdaContext({ functionName: spec.functionName, timeoutMs: spec.timeoutSeconds * 1000 }));
   const retried = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
   event.Records.forEach((record, i) => {
@@ -145,7 +162,9 @@ for (let start = 0; start < bodies.length; start += 10) {
           : '';
     out();
     out(`message ${start + i + 1}  ${record.messageId}  ${result}${why}`);
-    const targets = lines.filter((l) => l.msg === 'audit' && l.messageId === record.messageId).sort((a, b) => Number(a.targetIndex) - Number(b.targetIndex));
+    const records = lines.filter((l) => l.msg === 'audit' && l.messageId === record.messageId);
+    out(`  from ${describeCaller(records[0]?.caller)}`);
+    const targets = records.filter((l) => l.targetIndex !== undefined).sort((a, b) => Number(a.targetIndex) - Number(b.targetIndex));
     for (const t of targets) {
       const target = (t.target ?? {}) as Record<string, unknown>;
       const sessions = Array.isArray(target.sessionIds) ? target.sessionIds.length : 'all';

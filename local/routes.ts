@@ -114,3 +114,8 @@ export function queueFunctions(config = readServerlessConfig()): QueueFunctionSp
     .filter(([, fn]) => fn.events?.some((e) => e.sqs))
     .map(([functionName, fn]) => ({ functionName, ...splitHandler(fn.handler), timeoutSeconds: fn.timeout ?? config.provider.timeout ?? 6 }));
 }
+
+/** The `source` values the job rules accept by default (params.default.jobEventSources), as a list. */
+export function jobEventSources(config = readServerlessConfig()): string[] {
+  return [config.params?.default?.jobEventSources ?? []].flat().map(String);
+}

@@ -27,4 +27,11 @@ const jobIds = ({ id }) => ({
  */
 const alarmActions = (topic) => [{ 'Fn::If': ['HasAlarmTopic', topic, { Ref: 'AlarmTopic' }] }];
 
-module.exports = { JOBS, jobIds, alarmActions };
+/**
+ * The job functions' JOB_EVENT_SOURCES (lib/config.ts): the jobEventSources list joined, since an
+ * environment variable is a string and osls keeps a list a list. serverless.yml reads it as
+ * `${file(resources/job-kinds.cjs):eventSources}`; osls calls a function property with its resolver.
+ */
+const eventSources = async ({ resolveVariable }) => [await resolveVariable('param:jobEventSources')].flat().join(',');
+
+module.exports = { JOBS, jobIds, alarmActions, eventSources };

@@ -16,6 +16,9 @@ const { JOBS, jobIds, alarmActions: actions } = require('./job-kinds.cjs');
 
 const getAtt = (resource, attribute) => ({ 'Fn::GetAtt': [resource, attribute] });
 
+/** What the rule puts in the queue: `{"rule": <its ARN>, "event": <the whole event>}`. */
+const RULE_DELIVERY_TEMPLATE = '{"rule": "<aws.events.rule-arn>", "event": <aws.events.event.json>}';
+
 /** Only the job's rule may send to its queue (and, with undeliverable events, to its DLQ). */
 const queuePolicy = (queue, sid, rule) => ({
   Type: 'AWS::SQS::QueuePolicy',
@@ -71,6 +74,10 @@ function jobResources(job, { service, stage, eventBusName, eventSources, topic }
             Id: `${kind}-queue`,
             Arn: getAtt(queue, 'Arn'),
             RetryPolicy: { MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 },
+            // Each event wrapped with this rule's ARN, so the consumer can tell our rule's deliveries
+            // from a body someone wrote (lib/jobs/schema.ts). EventBridge's predefined variables: the
+            // ARN is a string (quoted), the event is JSON (unquoted, written as it is).
+            InputTransformer: { InputTemplate: RULE_DELIVERY_TEMPLATE },
             // An event EventBridge could not deliver within a day lands in the DLQ, not nowhere.
             DeadLetterConfig: { Arn: getAtt(dlq, 'Arn') },
           },

@@ -1,10 +1,11 @@
 import { SendMessageCommand, SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { DLQ_URL, JOB_CONCURRENCY, setting } from '../config.ts';
+import { DLQ_URL, JOB_CONCURRENCY, JOB_EVENT_SOURCES, JOB_RULE_ARN, setting } from '../config.ts';
 import { log } from '../log.ts';
 import { type DeadLetter, queueDeadLetter, redriveOnly } from './dead-letter.ts';
 import { type RunnerOptions, runBatch } from './runner.ts';
+import type { Provenance } from './schema.ts';
 import { type JobDefinition, jobOperation } from './targets.ts';
 
 /**
@@ -12,7 +13,9 @@ import { type JobDefinition, jobOperation } from './targets.ts';
  * mapping has `functionResponseType: ReportBatchItemFailures`). All the logic is `runBatch`.
  */
 
-export interface JobHandlerOptions extends Partial<Omit<RunnerOptions, 'deadLetter'>> {
+export interface JobHandlerOptions extends Partial<Omit<RunnerOptions, 'deadLetter' | 'provenance'>> {
+  /** What events are accepted from. Default: JOB_EVENT_SOURCES and JOB_RULE_ARN. */
+  provenance?: Provenance;
   /**
    * Where permanent failures and invalid messages go. Default: the queue at DLQ_URL (sent at once,
    * no pointless retries); without DLQ_URL, `redriveOnly`: retried until the redrive policy moves them.
@@ -90,6 +93,8 @@ export function jobHandler(job: JobDefinition, options: JobHandlerOptions = {}) 
         finishMarginMs: options.finishMarginMs ?? JOB_DEFAULTS.finishMarginMs,
         ...(options.targetBudgetMs === undefined ? {} : { targetBudgetMs: options.targetBudgetMs }),
         deadLetter: options.deadLetter ?? envDeadLetter(),
+        // Read before any record: a function without them fails the batch with the variable's name.
+        provenance: options.provenance ?? { eventSources: setting(JOB_EVENT_SOURCES), ruleArn: setting(JOB_RULE_ARN) },
       };
       return (await runBatch(job, event.Records, context, runner)).response;
     });

@@ -1,12 +1,12 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { type AuditRecord, writeAudit } from '../audit.ts';
-import type { Caller } from '../caller.ts';
+import { jobCaller } from '../caller.ts';
 import { deadlineFromContext, deadlineIn, earliest } from '../deadline.ts';
 import { log } from '../log.ts';
 import { publishMetrics, recordJobBatch } from '../metrics.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import { classify, type TargetOutcome } from './outcome.ts';
-import { parseMessage, type Target } from './schema.ts';
+import { type MessageOrigin, type ParsedMessage, type Provenance, parseMessage, type Target } from './schema.ts';
 import { auditTarget, executeTarget, type JobDefinition, jobOperation, targetIdempotencyKey } from './targets.ts';
 
 /**
@@ -42,6 +42,8 @@ export interface RunnerOptions {
   /** The most one target may take (default `TARGET_BUDGET_MS`). */
   targetBudgetMs?: number;
   deadLetter: DeadLetter;
+  /** What events are accepted from (schema.ts). Default: nothing, so every event is refused. */
+  provenance?: Provenance;
 }
 
 export interface TargetReport {
@@ -108,16 +110,16 @@ export async function runBatch(
   const limit = limiter(options.concurrency);
   const deadline = deadlineFromContext(context, options.finishMarginMs);
 
-  /** Who asked: the EventBridge source, or the principal that sent the SQS message. */
-  const requester = (record: SQSRecord, source: string | undefined): Caller =>
-    source ? { id: `event:${source}` } : { id: `sqs:${record.attributes?.SenderId ?? 'unknown'}` };
+  const provenance = options.provenance ?? { eventSources: [] };
+  /** Who sent it, as SQS says (never as the body says), with what the body claims named as claims. */
+  const requester = (record: SQSRecord, origin: MessageOrigin) => jobCaller(record.attributes?.SenderId, origin);
 
-  const runTarget = (record: SQSRecord, message: { id: string; source?: string }, target: Target, index: number): Promise<TargetOutcome> =>
+  const runTarget = (record: SQSRecord, message: Extract<ParsedMessage, { ok: true }>, target: Target, index: number): Promise<TargetOutcome> =>
     limit(async () => {
       // The per-target record of the audit trail (audit.ts); the upstream client adds its status and attempts.
       const audit: AuditRecord = {
         operation: jobOperation(job.kind),
-        caller: requester(record, message.source),
+        caller: requester(record, message),
         target: auditTarget(target),
         messageId: record.messageId,
         targetIndex: index,
@@ -172,9 +174,15 @@ export async function runBatch(
   };
 
   const runRecord = async (record: SQSRecord): Promise<MessageReport> => {
-    const message = parseMessage(job.kind, record);
+    const message = parseMessage(job.kind, record, provenance);
     if (!message.ok) {
-      return sendToDeadLetter(record, { messageId: record.messageId, via: message.via, reason: `invalid message: ${message.reason}`, targets: [] }, []);
+      const reason = `invalid message: ${message.reason}`;
+      // The trail names who sent what was refused, as it names who asked for what was done.
+      writeAudit(
+        { operation: jobOperation(job.kind), caller: requester(record, message), target: {}, messageId: record.messageId, outcome: 'refused', reason },
+        'warn',
+      );
+      return sendToDeadLetter(record, { messageId: record.messageId, via: message.via, reason, targets: [] }, []);
     }
     const outcomes = await Promise.all(message.targets.map((target, index) => runTarget(record, message, target, index)));
     const targets: TargetReport[] = outcomes.map((o, index) => ({

@@ -6,9 +6,15 @@ import { AppId, ApplicationTokenExpireIn } from '../schemas/svix.ts';
 import { issuesOf } from '../validation.ts';
 
 /**
- * What the job queues accept. A message body is either the message itself (a plain SQS message)
- * or an EventBridge event whose `detail` is the message (an EventBridge rule delivering into the
- * queue). A message is `{"targets": [...]}` or one bare target; each target is validated with
+ * What the job queues accept. A message body is one of:
+ * - `{"rule": <rule ARN>, "event": <EventBridge event>}`: what our rule delivers (its target's
+ *   InputTransformer wraps each event with the rule's ARN, resources/jobs.cjs);
+ * - an EventBridge event as it is (what the rule delivered before the wrapping; older producers);
+ * - the message itself (a plain SQS message).
+ * An event's `detail` is the message, and its `source` a claim: anyone allowed to put events on
+ * the bus, or to send to the queue, writes it. So an event whose source is not one of the job's
+ * (`Provenance.eventSources`), or that names another rule than the job's own, is refused.
+ * A message is `{"targets": [...]}` or one bare target; each target is validated with
  * the same bounds as the HTTP API (`lib/schemas/*`), so a job never sends what a caller could not.
  *
  * After parsing, every target is one of two upstream operations: a nextAuth logout, or a Svix
@@ -30,8 +36,24 @@ export const MAX_TARGETS = 100;
 
 export type Target = { op: 'nextauth.logout'; serverid: string; nonce: string } | { op: 'svix.expire-all'; appId: string; body: ApplicationTokenExpireIn };
 
+/** What a job accepts events from: JOB_EVENT_SOURCES and JOB_RULE_ARN (lib/config.ts). */
+export interface Provenance {
+  /** The `source` values the rule matches (the stage's jobEventSources). */
+  eventSources: readonly string[];
+  /** The job's own rule; without it, no wrapped event is accepted. */
+  ruleArn?: string;
+}
+
+/** What the body says of where it came from: claims, recorded as such (lib/caller.ts `jobCaller`). */
+export interface MessageOrigin {
+  /** The rule a wrapped event names (only ever the job's own, once accepted). */
+  rule?: string;
+  /** The event's `source`. */
+  claimedSource?: string;
+}
+
 export type ParsedMessage =
-  | {
+  | ({
       ok: true;
       via: 'sqs' | 'eventbridge';
       /**
@@ -39,11 +61,9 @@ export type ParsedMessage =
        * and content: lib/jobs/targets.ts). Chosen by the producer, so never trusted alone.
        */
       id: string;
-      /** The EventBridge event's `source`: who asked, for the audit trail. */
-      source?: string;
       targets: Target[];
-    }
-  | { ok: false; via: 'sqs' | 'eventbridge'; reason: string };
+    } & MessageOrigin)
+  | ({ ok: false; via: 'sqs' | 'eventbridge'; reason: string } & MessageOrigin);
 
 // The Svix bounds are defined once, in lib/schemas/svix.ts (`pipe[1]` is its object schema).
 const expireEntries = ApplicationTokenExpireIn.pipe[1].entries;
@@ -69,6 +89,12 @@ const EventBridgeEnvelope = v.object({
   source: v.string(),
   id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
   detail: v.custom<Record<string, unknown>>(isObject, 'detail must be a JSON object'),
+});
+
+/** What the rule's InputTransformer makes of an event (resources/jobs.cjs). */
+const RuleDelivery = v.strictObject({
+  rule: v.pipe(v.string(), v.minLength(1)),
+  event: v.custom<Record<string, unknown>>(isObject, 'event must be a JSON object'),
 });
 
 const describe = (issues: Issue[]) => issues.map((i) => `${i.loc.join('.') || '(message)'}: ${i.msg}`).join('; ');
@@ -121,13 +147,13 @@ function parseTargets(kind: JobKind, message: Record<string, unknown>, loc: stri
 }
 
 /**
- * Parses an SQS record's body for a job. Never throws: an unusable body is `{ok: false, reason}`,
- * which the runner dead-letters.
+ * Parses an SQS record's body for a job. Never throws: an unusable or refused body is
+ * `{ok: false, reason}`, which the runner dead-letters.
  *
  * @example
- * parseMessage('logout', record) // → { ok: true, via: 'sqs', id: record.messageId, targets: [...] }
+ * parseMessage('logout', record, { eventSources: ['authgate.requests'], ruleArn }) // → { ok: true, via: 'sqs', id: record.messageId, targets: [...] }
  */
-export function parseMessage(kind: JobKind, record: Pick<SQSRecord, 'body' | 'messageId'>): ParsedMessage {
+export function parseMessage(kind: JobKind, record: Pick<SQSRecord, 'body' | 'messageId'>, provenance: Provenance): ParsedMessage {
   let body: unknown;
   try {
     body = JSON.parse(record.body);
@@ -136,22 +162,40 @@ export function parseMessage(kind: JobKind, record: Pick<SQSRecord, 'body' | 'me
   }
   if (!isObject(body)) return { ok: false, via: 'sqs', reason: 'the body is not a JSON object' };
 
-  if ('detail-type' in body) {
-    const envelope = v.safeParse(EventBridgeEnvelope, body);
-    if (!envelope.success) return { ok: false, via: 'eventbridge', reason: `not an EventBridge event: ${envelope.issues[0].message}` };
+  let origin: MessageOrigin = {};
+  let event: Record<string, unknown> = body;
+  if ('rule' in body && 'event' in body && !('detail-type' in body)) {
+    const delivery = v.safeParse(RuleDelivery, body);
+    if (!delivery.success) return { ok: false, via: 'eventbridge', reason: `not a rule delivery: ${delivery.issues[0].message}` };
+    const rule = delivery.output.rule;
+    // Quoted as JSON, cut short: the reason is logged and printed, and the value is the sender's.
+    if (rule !== provenance.ruleArn) return { ok: false, via: 'eventbridge', reason: `the event names the rule ${quote(rule)}, not this job's rule` };
+    origin = { rule };
+    event = delivery.output.event;
+  }
+  if (origin.rule !== undefined || 'detail-type' in event) {
+    const envelope = v.safeParse(EventBridgeEnvelope, event);
+    if (!envelope.success) return { ok: false, via: 'eventbridge', reason: `not an EventBridge event: ${envelope.issues[0].message}`, ...origin };
+    origin = { ...origin, claimedSource: envelope.output.source };
+    if (!provenance.eventSources.includes(envelope.output.source)) {
+      return { ok: false, via: 'eventbridge', reason: `source ${quote(envelope.output.source)} is not one of this job's event sources`, ...origin };
+    }
     const detailType = envelope.output['detail-type'];
     if (detailType !== DETAIL_TYPES[kind]) {
-      return { ok: false, via: 'eventbridge', reason: `detail-type "${detailType.slice(0, 100)}" is not for the ${kind} job (${DETAIL_TYPES[kind]})` };
+      return { ok: false, via: 'eventbridge', reason: `detail-type ${quote(detailType)} is not for the ${kind} job (${DETAIL_TYPES[kind]})`, ...origin };
     }
     const parsed = parseTargets(kind, envelope.output.detail, ['detail']);
     // EventBridge's own retries of a delivery keep the event id, so it identifies the request
     // better than the SQS message id does. Whoever writes to the queue chooses it, though: the
     // idempotency key also hashes each target's content, so a reused id with another body is not
     // mistaken for a redelivery.
-    if (!parsed.ok) return { ok: false, via: 'eventbridge', reason: parsed.reason };
-    return { ok: true, via: 'eventbridge', id: envelope.output.id ?? record.messageId, source: envelope.output.source, targets: parsed.targets };
+    if (!parsed.ok) return { ok: false, via: 'eventbridge', reason: parsed.reason, ...origin };
+    return { ok: true, via: 'eventbridge', id: envelope.output.id ?? record.messageId, targets: parsed.targets, ...origin };
   }
 
   const parsed = parseTargets(kind, body, []);
   return parsed.ok ? { ok: true, via: 'sqs', id: record.messageId, targets: parsed.targets } : { ok: false, via: 'sqs', reason: parsed.reason };
 }
+
+/** A value from the body inside a reason: as JSON (quotes and controls escaped), at most 100 characters of it. */
+const quote = (value: string) => JSON.stringify(value.slice(0, 100));

@@ -21,6 +21,9 @@ import { type FunctionRuntime, startFunctionRuntime } from './runtime.ts';
  * const api = await startLocalApi({ authKey, handlerFor: packaged.handlerFor });
  */
 
+/** The ARN a packaged job function gets as JOB_RULE_ARN for its rule (`LogoutRequestedRule`). */
+export const packagedRuleArn = (logicalId: string) => `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:rule/${logicalId}`;
+
 export interface PackagedFunctionsOptions {
   packageDir: string;
   /** The template to run, default the package's own (tests pass a deliberately broken copy). */
@@ -73,6 +76,11 @@ export async function startPackagedFunctions(options: PackagedFunctionsOptions):
       const ref = (value as { Ref?: unknown } | null)?.Ref;
       const target = typeof ref === 'string' ? template.Resources[ref] : undefined;
       if (target?.Type === 'AWS::SQS::Queue' && typeof target.Properties?.QueueName === 'string') return fakeAws.queueUrl(target.Properties.QueueName);
+      // A job's own EventBridge rule (JOB_RULE_ARN): named after its logical id here, as CloudFormation would.
+      const [rule, attribute] = ((value as { 'Fn::GetAtt'?: unknown } | null)?.['Fn::GetAtt'] ?? []) as unknown[];
+      if (attribute === 'Arn' && typeof rule === 'string' && template.Resources[rule]?.Type === 'AWS::Events::Rule') {
+        return packagedRuleArn(rule);
+      }
       throw new Error(`${fn.name}: cannot resolve ${variable} = ${JSON.stringify(value)} locally`);
     };
   const pointAt = Object.fromEntries(UPSTREAM_URLS.map((name) => [name, options.sandboxUrl]));

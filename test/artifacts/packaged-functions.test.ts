@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventBridgeBody, sqsEvent } from '#local/events';
+import { packagedRuleArn } from '#local/packaged/start';
 import { type PackagedStack, startPackagedStack } from '../support/packaged-stack.ts';
 import { decodeQrPng } from '../support/qr.ts';
 
@@ -128,12 +129,17 @@ describe('the job functions from their zips, on real SQS events', () => {
     const n = nonce();
     await phone('scan', { serverid: stack.serverId, nonce: n, accountid: 1 });
     const { token } = (await (await post('/api/v1/auth/app-portal-access/app_demo/', { sessionId: 'job-laptop' })).json()) as { token: string };
-    const body = eventBridgeBody('authgate.logout.requested', {
-      targets: [
-        { serverid: stack.serverId, nonce: n },
-        { appId: 'app_demo', sessionIds: ['job-laptop'] },
-      ],
-    });
+    // As the stack's rule delivers it: wrapped with the ARN the function has as JOB_RULE_ARN.
+    const body = eventBridgeBody(
+      'authgate.logout.requested',
+      {
+        targets: [
+          { serverid: stack.serverId, nonce: n },
+          { appId: 'app_demo', sessionIds: ['job-laptop'] },
+        ],
+      },
+      { rule: packagedRuleArn('LogoutRequestedRule') },
+    );
     const response = (await stack.packaged.invoke('jobLogout', sqsEvent([body], { queueName: 'authgate-test-logout' }))) as SQSBatchResponse;
     expect(response).toEqual({ batchItemFailures: [] });
     expect(await session(n)).toMatchObject({ loggedin: false });

@@ -8,7 +8,7 @@ import { jobHandler } from '#lib/jobs/handler';
 import { DETAIL_TYPES } from '#lib/jobs/schema';
 import type { JobDefinition } from '#lib/jobs/targets';
 import { clearSecretCache } from '#lib/secrets';
-import { eventBridgeBody, lambdaContext, sqsEvent } from '#local/events';
+import { eventBridgeBody, lambdaContext, localProvenance, sqsEvent } from '#local/events';
 import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
 import { logLines, parsedLogs } from '../support/logs.ts';
 
@@ -139,7 +139,7 @@ describe('canary secrets: jobs', () => {
         [logoutJob, bodies.logout],
         [expireAllJob, bodies['expire-all']],
       ] as Array<[JobDefinition, string[]]>) {
-        const handler = jobHandler(job, { deadLetter }) as unknown as Handler;
+        const handler = jobHandler(job, { deadLetter, provenance: localProvenance(job.kind) }) as unknown as Handler;
         await handler(sqsEvent(list), lambdaContext({ functionName: `job-${job.kind}`, timeoutMs: 30_000 }));
       }
     };

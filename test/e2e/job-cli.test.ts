@@ -66,3 +66,25 @@ describe.concurrent('npm run job with a message that holds a nonce', () => {
     expect(run.output).not.toContain(NONCE);
   });
 });
+
+describe.concurrent('npm run job: who sent a message', () => {
+  it('refuses an event claiming a source the job does not accept, and names the real sender (--logs shows the record)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'authgate-job-cli-'));
+    const forged = { 'detail-type': 'authgate.expire-all.requested', source: 'com.example.hr', id: 'evt-forged', detail: { appId: 'app_demo' } };
+    writeFileSync(join(dir, 'forged.json'), JSON.stringify(forged));
+    const run = await npm(['--prefix', PROJECT_ROOT, 'run', '--silent', 'job', '--', 'expire-all', '@forged.json', '--logs'], { cwd: dir });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('dead-lettered: invalid message: source "com.example.hr" is not one of this job\'s event sources');
+    expect(run.stdout).toContain('from sqs:AIDAEXAMPLELOCAL (claims source "com.example.hr")');
+    expect(run.output).toContain('"caller":{"id":"sqs:AIDAEXAMPLELOCAL","sender":"AIDAEXAMPLELOCAL","claimedSource":"com.example.hr"}');
+    expect(run.output).not.toContain('event:com.example.hr');
+  });
+
+  it('--eventbridge delivers as our rule does: done, naming the rule and the source as claimed', async () => {
+    const run = await npm(['run', '--silent', 'job', '--', 'expire-all', '{"appId":"app_demo"}', '--eventbridge']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /from sqs:AIDAEVENTBRIDGELOCAL\|arn:aws:events:\S+:rule\/authgate-local-expire-all-requested \(through rule \S+, claims source "authgate.requests"\)/,
+    );
+  });
+});

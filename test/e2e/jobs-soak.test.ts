@@ -8,11 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamResponseError, UpstreamUnavailableError } from '#lib/errors';
 import type { DeadLetter } from '#lib/jobs/dead-letter';
 import { JOB_DEFAULTS, jobHandler } from '#lib/jobs/handler';
-import { DETAIL_TYPES, parseMessage } from '#lib/jobs/schema';
+import { DETAIL_TYPES, type JobKind, parseMessage } from '#lib/jobs/schema';
 import { type JobDefinition, type NextAuthPort, type SvixPort, targetIdempotencyKey } from '#lib/jobs/targets';
 import { logoutSession } from '#lib/upstream/nextauth';
 import { expireAll } from '#lib/upstream/svix';
-import { eventBridgeBody } from '#local/events';
+import { eventBridgeBody, localProvenance } from '#local/events';
+
+/** parseMessage as the local consumers run it (the default jobEventSources, the local rule). */
+const parse = (kind: JobKind, record: Parameters<typeof parseMessage>[1]) => parseMessage(kind, record, localProvenance(kind));
+
 import { createNextAuthSandbox } from '#local/sandbox/nextauth';
 import { createSvixSandbox } from '#local/sandbox/svix';
 import type { SandboxUpstream } from '#local/sandbox/types';
@@ -191,7 +195,7 @@ async function plan(): Promise<Planned[]> {
     const messageId = fixedId(`${queue}:${n}`);
     const body = viaEventBridge ? eventBridgeBody(DETAIL_TYPES[queue], message, { id: fixedId(`${queue}:${n}:event`) }) : JSON.stringify(message);
     // The keys the consumer will use, from the body as the consumer parses it.
-    const parsed = parseMessage(queue, { body, messageId });
+    const parsed = parse(queue, { body, messageId });
     const parsedTargets = parsed.ok ? parsed.targets : [];
     const callKeys = parsedTargets.map((t, index) =>
       t.op === 'nextauth.logout' ? `nonce:${t.nonce}` : targetIdempotencyKey(parsed.ok ? parsed.id : '', index, t),
@@ -326,7 +330,7 @@ describe('soak: 1,000 job messages, a tenth of upstream calls failing', () => {
       'expire-all': { kind: 'expire-all', upstream: { expireAll: upstreamPorts.expireAll } },
     };
     const handler = (queue: Planned['queue']): Handler => {
-      const consume = jobHandler(consumers[queue], { deadLetter }) as unknown as Handler;
+      const consume = jobHandler(consumers[queue], { deadLetter, provenance: localProvenance(queue) }) as unknown as Handler;
       return (event, context) => {
         for (const r of event.Records) receiveOf.set(r.messageId, Number(r.attributes.ApproximateReceiveCount));
         return consume(event, context);

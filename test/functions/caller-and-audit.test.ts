@@ -44,6 +44,22 @@ describe('caller identity', () => {
     expect(audits()[0]?.caller).toMatchObject({ id });
   });
 
+  it('gives `sub: "billing|web"` and `sub: "billing", client_id: "web"` different ids', async () => {
+    await portal(jwt({ sub: 'billing|web' }));
+    await portal(jwt({ sub: 'billing', client_id: 'web' }));
+    const [joined, pair] = audits().map((r) => (r.caller as { id: string }).id);
+    expect(joined).toBe('jwt:billing%7Cweb');
+    expect(pair).toBe('jwt:billing|web');
+  });
+
+  it('keeps the record under 2 KB when client_id, sub and user agent are 6,000 characters each', async () => {
+    const long = (c: string) => c.repeat(6_000);
+    expect((await portal(jwt({ sub: long('s'), client_id: long('c') }), { 'user-agent': long('u') })).statusCode).toBe(200);
+    const line = logLines.find((l) => l.includes('"msg":"audit"')) ?? '';
+    expect(Buffer.byteLength(line)).toBeLessThan(2_048);
+    expect(audits()[0]?.caller).toMatchObject({ id: expect.stringMatching(/^jwt:s{103}…[0-9a-f]{16}\|c{103}…[0-9a-f]{16}$/) });
+  });
+
   it('names an IAM (SigV4) caller by its ARN', async () => {
     const arn = 'arn:aws:sts::123456789012:assumed-role/billing/session-1';
     expect((await portal({ iam: { userArn: arn, accountId: '123456789012', accessKey: 'AKIAEXAMPLE' } })).statusCode).toBe(200);

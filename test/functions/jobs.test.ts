@@ -15,7 +15,11 @@ import { classify } from '#lib/jobs/outcome';
 import { TARGET_BUDGET_MS } from '#lib/jobs/runner';
 import { DETAIL_TYPES, type JobKind, parseMessage, type Target } from '#lib/jobs/schema';
 import { type JobDefinition, targetIdempotencyKey } from '#lib/jobs/targets';
-import { eventBridgeBody, lambdaContext, sqsEvent } from '#local/events';
+import { eventBridgeBody, LOCAL_EVENTBRIDGE_SENDER, lambdaContext, localProvenance, localRuleArn, sqsEvent } from '#local/events';
+
+/** parseMessage as the local consumers run it (the default jobEventSources, the local rule). */
+const parse = (kind: JobKind, record: Parameters<typeof parseMessage>[1]) => parseMessage(kind, record, localProvenance(kind));
+
 import { base64urlServerId, createNextAuthSandbox } from '#local/sandbox/nextauth';
 import { createSvixSandbox } from '#local/sandbox/svix';
 import { logLines, parsedLogs } from '../support/logs.ts';
@@ -36,6 +40,9 @@ const upstream = useTestUpstream(
     NEXTAUTH_SECRET_ID: 'test/nextauth',
     UPSTREAM_ATTEMPT_TIMEOUT_MS: '400',
     METRICS_NAMESPACE: 'authgate/test',
+    // The deployed handlers' (serverless.yml); `consumer` passes the same as options.
+    JOB_EVENT_SOURCES: localProvenance('expire-all').eventSources.join(','),
+    JOB_RULE_ARN: localRuleArn('expire-all'),
   }),
 );
 
@@ -47,7 +54,7 @@ function consumer(job: JobDefinition, options: JobHandlerOptions = {}) {
   const deadLetter: DeadLetter = async (record, note) => {
     deadLettered.push({ record, note });
   };
-  const handler = jobHandler(job, { deadLetter, ...options }) as unknown as Handler;
+  const handler = jobHandler(job, { deadLetter, provenance: localProvenance(job.kind), ...options }) as unknown as Handler;
   return { handler, deadLettered };
 }
 
@@ -69,6 +76,77 @@ async function portalToken(sessionId: string, appId = 'app_demo'): Promise<strin
   return ((await res.json()) as { token: string }).token;
 }
 const tokenValid = async (token: string) => ((await (await fetch(`${upstream.url}/_sandbox/svix/tokens/${token}`)).json()) as { valid: boolean }).valid;
+
+describe('who sent a message: the SQS sender, never what the body claims', () => {
+  const audit = () => parsedLogs().filter((l) => l.msg === 'audit');
+  const sender = 'AROAEXAMPLEDIRECT:mallory';
+
+  it('refuses an event whose source is not a job source (dead-lettered with the reason), naming the real sender', async () => {
+    const { handler, deadLettered } = consumer(expireAllJob);
+    const forged = eventBridgeBody(DETAIL_TYPES['expire-all'], { appId: 'app_demo' }, { source: 'com.example.hr', rule: null });
+    const event = sqsEvent([forged], { senderIds: [sender] });
+
+    expect(failedIds(await run(handler, event))).toEqual([]);
+
+    expect(upstream.requests).toHaveLength(0);
+    expect(deadLettered.map((d) => d.note.reason)).toEqual(['invalid message: source "com.example.hr" is not one of this job\'s event sources']);
+    expect(audit()).toEqual([
+      expect.objectContaining({
+        operation: 'job.expire-all',
+        outcome: 'refused',
+        caller: { id: `sqs:${sender}`, sender, claimedSource: 'com.example.hr' },
+        reason: expect.stringContaining('com.example.hr'),
+      }),
+    ]);
+    expect(logLines.join('\n')).not.toContain('event:com.example.hr');
+  });
+
+  it('names the rule an event came through, with the sender SQS recorded and the source as claimed', async () => {
+    const { handler } = consumer(expireAllJob);
+    const event = sqsEvent([eventBridgeBody(DETAIL_TYPES['expire-all'], { appId: 'app_demo' })], { senderIds: [LOCAL_EVENTBRIDGE_SENDER] });
+
+    expect(failedIds(await run(handler, event))).toEqual([]);
+
+    const rule = localRuleArn('expire-all');
+    expect(audit()[0]).toMatchObject({
+      outcome: 'done',
+      caller: { id: `sqs:${LOCAL_EVENTBRIDGE_SENDER}|${rule}`, sender: LOCAL_EVENTBRIDGE_SENDER, rule, claimedSource: 'authgate.requests' },
+    });
+  });
+
+  it('refuses a wrapped event naming another rule, and still runs a bare event from a job source (messages in flight)', async () => {
+    const { handler, deadLettered } = consumer(expireAllJob);
+    const otherRule = eventBridgeBody(DETAIL_TYPES['expire-all'], { appId: 'app_demo' }, { rule: 'arn:aws:events:eu-west-1:123456789012:rule/not-ours' });
+    const bare = eventBridgeBody(DETAIL_TYPES['expire-all'], { appId: 'app_demo' }, { rule: null });
+    const event = sqsEvent([otherRule, bare, json({ appId: 'app_demo' })], { senderIds: [sender, LOCAL_EVENTBRIDGE_SENDER, sender] });
+
+    expect(failedIds(await run(handler, event))).toEqual([]);
+
+    expect(deadLettered.map((d) => d.note.reason)).toEqual([
+      'invalid message: the event names the rule "arn:aws:events:eu-west-1:123456789012:rule/not-ours", not this job\'s rule',
+    ]);
+    const callers = Object.fromEntries(audit().map((r) => [r.messageId, r.caller]));
+    expect(callers[event.Records[1]!.messageId]).toEqual({
+      id: `sqs:${LOCAL_EVENTBRIDGE_SENDER}`,
+      sender: LOCAL_EVENTBRIDGE_SENDER,
+      claimedSource: 'authgate.requests',
+    });
+    expect(callers[event.Records[2]!.messageId]).toEqual({ id: `sqs:${sender}`, sender });
+  });
+
+  it('the deployed handler fails fast, naming JOB_EVENT_SOURCES, when it is not set', async () => {
+    const sources = process.env.JOB_EVENT_SOURCES;
+    delete process.env.JOB_EVENT_SOURCES;
+    try {
+      const event = sqsEvent([json({ appId: 'app_demo' })]);
+
+      await expect((expireAllHandler as unknown as Handler)(event, lambdaContext())).rejects.toThrow(/JOB_EVENT_SOURCES/);
+      expect(upstream.requests).toHaveLength(0);
+    } finally {
+      process.env.JOB_EVENT_SOURCES = sources;
+    }
+  });
+});
 
 describe('a mixed batch', () => {
   it('reports exactly the transient failures; dead-letters permanent and invalid ones and an unknown app (404)', async () => {
@@ -93,7 +171,7 @@ describe('a mixed batch', () => {
       json(nextauthTarget), // r6 done
       json(svixLogout(['s-gone'], 'app_gone')), // r7 404: no such app = permanent
       eventBridgeBody(DETAIL_TYPES.logout, { targets: [nextauthTarget, svixLogout(['s-eb'])] }), // r8 done
-      eventBridgeBody(DETAIL_TYPES['expire-all'], { appId: 'app_demo' }), // r9 invalid here: wrong detail-type
+      eventBridgeBody(DETAIL_TYPES['expire-all'], { appId: 'app_demo' }, { rule: null }), // r9 invalid here: wrong detail-type
     ]);
 
     const res = await run(handler, event);
@@ -117,7 +195,8 @@ describe('a mixed batch', () => {
     upstream.script(svixError(429, 'rate_limit_exceeded'));
     await run(handler, sqsEvent([json(svixLogout()), json(nextauthTarget), '[]']));
     const logs = parsedLogs();
-    expect(logs.filter((l) => l.msg === 'audit')).toHaveLength(2);
+    // One per target, and one for the refused message ('[]').
+    expect(logs.filter((l) => l.msg === 'audit').map((l) => l.outcome)).toEqual(expect.arrayContaining(['transient', 'done', 'refused']));
     expect(logs.filter((l) => l.msg === 'job message').map((l) => l.result)).toEqual(expect.arrayContaining(['retry', 'done', 'dead-lettered']));
     const summaries = logs.filter((l) => l.msg === 'job summary');
     expect(summaries).toHaveLength(1);
@@ -138,9 +217,9 @@ describe('a mixed batch', () => {
         .map((r) => r.operation)
         .sort(),
     ).toEqual(['nextauth.logout', 'svix.expire-all']);
-    // One audit record per target: who asked, what was acted on, how it ended.
+    // One audit record per target and per refused message: who asked, what was acted on, how it ended.
     const audits = logs.filter((l) => l.msg === 'audit');
-    expect(audits.map((a) => a.operation)).toEqual(['job.logout', 'job.logout']);
+    expect(audits.map((a) => a.operation)).toEqual(['job.logout', 'job.logout', 'job.logout']);
     expect(audits.find((a) => (a.target as { op: string }).op === 'nextauth.logout')).toMatchObject({
       caller: { id: 'sqs:AIDAEXAMPLELOCAL' },
       target: { op: 'nextauth.logout', serverId: SERVER_ID, nonceHash: expect.stringMatching(/^[\w-]{12}$/) },
@@ -202,7 +281,7 @@ describe('message formats', () => {
     const logout = consumer(logoutJob);
     const urlSafe = base64urlServerId(SERVER_ID);
     expect(urlSafe).not.toBe(SERVER_ID);
-    const parsed = parseMessage('logout', { body: json({ serverid: urlSafe, nonce: NONCE }), messageId: 'm-1' });
+    const parsed = parse('logout', { body: json({ serverid: urlSafe, nonce: NONCE }), messageId: 'm-1' });
     expect(parsed).toMatchObject({ ok: true, targets: [{ op: 'nextauth.logout', serverid: SERVER_ID, nonce: NONCE }] });
     upstream.requests.length = 0;
     const event = sqsEvent([
@@ -236,15 +315,15 @@ describe('message formats', () => {
     ['a server id of 4n+1 characters', 'logout', json({ serverid: 'c2VydmVyL', nonce: 'n' }), /^serverid: must be base64 of a whole number of bytes/],
   ];
   it.each(invalid)('rejects %s with a reason that says where', (_name, kind, body, reason) => {
-    const parsed = parseMessage(kind, { body, messageId: 'm-1' });
+    const parsed = parse(kind, { body, messageId: 'm-1' });
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.reason).toMatch(reason);
   });
 
   it('identifies an EventBridge event by its event id, a plain message by its SQS message id', () => {
     const body = eventBridgeBody(DETAIL_TYPES.logout, nextauthTarget, { id: 'evt-42' });
-    expect(parseMessage('logout', { body, messageId: 'm-1' })).toMatchObject({ ok: true, via: 'eventbridge', id: 'evt-42' });
-    expect(parseMessage('logout', { body: json(nextauthTarget), messageId: 'm-1' })).toMatchObject({ ok: true, via: 'sqs', id: 'm-1' });
+    expect(parse('logout', { body, messageId: 'm-1' })).toMatchObject({ ok: true, via: 'eventbridge', id: 'evt-42' });
+    expect(parse('logout', { body: json(nextauthTarget), messageId: 'm-1' })).toMatchObject({ ok: true, via: 'sqs', id: 'm-1' });
   });
 });
 
@@ -463,7 +542,7 @@ describe('idempotency', () => {
   const svixTarget = (appId: string, body: Extract<Target, { op: 'svix.expire-all' }>['body'] = {}): Target => ({ op: 'svix.expire-all', appId, body });
   /** The keys the consumer would use for a body: parsed as the consumer parses it. */
   const keysOf = (kind: JobKind, body: string, messageId = 'm-1') => {
-    const parsed = parseMessage(kind, { body, messageId });
+    const parsed = parse(kind, { body, messageId });
     if (!parsed.ok) throw new Error(parsed.reason);
     return parsed.targets.map((target, index) => targetIdempotencyKey(parsed.id, index, target));
   };

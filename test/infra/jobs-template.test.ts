@@ -72,6 +72,13 @@ describe.each(JOBS)('packaged template: the $kind job', ({ kind, fn, queue, dlq,
     const targets = r.Targets as Array<Record<string, unknown>>;
     expect(targets).toHaveLength(1);
     expect(targets[0]).toMatchObject({ Arn: arnOf(queue), DeadLetterConfig: { Arn: arnOf(dlq) } });
+    // Each event wrapped with the rule's ARN (lib/jobs/schema.ts reads this form): the ARN quoted, the event as JSON.
+    expect(targets[0]?.InputTransformer).toEqual({ InputTemplate: '{"rule": "<aws.events.rule-arn>", "event": <aws.events.event.json>}' });
+    // And the function knows its rule and the sources it matches (lib/config.ts).
+    expect((props(fn).Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      JOB_EVENT_SOURCES: 'authgate.requests',
+      JOB_RULE_ARN: arnOf(rule),
+    });
   });
 
   it('lets EventBridge send into its queues from that rule only', () => {

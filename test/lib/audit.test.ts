@@ -3,7 +3,7 @@ import { type AuditRecord, type AuditTarget, nonceDigest, noteUpstreamCall, writ
 import type { Caller } from '#lib/caller';
 import { deadlineIn, earliest } from '#lib/deadline';
 import { callWithRetry, DEFAULT_POLICY } from '#lib/upstream/retry';
-import { parsedLogs } from '../support/logs.ts';
+import { logLines, parsedLogs } from '../support/logs.ts';
 
 const record = (fields: Partial<AuditRecord> = {}): AuditRecord => ({ operation: 'svix.expire-all', target: { appId: 'app_1' }, ...fields });
 
@@ -95,7 +95,15 @@ describe('writeAudit', () => {
 
 describe('the record as written', () => {
   /** Every field the schema has, nested ones included: a field added to the type must be added here. */
-  const caller: Required<Caller> = { id: 'jwt:billing|web', sub: 'billing', clientId: 'web', arn: 'arn:aws:iam::123456789012:user/ops' };
+  const caller: Required<Caller> = {
+    id: 'jwt:billing|web',
+    sub: 'billing',
+    clientId: 'web',
+    arn: 'arn:aws:iam::123456789012:user/ops',
+    sender: 'AROAEXAMPLE:ops',
+    rule: 'arn:aws:events:eu-west-1:123456789012:rule/authgate-dev-logout',
+    claimedSource: 'authgate.requests',
+  };
   const target: Required<AuditTarget> = { appId: 'app_1', sessionIds: ['s1'], serverId: 'c2VydmVy', accountId: 7, userId: 'u1', nonceHash: 'abc123def456' };
   const full: Required<Omit<AuditRecord, 'startedAt'>> = {
     operation: 'job.logout',
@@ -132,5 +140,24 @@ describe('the record as written', () => {
     const [first, second] = parsedLogs();
     expect(first?.error).toEqual({ name: 'TypeError', message: 'bad input' });
     expect(second?.error).toEqual({ token: '[redacted]', code: 7 });
+  });
+});
+
+describe('copied values are bounded', () => {
+  it('keeps a record under 2 KB when the claims and user agent are 6,000 characters each, and long values distinct', async () => {
+    const { callerOf } = await import('#lib/caller');
+    const long = (c: string) => c.repeat(6_000);
+    const caller = callerOf({ authorizer: { jwt: { claims: { sub: long('s'), client_id: long('c') } } } });
+
+    writeAudit(record({ caller, userAgent: `${long('u')}1`, reason: long('r'), status: 200 }));
+    writeAudit(record({ caller, userAgent: `${long('u')}2`, status: 200 }));
+
+    const [first, second] = logLines;
+    expect(Buffer.byteLength(first ?? '')).toBeLessThan(2_048);
+    const [a, b] = parsedLogs();
+    expect(a?.userAgent).not.toBe(b?.userAgent);
+    expect(String(a?.userAgent)).toMatch(/^u{239}…[0-9a-f]{16}$/);
+    expect(String(a?.reason).length).toBe(256);
+    expect(second).toBeDefined();
   });
 });

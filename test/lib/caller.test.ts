@@ -45,3 +45,35 @@ describe('tokenHolder', () => {
     expect(tokenHolder(`${token}x`).id).not.toBe(holder.id);
   });
 });
+
+describe('caller ids cannot collide', () => {
+  it('escapes the separator in each part: a `|` in sub is not a client', () => {
+    const joined = callerOf(jwt({ sub: 'billing|web' }));
+    const pair = callerOf(jwt({ sub: 'billing', client_id: 'web' }));
+
+    expect(joined?.id).toBe('jwt:billing%7Cweb');
+    expect(pair?.id).toBe('jwt:billing|web');
+    // The claims themselves are kept as they came.
+    expect(joined?.sub).toBe('billing|web');
+  });
+
+  it('escapes `%` too, so an escape cannot be written by hand, and control characters', () => {
+    expect(callerOf(jwt({ sub: 'billing%7Cweb' }))?.id).toBe('jwt:billing%257Cweb');
+    expect(callerOf(jwt({ sub: 'a\r\nb\u0000c\u001b[31m\u2028' }))?.id).toBe('jwt:a%0D%0Ab%00c%1B[31m%E2%80%A8');
+    expect(callerOf({ authorizer: { iam: { userArn: 'arn:aws:iam::1:user/a|b' } } })?.id).toBe('iam:arn:aws:iam::1:user/a%7Cb');
+  });
+
+  it('bounds each part of a long id and keeps distinct long values distinct', () => {
+    const long = 'x'.repeat(6_000);
+    const a = callerOf(jwt({ sub: `${long}a`, client_id: long }));
+    const b = callerOf(jwt({ sub: `${long}b`, client_id: long }));
+
+    expect(a?.id.length).toBeLessThanOrEqual('jwt:'.length + 120 + 1 + 120);
+    expect(a?.id).not.toBe(b?.id);
+    expect(a?.sub?.length).toBeLessThanOrEqual(256);
+    expect(a?.sub).not.toBe(b?.sub);
+    // A short value that looks like a shortened one cannot pass for it: `…` is escaped in ids.
+    const [head] = (a?.id ?? '').slice(4).split('|');
+    expect(callerOf(jwt({ sub: head, client_id: long }))?.id).not.toBe(a?.id);
+  });
+});

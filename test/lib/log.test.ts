@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { log } from '#lib/log';
 import { registerSecretValue } from '#lib/redaction';
-import { parsedLogs } from '../support/logs.ts';
+import { logLines, parsedLogs } from '../support/logs.ts';
 
 describe('log redaction', () => {
   it('redacts credential-named fields at any depth it reads, and truncates deeper', () => {
@@ -78,5 +78,21 @@ describe('log time', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('lines hold no raw control character', () => {
+  it('escapes what JSON.stringify leaves raw: DEL, C1 controls and the Unicode line and paragraph separators', () => {
+    const hostile = 'a\u007fb\u0085c\u009bd\u2028e\u2029f\r\n\u0000\u001b[2J';
+    log.info(hostile, { sub: hostile });
+    log.record('info', 'audit', { caller: { sub: hostile } });
+
+    for (const line of logLines) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: no raw control character is the assertion
+      expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+      expect(JSON.parse(line)).toMatchObject({});
+    }
+    expect(parsedLogs()[0]?.sub).toBe(hostile);
+    expect(parsedLogs()[1]?.caller).toEqual({ sub: hostile });
   });
 });

@@ -89,4 +89,31 @@ describe('audit records, locally', () => {
     // Other lines print as they are: the JSON line.
     expect(JSON.parse(printed[3] ?? '')).toMatchObject({ level: 'warn', msg: 'something else' });
   });
+
+  it('prints control characters escaped: a crafted sub cannot forge a second audit line or drive the terminal', async () => {
+    const { callerOf: callerOfContext } = await import('#lib/caller');
+    const { writeAudit } = await import('#lib/audit');
+    const forged = 'mallory\r\naudit 12:00:00.000  jwt:admin  svix.expire-all  appId=app_prod  → 204\u0000\u001b[2K\u2028\u0085';
+    const printed: string[] = [];
+    const restore = new AuditFeed().tee((line, record) => printed.push(record ? formatAudit(record) : line));
+    try {
+      writeAudit({
+        operation: 'svix.app-portal-access',
+        caller: callerOfContext({ authorizer: { jwt: { claims: { sub: forged } } } }),
+        target: { appId: 'app_demo' },
+        status: 200,
+      });
+      // An older record (or any writer) with the raw claim in the id and a target value.
+      log.info('audit', { operation: 'job.logout', caller: { id: `jwt:${forged}` }, target: { userId: forged }, outcome: 'done' });
+    } finally {
+      restore();
+    }
+    expect(printed).toHaveLength(2);
+    for (const line of printed) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: no raw control character is the assertion
+      expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+      expect(line.startsWith('audit ')).toBe(true);
+    }
+    expect(printed[1]).toContain('mallory\\r\\naudit');
+  });
 });
