@@ -163,6 +163,18 @@ describe('temporary secrets files', () => {
     expect(leftovers()).toEqual([]);
   }, 30_000);
 
+  it('`kill -HUP` of npm alone during `npm run job`: the whole tree exits, no secrets file', async () => {
+    const job = run('run', ['job', '--', 'expire-all', '{"appId":"app_demo"}'], { SANDBOX_FAULTS: '{"*":{"hang":true}}' }, { npm: true });
+    await job.printed('upstream ');
+    expect(secretsFiles()).toHaveLength(1);
+    const group = job.child.pid as number;
+    process.kill(group, 'SIGHUP');
+    await job.exited;
+    // Well before the consumer's own timeout would end the hung run anyway.
+    expect(await until(() => !groupAlive(group), 5_000), job.output()).toBe(true);
+    expect(leftovers()).toEqual([]);
+  }, 40_000);
+
   it('npm run job: gone after SIGHUP (a closed terminal) in the middle of a run, exit 129', async () => {
     const job = run('local/job.ts', ['expire-all', '{"appId":"app_demo"}'], { SANDBOX_FAULTS: '{"*":{"hang":true}}' });
     await job.printed('upstream ');
