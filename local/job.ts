@@ -11,6 +11,7 @@ import { setLogSink } from '#lib/log';
 import { printable } from './audit.ts';
 import { removeOnExit } from './cleanup.ts';
 import { eventBridgeBody, LOCAL_DIRECT_SENDER, LOCAL_EVENTBRIDGE_SENDER, lambdaContext, localProvenance, sqsEvent } from './events.ts';
+import { whenOrphaned } from './orphan-watch.ts';
 import { PROJECT_ROOT, queueFunctions } from './routes.ts';
 import { startGatewaySandbox } from './sandbox/for-gateway.ts';
 import { DEFAULT_SANDBOX_SERVER_ID } from './sandbox/nextauth.ts';
@@ -103,6 +104,8 @@ if (!(process.env.SVIX_API_URL && process.env.NEXTAUTH_API_URL && process.env.SE
   ({ sandbox, secretsFile } = await startGatewaySandbox({ faults: process.env.SANDBOX_FAULTS }));
   // Our own sandbox's keys die with us, Ctrl-C and errors included (never a running one's file).
   removeOnExit(dirname(secretsFile), { signals: true });
+  // `kill -HUP` of npm ends npm alone: stop (and remove the file) as a hangup would.
+  whenOrphaned(() => process.kill(process.pid, 'SIGHUP'));
 } else {
   useSecretsFile(process.env.SECRETS_FILE);
   process.env.SVIX_SECRET_ID ??= 'local/svix';

@@ -1,10 +1,11 @@
 import { dirname } from 'node:path';
 import { startLocalApi } from './api.ts';
 import { formatAudit, processAudit } from './audit.ts';
-import { removeOnExit } from './cleanup.ts';
+import { removeOnExit, stopOnSignals } from './cleanup.ts';
 import { consoleRoutes } from './console/serve.ts';
 import { corsFromServerless, stageParams } from './cors.ts';
 import { allScopes, loadOrCreateDevKey, mintToken, TENANT_CLAIMS } from './jwt.ts';
+import { whenOrphaned } from './orphan-watch.ts';
 import { startPackagedForDevelopment } from './packaged/start.ts';
 import { httpRoutes } from './routes.ts';
 import { runJobInProcess } from './run-job.ts';
@@ -34,8 +35,20 @@ const port = Number(process.env.PORT ?? 3000);
 const strict = process.argv.includes('--strict') || process.env.LOCAL_API_STRICT === '1';
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
 const { sandbox, serverId, secretsFile } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
-// The secrets file holds this run's keys only: gone with the process (Ctrl-C below exits, so this runs).
+// The secrets file holds this run's keys only: gone with the process (every stop below exits, so this runs).
 removeOnExit(dirname(secretsFile));
+// Registered now, before anything else starts: a signal with no listener kills Node at once and
+// nothing is cleaned up. Ctrl-C, `kill` and a closed terminal alike close what has started, and
+// the exit that follows removes the secrets file (local/cleanup.ts).
+const running: Array<{ close(): Promise<void> }> = [sandbox];
+stopOnSignals(async (signal) => {
+  // After a hangup there is no terminal to write to (EIO).
+  if (signal !== 'SIGHUP') process.stdout.write(`\n${signal}: stopping\n`);
+  await Promise.all(running.map((r) => r.close()));
+});
+// `kill -HUP` of npm ends npm only (it forwards SIGINT and SIGTERM to its script, not SIGHUP):
+// stop as the terminal hanging up would have made us (local/orphan-watch.ts).
+whenOrphaned(() => process.kill(process.pid, 'SIGHUP'));
 // `npm start -- --packaged`: every route from its function's zip, as Lambda would run it (docs/artifacts.md).
 // The same secrets as the in-process functions read (both nextAuth servers' keys), from the same file.
 const fromFile = fileSecretSource(secretsFile);
@@ -45,6 +58,7 @@ const packaged = process.argv.includes('--packaged')
       secretValues: { svix: await fromFile(SECRET_IDS.svix), nextauth: await fromFile(SECRET_IDS.nextauth) },
     })
   : undefined;
+if (packaged) running.push(packaged);
 
 Object.assign(process.env, {
   SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,
@@ -67,19 +81,7 @@ const api = await startLocalApi({
   ...(cors ? { cors } : {}),
   extra: consoleRoutes({ sandboxUrl: sandbox.url, serverId, devToken, runJob: (kind, messages) => runJobInProcess(kind, messages) }),
 });
-
-// Before the banner: a Ctrl-C right after it must find the handler (with none, Node dies at once
-// and nothing is cleaned up).
-let stopping = false;
-async function stop(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  process.stdout.write(`\n${signal}: stopping\n`);
-  await Promise.all([api.close(), sandbox.close(), packaged?.close()]);
-  process.exit(0);
-}
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
+running.push(api);
 
 process.stdout.write(
   [

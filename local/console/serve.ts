@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { type AuditFeed, callerOf, processAudit, resultOf, targetOf } from '../audit.ts';
+import { loopbackHost, sameOrigin, sameOriginRead } from '../browser-guard.ts';
 
 /**
  * The local console (docs/local.md): one page at the local API's root that uses the gateway the way an
@@ -38,42 +38,15 @@ type JobKind = (typeof JOB_KINDS)[number];
 const MAX_JOB_BODY_BYTES = 1024 * 1024;
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded by a proxy. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host']);
+/**
+ * Not sent on to the sandbox either: the page's Origin was checked here (it is the console's, which
+ * the sandbox would refuse as another origin); the sandbox sees this proxy as a local tool.
+ */
+const CHECKED_HERE = new Set(['origin', 'referer', 'sec-fetch-site', 'sec-fetch-mode', 'sec-fetch-dest']);
 
 function json(res: ServerResponse, status: number, body: unknown): true {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
   return true;
-}
-
-/**
- * The console hands out the development token, so it only answers requests addressed to a
- * loopback name or an IP literal: a DNS-rebinding page (Host: attacker.example) gets 403.
- */
-function trustedHost(req: IncomingMessage): boolean {
-  const host = req.headers.host;
-  if (!host) return false;
-  let hostname: string;
-  try {
-    hostname = new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, '');
-  } catch {
-    return false;
-  }
-  return hostname === 'localhost' || hostname.endsWith('.localhost') || isIP(hostname) !== 0;
-}
-
-/** State-changing console calls must come from the page itself (no cross-site form posts). */
-function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  return origin === undefined || origin === `http://${req.headers.host}`;
-}
-
-/**
- * Reads of what callers did (the audit records) are for the page only: no Origin but ours, and
- * no request a browser marks as coming from another site (`Sec-Fetch-Site`, sent even where
- * Origin is not, e.g. a cross-site `<script src>`).
- */
-function sameOriginRead(req: IncomingMessage): boolean {
-  const site = req.headers['sec-fetch-site'];
-  return sameOrigin(req) && site !== 'cross-site' && site !== 'same-site';
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
@@ -91,7 +64,7 @@ function proxy(req: IncomingMessage, res: ServerResponse, url: URL, sandboxUrl: 
   const target = new URL(url.pathname + url.search, sandboxUrl);
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !CHECKED_HERE.has(name)) headers[name] = value;
   }
   return new Promise((resolve) => {
     const upstream = httpRequest(target, { method: req.method ?? 'GET', headers }, (answer) => {
@@ -145,7 +118,8 @@ export function consoleRoutes(options: ConsoleOptions): (req: IncomingMessage, r
     const asset = ASSETS[path];
     const ours = asset !== undefined || path === '/_console' || path.startsWith('/_console/') || path === '/_sandbox' || path.startsWith('/_sandbox/');
     if (!ours) return false;
-    if (!trustedHost(req)) return json(res, 403, { message: 'Forbidden', detail: 'the console answers on localhost or an IP address only' });
+    // It hands out the development token: no DNS-rebound name (local/browser-guard.ts).
+    if (!loopbackHost(req)) return json(res, 403, { message: 'Forbidden', detail: 'the console answers on 127.0.0.1, localhost or [::1] only' });
 
     if (asset) {
       if (method !== 'GET' && method !== 'HEAD') {

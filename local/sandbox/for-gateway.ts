@@ -1,8 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { useSecretsFile } from '../secrets-file.ts';
+import { useSecretsFile, writeSecretsFile } from '../secrets-file.ts';
 import { DEFAULT_SANDBOX_SERVER_ID, SECOND_SANDBOX_SERVER_ID } from './nextauth.ts';
 import { type Sandbox, startSandbox } from './server.ts';
 
@@ -35,10 +32,9 @@ export async function startGatewaySandbox(options: GatewaySandboxOptions = {}): 
   const keys = options.keys ?? { svix: `sk_sandbox_${randomBytes(18).toString('base64url')}`, nextauth: randomBytes(24).toString('base64url') };
   const serverId = options.serverId ?? process.env.SANDBOX_NEXTAUTH_SERVER_ID ?? DEFAULT_SANDBOX_SERVER_ID;
   const secondServer = { id: SECOND_SANDBOX_SERVER_ID, apiKey: `${keys.nextauth}-second-server` };
-  const secretsFile = join(mkdtempSync(join(tmpdir(), 'authgate-')), 'secrets.json');
   // The per-server form of the nextAuth secret (lib/upstream/nextauth-credentials.ts).
   const nextauthSecret = { servers: { [serverId]: { apiKey: keys.nextauth }, [secondServer.id]: { apiKey: secondServer.apiKey } } };
-  writeFileSync(secretsFile, JSON.stringify({ [SECRET_IDS.svix]: keys.svix, [SECRET_IDS.nextauth]: nextauthSecret }), { mode: 0o600 });
+  const secretsFile = writeSecretsFile({ [SECRET_IDS.svix]: keys.svix, [SECRET_IDS.nextauth]: nextauthSecret });
   const sandbox = await startSandbox({
     ...(options.port === undefined ? {} : { port: options.port }),
     svixKey: keys.svix,

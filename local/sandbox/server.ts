@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loopbackHost, sameOrigin } from '../browser-guard.ts';
 import { applyFault, FaultTable } from './faults.ts';
 import { createNextAuthSandbox, type NextAuthSandbox } from './nextauth.ts';
 import { createSvixSandbox } from './svix.ts';
@@ -44,6 +45,16 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   ];
 
   server.on('request', async (req, res) => {
+    // Pending nonces, phone actions and fault switches: loopback callers only, and no page of
+    // another origin (docs/local.md#the-sandbox-answers-this-machine-only).
+    if (!loopbackHost(req) || !sameOrigin(req)) {
+      const detail = loopbackHost(req)
+        ? 'the sandbox refuses requests from another Origin'
+        : 'the sandbox answers requests addressed to 127.0.0.1, localhost or [::1] on its own port only';
+      res.writeHead(403, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ code: 'forbidden', detail }));
+      req.resume();
+      return;
+    }
     try {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);

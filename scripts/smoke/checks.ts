@@ -4,7 +4,8 @@ import { scopesOf } from '../../local/jwt.ts';
 import { httpRoutes, type RouteSpec } from '../../local/routes.ts';
 import { base64urlServerId } from '../../local/sandbox/nextauth.ts';
 import { decodeQrPng } from '../../test/support/qr.ts';
-import { describeReply, type Reply, type StageCall, type StageRequest } from './stage.ts';
+import { QR_PNG_SIDE, refusePng } from './png.ts';
+import { AnswerTooLarge, describeReply, type Reply, type StageCall, type StageRequest } from './stage.ts';
 
 /**
  * The checks of `npm run smoke`, in order, against a deployed stage. Every route comes from
@@ -82,7 +83,14 @@ export async function runChecks(o: SmokeOptions): Promise<void> {
   const routes = httpRoutes();
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const check = async (label: string, run: () => Promise<Verdict>) => {
-    const verdict = await run();
+    let verdict: Verdict;
+    try {
+      verdict = await run();
+    } catch (err) {
+      // One oversized answer fails its check; the others still run.
+      if (!(err instanceof AnswerTooLarge)) throw err;
+      verdict = err.message;
+    }
     o.report(verdict === undefined ? { result: 'ok', label } : { result: 'fail', label, note: verdict });
     return verdict === undefined;
   };
@@ -93,12 +101,18 @@ export async function runChecks(o: SmokeOptions): Promise<void> {
   // 1. Is this an authgate stage at all? Network failures abort here (StageUnreachable).
   const guarded = routes.find((r) => r.authorizer);
   if (!guarded) throw new Error('serverless.yml declares no guarded route');
-  const probe = await request(guarded);
-  if (!(probe.status === 401 && isGatewayAnswer(probe, UNAUTHORIZED))) {
+  let probe: Reply | AnswerTooLarge;
+  try {
+    probe = await request(guarded);
+  } catch (err) {
+    if (!(err instanceof AnswerTooLarge)) throw err;
+    probe = err;
+  }
+  if (probe instanceof AnswerTooLarge || !(probe.status === 401 && isGatewayAnswer(probe, UNAUTHORIZED))) {
     o.report({
       result: 'fail',
       label: 'stage answers as authgate',
-      note: `${routeName(guarded)} without a token answered ${describeReply(probe)}, where an authgate stage answers 401 ${UNAUTHORIZED}: is --url the stage URL \`serverless deploy\` printed (with the stage path, if any)?`,
+      note: `${routeName(guarded)} without a token ${probe instanceof AnswerTooLarge ? probe.message : `answered ${describeReply(probe)}`}, where an authgate stage answers 401 ${UNAUTHORIZED}: is --url the stage URL \`serverless deploy\` printed (with the stage path, if any)?`,
     });
     return;
   }
@@ -220,8 +234,10 @@ export async function runChecks(o: SmokeOptions): Promise<void> {
     return raw?.equals(reply.body) ? undefined : `the ${reply.body.length} bytes answered are not the QR data of getSession`;
   });
   await nextauth('nextauthGetQrLogin', '?img=png: a PNG that decodes to the same bytes', async (r) => {
-    const { reply, verdict } = await qr(r, '?img=png&s=300');
+    const { reply, verdict } = await qr(r, `?img=png&s=${QR_PNG_SIDE}`);
     if (verdict) return verdict;
+    const refused = refusePng(reply.body);
+    if (refused) return refused;
     try {
       return decodeQrPng(reply.body).equals(raw ?? Buffer.alloc(0)) ? undefined : 'the PNG decodes to other bytes than getSession gave';
     } catch (err) {

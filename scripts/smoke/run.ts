@@ -8,7 +8,7 @@ import { StageUnreachable, stageClient, stageUrl } from './stage.ts';
  * `serverless deploy` (docs/deploy.md). One line per check, exit 1 on any failure. The tokens may
  * also come from AUTHGATE_TOKEN / AUTHGATE_NARROW_TOKEN, which keeps them off the command line
  * that npm echoes (without --silent) and `ps` shows. No token, app token or magic link is ever
- * printed: every line goes through `mask`.
+ * printed: no answer's body is (stage.ts, describeReply), and every line goes through `mask` too.
  */
 
 const USAGE = `npm run --silent smoke -- --url <stage URL> --token <JWT> [options]

@@ -24,6 +24,42 @@ export class StageUnreachable extends Error {
   override name = 'StageUnreachable';
 }
 
+/**
+ * The most the smoke run reads of one answer. Every answer it checks is small: a `{url, token}`,
+ * a LoginStatus, an error document, a QR PNG of a few kilobytes. A stage (or whatever --url
+ * names) that sends more is wrong, and reading all of it would hold it all in memory.
+ */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/** An answer larger than MAX_ANSWER_BYTES: the check fails, reading stopped there. */
+export class AnswerTooLarge extends Error {
+  override name = 'AnswerTooLarge';
+  constructor(status: number) {
+    super(`answered ${status} with more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB: stopped reading (every answer checked is a few KB)`);
+  }
+}
+
+/** Reads a body up to `limit` bytes, cancelling the stream past it (the rest is never received). */
+async function readBounded(res: Response, limit: number): Promise<Buffer | undefined> {
+  const length = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (length > limit) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (!res.body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      // Leaving the loop early cancels the stream, which closes the connection.
+      return undefined;
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
+
 /** OpenSSL's codes for what goes wrong most often, in words (its own messages are multi-line). */
 const TLS_PROBLEMS: Record<string, string> = {
   ERR_SSL_WRONG_VERSION_NUMBER: 'the server does not speak TLS on this port (http:// rather than https://?)',
@@ -94,21 +130,54 @@ export function stageClient(base: URL, timeoutSeconds: number) {
     } catch (err) {
       throw new StageUnreachable(describeNetworkError(err, url, timeoutSeconds));
     }
-    let bytes: Buffer;
+    let bytes: Buffer | undefined;
     try {
-      bytes = Buffer.from(await res.arrayBuffer());
+      bytes = await readBounded(res, MAX_ANSWER_BYTES);
     } catch (err) {
       throw new StageUnreachable(describeNetworkError(err, url, timeoutSeconds));
     }
+    if (bytes === undefined) throw new AnswerTooLarge(res.status);
     return { status: res.status, contentType: res.headers.get('content-type') ?? '', headers: res.headers, body: bytes };
   };
 }
 
 export type StageCall = ReturnType<typeof stageClient>;
 
-/** A short, printable account of an answer: status, type and the start of a text body. */
+/**
+ * Media types an answer we check may have; any other is shown as `other content type` (the
+ * header comes from the stage, and could carry anything, a token included).
+ */
+const MEDIA_TYPES = new Set([
+  'application/json',
+  'application/problem+json',
+  'application/octet-stream',
+  'application/xml',
+  'image/png',
+  'text/html',
+  'text/plain',
+  'text/xml',
+]);
+
+/**
+ * Answers shown as they are: API Gateway's own bodies (the authorizer's refusals, its throttle
+ * and its errors), which carry nothing of the caller's. Compared without whitespace.
+ */
+const GATEWAY_BODIES = new Set(
+  ['Unauthorized', 'Forbidden', 'Not Found', 'Too Many Requests', 'Internal Server Error', 'Service Unavailable', 'Request Entity Too Large'].map((m) =>
+    JSON.stringify({ message: m }).replace(/\s/g, ''),
+  ),
+);
+
+/**
+ * A short, printable account of an answer: status, media type, size, and the body only when it
+ * is one of API Gateway's fixed answers. Never any other part of a body: a stage (or a host
+ * --url names by mistake) may echo the token, cut up, re-cased or re-encoded (base64, percent-
+ * or JSON-escaped) past any mask of known spellings, so only fixed words are printed.
+ */
 export function describeReply(reply: Reply): string {
-  const text = /json|text|html|xml/.test(reply.contentType) ? reply.body.toString('utf8').replace(/\s+/g, ' ').trim() : '';
-  const shown = text.length > 120 ? `${text.slice(0, 120)}…` : text;
-  return `${reply.status}${reply.contentType ? ` ${reply.contentType.split(';')[0]}` : ''}${shown ? ` ${shown}` : reply.body.length ? ` (${reply.body.length} bytes)` : ''}`;
+  const media = reply.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  const type = media === '' ? '' : MEDIA_TYPES.has(media) ? ` ${media}` : ' (other content type)';
+  const compact = reply.body.length <= 64 ? reply.body.toString('utf8').replace(/\s/g, '') : '';
+  const body = GATEWAY_BODIES.has(compact) ? ` ${compact}` : reply.body.length ? ` (${reply.body.length} bytes)` : '';
+  return `${reply.status}${type}${body}`;
 }

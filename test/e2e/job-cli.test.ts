@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '#local/routes';
 import { DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
+import { tempDir } from '../support/temp-dir.ts';
 
 /**
  * `npm run job` as the README shows it, for a message that holds a session nonce: npm itself
@@ -51,7 +51,7 @@ describe.concurrent('npm run job with a message that holds a nonce', () => {
   });
 
   it('`npm run --silent job -- logout @file` does the job and prints no nonce; the path is relative to the caller', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'authgate-job-cli-'));
+    const dir = tempDir('job-cli');
     writeFileSync(join(dir, 'offboarding.json'), MESSAGE);
     const run = await npm(['--prefix', PROJECT_ROOT, 'run', '--silent', 'job', '--', 'logout', '@offboarding.json'], { cwd: dir });
     expect(run.output).toContain('done 1, retried 0, dead-lettered 0');
@@ -69,7 +69,7 @@ describe.concurrent('npm run job with a message that holds a nonce', () => {
 
 describe.concurrent('npm run job: who sent a message', () => {
   it('refuses an event claiming a source the job does not accept, and names the real sender (--logs shows the record)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'authgate-job-cli-'));
+    const dir = tempDir('job-cli');
     const forged = { 'detail-type': 'authgate.expire-all.requested', source: 'com.example.hr', id: 'evt-forged', detail: { appId: 'app_demo' } };
     writeFileSync(join(dir, 'forged.json'), JSON.stringify(forged));
     const run = await npm(['--prefix', PROJECT_ROOT, 'run', '--silent', 'job', '--', 'expire-all', '@forged.json', '--logs'], { cwd: dir });

@@ -1,8 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamResponseError, UpstreamUnavailableError } from '#lib/errors';
@@ -20,8 +18,9 @@ const parse = (kind: JobKind, record: Parameters<typeof parseMessage>[1]) => par
 import { createNextAuthSandbox } from '#local/sandbox/nextauth';
 import { createSvixSandbox } from '#local/sandbox/svix';
 import type { SandboxUpstream } from '#local/sandbox/types';
-import { useSecretsFile } from '#local/secrets-file';
+import { useSecretsFile, writeSecretsFile } from '#local/secrets-file';
 import { type QueuedMessage, replayLikeSqs } from '../support/sqs.ts';
+import { removeAfterTests } from '../support/temp-dir.ts';
 import { startTestUpstream, type TestUpstream } from '../support/upstream.ts';
 
 /**
@@ -136,8 +135,8 @@ beforeAll(async () => {
     recordingSvix(createSvixSandbox({ orgKey: ORG_KEY })),
     createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream,
   ]);
-  const secretsFile = join(mkdtempSync(join(tmpdir(), 'authgate-soak-')), 'secrets.json');
-  writeFileSync(secretsFile, JSON.stringify({ 'soak/svix': ORG_KEY, 'soak/nextauth': { apiKey: NEXTAUTH_KEY } }));
+  const secretsFile = writeSecretsFile({ 'soak/svix': ORG_KEY, 'soak/nextauth': { apiKey: NEXTAUTH_KEY } });
+  removeAfterTests(dirname(secretsFile));
   useSecretsFile(secretsFile);
   Object.assign(process.env, {
     SVIX_API_URL: upstream.url,

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deflateSync } from 'node:zlib';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mintToken } from '#local/jwt';
 import { PROJECT_ROOT } from '#local/routes';
 import { base64urlServerId } from '#local/sandbox/nextauth';
@@ -151,7 +153,7 @@ describe('npm run smoke against the local stack', () => {
     expectNoToken(output, foreign);
   });
 
-  it('masks a token even when a stage echoes it back', async () => {
+  it('shows no body but the size when a stage echoes the token back', async () => {
     // Looks like authgate without a token; with one, answers 500 quoting the Authorization header.
     const echo = createServer((req, res) => {
       if (!req.headers.authorization) return res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"Unauthorized"}');
@@ -168,15 +170,117 @@ describe('npm run smoke against the local stack', () => {
         'app_demo',
       ]);
       expect(code).toBe(1);
+      // The body is never shown: its size is.
+      const echoed = Buffer.byteLength(`bad header: Bearer ${stack.devToken}`);
       expect(lines).toContain(
-        // The whole token, and what is left of it where the echo is cut short.
-        'FAIL  POST /api/v1/auth/app-portal-access/{app_id}: 200 {url, token} for --svix-app: expected 200, got 500 text/plain bad header: Bearer [masked][masked]… (see the function logs: secret or configuration?)',
+        `FAIL  POST /api/v1/auth/app-portal-access/{app_id}: 200 {url, token} for --svix-app: expected 200, got 500 text/plain (${echoed} bytes) (see the function logs: secret or configuration?)`,
       );
       expectNoToken(output, stack.devToken);
     } finally {
       await new Promise((resolve) => echo.close(resolve));
     }
   });
+
+  it('against a hostile host: prints no piece of the token in any spelling, stops reading a huge answer, decodes no oversized PNG', async () => {
+    const token = stack.devToken;
+    // Every spelling of the token an echo might use, cut into pieces small enough to slip past a
+    // mask that looks for runs of token characters.
+    const spellings = [
+      token,
+      token.toLowerCase(),
+      token.toUpperCase(),
+      [...token].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join(''),
+      [...token].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
+      Buffer.from(token).toString('base64'),
+      Buffer.from(token).toString('hex'),
+      ...token.split('.').map((segment) => Buffer.from(segment, 'base64url').toString('hex')),
+    ];
+    const pieces = (text: string) => text.match(/.{1,9}/g)?.join(' ') ?? '';
+    const echo = spellings.map(pieces).join('\n');
+    // A PNG that declares 5000 × 5000 pixels in a few hundred bytes.
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(5000, 0);
+    ihdr.writeUInt32BE(5000, 4);
+    ihdr.set([8, 6, 0, 0, 0], 8);
+    const chunk = (type: string, data: Buffer) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(data.length);
+      return Buffer.concat([length, Buffer.from(type, 'latin1'), data, Buffer.alloc(4)]);
+    };
+    const bomb = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk('IHDR', ihdr),
+      chunk('IDAT', deflateSync(Buffer.alloc(64 * 1024))),
+      chunk('IEND', Buffer.alloc(0)),
+    ]);
+    const qrData = Buffer.from('authgate-smoke-qr');
+    let streamed = 0;
+    const HUGE = 600 * 1024 * 1024;
+    const hostile = createServer((req, res) => {
+      const path = req.url ?? '/';
+      if (!req.headers.authorization) return res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"Unauthorized"}');
+      if (path.includes('/dashboard-access/')) {
+        // 600 MB, sent only as fast as it is read.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const block = Buffer.alloc(64 * 1024, 0x20);
+        const more = () => {
+          while (streamed < HUGE) {
+            streamed += block.length;
+            if (!res.write(block)) return void res.once('drain', more);
+          }
+          res.end();
+        };
+        res.on('close', () => res.removeAllListeners('drain'));
+        return more();
+      }
+      if (path.includes('/sessions/qr/login')) {
+        return res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(path.includes('img=png') ? bomb : qrData);
+      }
+      if (/\/sessions\/?$/.test(path)) {
+        return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ loggedin: false, loginqrdata: qrData.toString('base64') }));
+      }
+      // Everything else: the echo, in the body and in a content type of its own making.
+      res.writeHead(500, { 'content-type': `text/${pieces(token).split(' ')[1]}; charset=${pieces(token).split(' ')[2]}` }).end(echo);
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+    const decode = vi.spyOn(PNG.sync, 'read');
+    try {
+      const { code, lines, output } = await run([
+        '--url',
+        `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`,
+        '--token',
+        token,
+        '--svix-app',
+        'app_demo',
+        '--nextauth-server',
+        stack.serverId,
+      ]);
+      expect(code).toBe(1);
+      // No window of 8 characters of any spelling, in any case.
+      const shown = output.toLowerCase();
+      for (const spelling of spellings) {
+        for (let i = 0; i + 8 <= spelling.length; i++) expect(shown).not.toContain(spelling.slice(i, i + 8).toLowerCase());
+      }
+      expect(lines).toContain(
+        'FAIL  POST /api/v1/auth/app-portal-access/{app_id}: 200 {url, token} for --svix-app: expected 200, got 500 (other content type) (' +
+          `${Buffer.byteLength(echo)} bytes) (see the function logs: secret or configuration?)`,
+      );
+      // The huge answer: read no further than 1 MiB (plus what the sockets buffer), and said so.
+      expect(lines).toContain(
+        'FAIL  POST /api/v1/auth/dashboard-access/{app_id}: 200 {url, token}, Deprecation: true: answered 200 with more than 1 MiB: stopped reading (every answer checked is a few KB)',
+      );
+      expect(streamed).toBeLessThan(16 * 1024 * 1024);
+      // The PNG: refused from its header, never handed to the decoder.
+      expect(lines).toContain(
+        'FAIL  GET /servers/{serverid}/sessions/qr/login: ?img=png: a PNG that decodes to the same bytes: a PNG of 5000 × 5000 pixels, larger than 1200 × 1200 for a QR code asked at 300: not decoded',
+      );
+      expect(decode).not.toHaveBeenCalled();
+    } finally {
+      decode.mockRestore();
+      hostile.closeAllConnections();
+      await new Promise((resolve) => hostile.close(resolve));
+    }
+  }, 60_000);
 
   it('says clearly, without a stack, when the URL is wrong: refused, not authgate, TLS, DNS, not a URL', async () => {
     const closed = createServer();
@@ -189,7 +293,7 @@ describe('npm run smoke against the local stack', () => {
       [`http://127.0.0.1:${port}`, `FAIL  stage: connection to 127.0.0.1:${port} refused: nothing listens there; check the stage URL`],
       [
         htmlUrl,
-        'FAIL  stage answers as authgate: POST /api/v1/auth/app/{app_id}/expire-all without a token answered 200 text/html <!doctype html><h1>Welcome</h1>, where an authgate stage answers 401 {"message":"Unauthorized"}: is --url the stage URL `serverless deploy` printed (with the stage path, if any)?',
+        'FAIL  stage answers as authgate: POST /api/v1/auth/app/{app_id}/expire-all without a token answered 200 text/html (31 bytes), where an authgate stage answers 401 {"message":"Unauthorized"}: is --url the stage URL `serverless deploy` printed (with the stage path, if any)?',
       ],
       [
         `https://127.0.0.1:${apiPort}`,

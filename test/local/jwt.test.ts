@@ -1,12 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { authorize, loadOrCreateDevKey, mintToken } from '#local/jwt';
+import { tempDir } from '../support/temp-dir.ts';
 
 /** The local stand-in for API Gateway's JWT authorizer, including its verified-token cache. */
 const route = { name: 'gatewayJwt', scopes: ['svix/app-portal-access'] };
-const newKey = () => loadOrCreateDevKey(mkdtempSync(join(tmpdir(), 'authgate-jwt-')));
+const newKey = () => loadOrCreateDevKey(tempDir('jwt'));
 
 afterEach(() => {
   vi.useRealTimers();

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '#local/routes';
 
 /**
@@ -19,9 +20,43 @@ beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'authgate-cleanup-test-'));
 });
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    // `npm start` runs in a group of its own: whatever of it is left goes too.
+    if (child.spawnargs[0] === 'npm' && child.pid && groupAlive(child.pid)) process.kill(-child.pid, 'SIGKILL');
+  }
 });
+
+/** Whether any process of this process group is still running. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether something accepts connections on this URL's port. */
+const listening = (url: string) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((r) => setTimeout(r, 100))) if (condition()) return true;
+  return condition();
+}
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+// Each test judges its own run: what an earlier (failed) one left does not count against it.
+beforeEach(() => {
+  for (const name of leftovers()) rmSync(join(tmp, name), { recursive: true, force: true });
+});
 
 interface Run {
   child: ChildProcess;
@@ -31,11 +66,16 @@ interface Run {
   exited: Promise<number | null>;
 }
 
-function run(script: string, args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+const ENV = { PORT: '0', SANDBOX_PORT: '0', SVIX_API_URL: '', NEXTAUTH_API_URL: '', SECRETS_FILE: '' };
+
+/** `script` run by Node with tsx, or (`npm`) the given npm command, in a process group of its own. */
+function run(script: string, args: string[], env: Record<string, string> = {}, { npm = false } = {}): Run {
+  const [command, argv] = npm ? ['npm', [script, ...args]] : [process.execPath, ['--import', 'tsx', script, ...args]];
+  const child = spawn(command as string, argv as string[], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, TMPDIR: tmp, PORT: '0', SANDBOX_PORT: '0', SVIX_API_URL: '', NEXTAUTH_API_URL: '', SECRETS_FILE: '', ...env },
+    env: { ...process.env, ...ENV, TMPDIR: tmp, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: npm,
   });
   children.push(child);
   let out = '';
@@ -69,9 +109,42 @@ describe('temporary secrets files', () => {
     await start.printed('Ctrl-C stops both.');
     expect(secretsFiles()).toHaveLength(1);
     start.child.kill('SIGINT');
-    expect(await start.exited).toBe(0);
+    expect(await start.exited).toBe(130);
     expect(leftovers()).toEqual([]);
   }, 30_000);
+
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)(
+    'npm start: %s closes both servers, removes the secrets file, exits %i',
+    async (signal, code) => {
+      const start = run('local/start.ts', []);
+      await start.printed('Ctrl-C stops both.');
+      const urls = [...start.output().matchAll(/^(?:authgate local API|sandbox upstream) +(http:\/\/\S+)/gm)].map((m) => m[1] as string);
+      expect(urls).toHaveLength(2);
+      start.child.kill(signal);
+      expect(await start.exited).toBe(code);
+      expect(leftovers()).toEqual([]);
+      for (const url of urls) expect([url, await listening(url)]).toEqual([url, false]);
+    },
+    30_000,
+  );
+
+  it('`kill -HUP` of npm alone (npm forwards no SIGHUP): the whole `npm start` tree exits, nothing listens, no secrets file', async () => {
+    const start = run('start', [], {}, { npm: true });
+    await start.printed('Ctrl-C stops both.');
+    const urls = [...start.output().matchAll(/^(?:authgate local API|sandbox upstream) +(http:\/\/\S+)/gm)].map((m) => m[1] as string);
+    expect(urls).toHaveLength(2);
+    expect(secretsFiles()).toHaveLength(1);
+    const group = start.child.pid as number;
+    process.kill(group, 'SIGHUP');
+    await start.exited;
+    // npm is gone at once; what it started (sh, tsx, the servers) must follow within seconds.
+    expect(await until(() => !groupAlive(group), 10_000), start.output()).toBe(true);
+    for (const url of urls) expect([url, await listening(url)]).toEqual([url, false]);
+    expect(leftovers()).toEqual([]);
+  }, 40_000);
 
   it('npm run job: gone after a normal run', async () => {
     const job = run('local/job.ts', ['expire-all', '{"appId":"app_demo"}']);
@@ -87,6 +160,27 @@ describe('temporary secrets files', () => {
     expect(secretsFiles()).toHaveLength(1);
     job.child.kill('SIGINT');
     expect(await job.exited).toBe(130);
+    expect(leftovers()).toEqual([]);
+  }, 30_000);
+
+  it('`kill -HUP` of npm alone during `npm run job`: the whole tree exits, no secrets file', async () => {
+    const job = run('run', ['job', '--', 'expire-all', '{"appId":"app_demo"}'], { SANDBOX_FAULTS: '{"*":{"hang":true}}' }, { npm: true });
+    await job.printed('upstream ');
+    expect(secretsFiles()).toHaveLength(1);
+    const group = job.child.pid as number;
+    process.kill(group, 'SIGHUP');
+    await job.exited;
+    // Well before the consumer's own timeout would end the hung run anyway.
+    expect(await until(() => !groupAlive(group), 5_000), job.output()).toBe(true);
+    expect(leftovers()).toEqual([]);
+  }, 40_000);
+
+  it('npm run job: gone after SIGHUP (a closed terminal) in the middle of a run, exit 129', async () => {
+    const job = run('local/job.ts', ['expire-all', '{"appId":"app_demo"}'], { SANDBOX_FAULTS: '{"*":{"hang":true}}' });
+    await job.printed('upstream ');
+    expect(secretsFiles()).toHaveLength(1);
+    job.child.kill('SIGHUP');
+    expect(await job.exited).toBe(129);
     expect(leftovers()).toEqual([]);
   }, 30_000);
 });

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type LocalApi, type LocalApiOptions, startLocalApi } from '#local/api';
 import { allScopes, type DevKey, loadOrCreateDevKey, type MintOptions, mintToken, TENANT_CLAIMS } from '#local/jwt';
@@ -5,6 +6,7 @@ import { httpRoutes } from '#local/routes';
 import { startGatewaySandbox } from '#local/sandbox/for-gateway';
 import { DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
 import type { Sandbox } from '#local/sandbox/server';
+import { removeAfterTests } from './temp-dir.ts';
 
 /** The whole local system over real HTTP, as `npm start` runs it, on ephemeral ports. */
 export interface LocalStack {
@@ -32,7 +34,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     keys: { svix: 'sk_canary_stack_svix_key', nextauth: 'canary-stack-nextauth-key' },
     serverId: DEFAULT_SANDBOX_SERVER_ID,
   });
+  // This run's secrets file and JWT key: removed by close(), or after the file's tests at the latest.
   const dir = dirname(secretsFile);
+  removeAfterTests(dir);
   Object.assign(process.env, {
     SVIX_TENANT_CLAIM: TENANT_CLAIMS.svix,
     NEXTAUTH_TENANT_CLAIM: TENANT_CLAIMS.nextauth,
@@ -56,6 +60,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     token,
     close: async () => {
       await Promise.all([api.close(), sandbox.close()]);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
