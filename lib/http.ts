@@ -11,7 +11,7 @@ import { log } from './log.ts';
 import { requestRecorder, takeMetrics } from './metrics.ts';
 import { scrubSecrets } from './redaction.ts';
 import { normaliseServerId } from './schemas/server-id.ts';
-import { assertTenant } from './tenancy.ts';
+import { assertTenant, TenantRefusal } from './tenancy.ts';
 
 /**
  * The shared middy stack of every HTTP handler (API Gateway HTTP API, payload 2.0):
@@ -116,7 +116,16 @@ const callerGuard = (options: HttpOptions): MiddlewareObj<HttpEvent, HttpResult,
 
 /** Runs before the body is even parsed: a caller acting on another tenant learns nothing more. */
 const tenantGuard = (tenant: NonNullable<HttpOptions['tenant']>): MiddlewareObj<HttpEvent> => ({
-  before: ({ event }) => assertTenant(event.requestContext, tenant.kind, event.pathParameters?.[tenant.pathParameter]),
+  before: ({ event, context }) => {
+    try {
+      assertTenant(event.requestContext, tenant.kind, event.pathParameters?.[tenant.pathParameter]);
+    } catch (error) {
+      // The wire says only 403; the trail says why (which claim, missing or not listing the id).
+      const record = auditOf(context);
+      if (record && error instanceof TenantRefusal) record.reason = error.reason;
+      throw error;
+    }
+  },
 });
 
 const ignoreBody = (): MiddlewareObj<HttpEvent> => ({

@@ -35,14 +35,26 @@ export function parseClaimList(value: unknown): string[] {
     .filter(Boolean);
 }
 
-function forbidden(kind: Family): ApiError {
-  // Svix's own 403 body; nextAuth documents none, so ours.
-  return kind === 'svix'
-    ? new ApiError(403, 'insufficient access', 'Insufficient access for the given operation.')
-    : new ApiError(403, 'forbidden', 'This caller may not act on this server.');
+/**
+ * The 403 of tenant binding: Svix's own body (nextAuth documents none, so ours), which says nothing
+ * of tenants, and `reason`, which says why for the audit record and the local log line only.
+ */
+export class TenantRefusal extends ApiError {
+  constructor(
+    kind: Family,
+    readonly reason: string,
+  ) {
+    super(403, ...REFUSAL_BODY[kind]);
+    this.name = 'TenantRefusal';
+  }
 }
 
-/** Throws 403 unless tenant binding is off or the caller's token lists `id`. */
+const REFUSAL_BODY: Record<Family, [code: string, detail: string]> = {
+  svix: ['insufficient access', 'Insufficient access for the given operation.'],
+  nextauth: ['forbidden', 'This caller may not act on this server.'],
+};
+
+/** Throws `TenantRefusal` (403) unless tenant binding is off or the caller's token lists `id`. */
 export function assertTenant(requestContext: unknown, kind: Family, id: string | undefined): void {
   const claim = setting(CLAIM_VARIABLE[kind]);
   if (!claim) return;
@@ -51,5 +63,7 @@ export function assertTenant(requestContext: unknown, kind: Family, id: string |
   const allowed = parseClaimList(claims?.[claim]).map(same);
   // No wildcard: a `*` in a claim is an id like any other, so an identity provider's mapping
   // mistake cannot grant every tenant (the local API's development token expands its own `*`).
-  if (id === undefined || !allowed.includes(same(id))) throw forbidden(kind);
+  const what = kind === 'svix' ? 'app' : 'server';
+  if (claims?.[claim] === undefined) throw new TenantRefusal(kind, `tenant binding: the token has no claim ${claim}`);
+  if (id === undefined || !allowed.includes(same(id))) throw new TenantRefusal(kind, `tenant binding: claim ${claim} does not list this ${what}`);
 }

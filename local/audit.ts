@@ -22,6 +22,7 @@ export interface AuditRecord {
   attempts?: number;
   durationMs?: number;
   outcome?: string;
+  reason?: string;
   [field: string]: unknown;
 }
 
@@ -88,6 +89,8 @@ export function resultOf(record: AuditRecord): string {
   if (record.status !== undefined && record.outcome) extra.push(record.outcome);
   if (record.upstreamStatus !== undefined && record.upstreamStatus !== record.status) extra.push(`upstream ${record.upstreamStatus}`);
   if (record.attempts !== undefined && record.attempts > 1) extra.push(`${record.attempts} attempts`);
+  // A refusal's why (tenant binding names its claim), which the wire does not say.
+  if (record.status !== undefined && record.status >= 400 && record.status < 500 && typeof record.reason === 'string') extra.push(record.reason);
   return extra.length ? `${head} (${extra.join(', ')})` : head;
 }
 

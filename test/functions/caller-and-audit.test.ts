@@ -165,3 +165,24 @@ describe('the audit trail', () => {
     expect(logLines.join('\n')).not.toContain(token);
   });
 });
+
+describe('a tenant-binding refusal', () => {
+  it('answers Svix’s bare 403 but says why in the audit record: the claim is missing, or does not list the app', async () => {
+    process.env.SVIX_TENANT_CLAIM = 'svix_app_ids';
+    try {
+      const none = await portal(jwt({ sub: 'billing' }));
+      const other = await portal(jwt({ sub: 'billing', svix_app_ids: '[app_2]' }));
+      for (const res of [none, other]) {
+        expect(res.statusCode).toBe(403);
+        expect(res.body).not.toContain('svix_app_ids');
+      }
+      expect(audits().map((r) => r.reason)).toEqual([
+        'tenant binding: the token has no claim svix_app_ids',
+        'tenant binding: claim svix_app_ids does not list this app',
+      ]);
+      expect(upstream.requests).toHaveLength(0);
+    } finally {
+      delete process.env.SVIX_TENANT_CLAIM;
+    }
+  });
+});

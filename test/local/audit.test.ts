@@ -44,6 +44,12 @@ describe('audit records, locally', () => {
     expect(feed.records()).toHaveLength(2);
   });
 
+  it('prints why a request was refused, which the wire does not say (tenant binding names its claim)', () => {
+    const reason = 'tenant binding: claim svix_app_ids does not list this app';
+    expect(formatAudit({ ...HTTP_RECORD, status: 403, upstreamStatus: undefined, attempts: 0, reason })).toContain(`→ 403 (${reason})`);
+    expect(formatAudit({ ...HTTP_RECORD, reason: 'unused on success' })).not.toContain('unused');
+  });
+
   it('keeps at most its limit', () => {
     const feed = new AuditFeed(3);
     for (let i = 0; i < 5; i++) feed.observe(JSON.stringify({ msg: 'audit', operation: `op${i}` }));
