@@ -32,7 +32,7 @@ import { writeRecord } from './log.ts';
  * at best (7.9 ms CPU at the median, under load) over an empty handler; this module was 2.7 KB
  * (1.4 KB deflated) and added 0.9 ms (0.3 ms CPU); with its warm-path buffers (below) it is 5.0 KB
  * minified (2.1 KB deflated). Every function pays that on each cold start,
- * against a budget already spent almost entirely on the AWS SDK (README, Performance). Powertools
+ * against the cold-start budget of docs/performance.md. Powertools
  * also writes with its own console, past the log sink that scrubs secrets and that the tests read,
  * and adds a `service` dimension to every metric. EMF is one JSON object; this is what it takes.
  */

@@ -156,7 +156,7 @@ function on(testid, action) {
 
 // ---- nextAuth QR login -------------------------------------------------------------------------
 
-// base64url: a server id's '/' must not reach API Gateway's router, even as %2F (README, nextAuth).
+// base64url: a server id's '/' must not reach API Gateway's router, even as %2F (docs/upstream/nextauth-sessions.md#server-id).
 const serverPath = () => `/servers/${state.config.serverId.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
 
 function newNonce() {

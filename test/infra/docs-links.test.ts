@@ -133,6 +133,13 @@ describe('code comments cite what the repository holds', () => {
     expect(problemOf('README.md', cited as string)).toMatch(/no heading/);
   });
 
+  it('points at README sections with links, not by name ("README, Jobs" cannot be checked)', () => {
+    const byName = /\bREADME[,:]\s+[A-Z][a-z]+/;
+    const offenders = [...files, ...pages].filter((file) => byName.test(readFileSync(join(ROOT, file), 'utf8')));
+    expect(offenders).toEqual([]);
+    expect(byName.test('see the README, Jobs')).toBe(true);
+  });
+
   it('cites nothing outside it: no shared/ tree, no absolute paths, no tracker numbers', () => {
     const outside = /shared\/upstream|\.\.\/shared|\/work\/|\bissue \d+|(?<![\w&-])#\d{2,}\b/;
     const offenders = files.filter((file) => outside.test(readFileSync(join(ROOT, file), 'utf8')));

@@ -31,6 +31,26 @@ function moduleVariables(): string[] {
   });
 }
 
+/** The parameters named in the first column of the table under "## Stage parameters". */
+function documentedParameters(): string[] {
+  const page = readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8');
+  const lines = page.slice(page.indexOf('## Stage parameters')).split('\n');
+  const start = lines.findIndex((line) => line.startsWith('|'));
+  const end = lines.findIndex((line, i) => i > start && !line.startsWith('|'));
+  return lines.slice(start + 2, end).flatMap((row) => [...(row.split('|')[1] ?? '').matchAll(/`(\w+)`/g)].map((m) => m[1] ?? ''));
+}
+
+/** Every stage parameter serverless.yml (and the resource files it includes) reads or defaults. */
+function serverlessParameters(): string[] {
+  const files = ['serverless.yml', ...readdirSync(join(ROOT, 'resources')).map((name) => join('resources', name))];
+  const names = new Set<string>();
+  for (const file of files) {
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    for (const [, name] of text.matchAll(/(?:\$\{param:|resolveVariable\('param:)(\w+)/g)) names.add(name as string);
+  }
+  return [...names];
+}
+
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.ts'))
@@ -43,6 +63,12 @@ describe('configuration', () => {
 
     expect(documented.length).toBeGreaterThan(0);
     expect([...documented].sort()).toEqual(moduleVariables().sort());
+  });
+
+  it('docs/configuration.md lists exactly the stage parameters serverless.yml reads (the one table of them)', () => {
+    const read = serverlessParameters();
+    expect(read).toContain('jwtIssuerUrl');
+    expect([...new Set(documentedParameters())].sort()).toEqual(read.sort());
   });
 
   it('no shipped module but lib/config.ts reads process.env', () => {
