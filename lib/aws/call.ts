@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import aws4 from 'aws4';
+import type { Credentials } from 'aws4';
 import { UpstreamTransportError } from '../errors.ts';
 import { send } from '../upstream/transport.ts';
 import { type AwsService, awsEndpoint, awsRegion, regionalEndpoint } from './endpoint.ts';
@@ -32,8 +32,14 @@ export interface AwsJsonCall {
   limits: AwsCallLimits;
 }
 
+/**
+ * aws4 is CommonJS, which esbuild cannot tree-shake: imported statically, it would be loaded by every
+ * function that bundles lib/secrets.ts, Svix logout too, which never signs. Imported where it is used.
+ */
+const aws4 = () => import('aws4').then((module) => module.default);
+
 /** Lambda's credentials: its execution role's, as environment variables. */
-function credentials(): aws4.Credentials {
+function credentials(): Credentials {
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = process.env;
   if (!accessKeyId || !secretAccessKey)
     throw new CredentialsProviderError('Could not load credentials from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)');
@@ -46,16 +52,16 @@ function credentials(): aws4.Credentials {
  * but the last, as the SDK signs them. Exported for the signer's proof (test/lib/aws/call.test.ts).
  *
  * @example
- * const headers = signedHeaders(new URL('https://sqs.eu-west-1.amazonaws.com/'), 'sqs', 'eu-west-1', call, body);
+ * const headers = await signedHeaders(new URL('https://sqs.eu-west-1.amazonaws.com/'), 'sqs', 'eu-west-1', call, body);
  */
-export function signedHeaders(
+export async function signedHeaders(
   url: URL,
   service: string,
   region: string,
   call: Pick<AwsJsonCall, 'jsonVersion' | 'target'>,
   body: Buffer,
-): Record<string, string> {
-  const signed = aws4.sign(
+): Promise<Record<string, string>> {
+  const signed = (await aws4()).sign(
     {
       host: url.host,
       path: `${url.pathname}${url.search}`,
@@ -108,7 +114,7 @@ export async function awsJsonCall<T>(call: AwsJsonCall): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       // Signed again on every attempt, as the SDK does: X-Amz-Date moves on.
-      const headers = signedHeaders(url, call.service.name, region, call, body);
+      const headers = await signedHeaders(url, call.service.name, region, call, body);
       const reply = await send({ method: 'POST', url, headers, body, timeoutMs: call.limits.timeoutMs });
       if (reply.status >= 300) throw awsErrorOf(reply.status, reply.headers, reply.body);
       recordSuccess(retryCost);

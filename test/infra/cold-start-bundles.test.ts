@@ -39,7 +39,7 @@ describe('deployed bundles: work started at init', () => {
     const js = code('svixLogout');
     expect(js).toContain('early upstream connection');
     expect(js).not.toContain(PREFETCH);
-    expect(js).not.toMatch(/GetSecretValue|SecretsManager|@aws-sdk|smithy/i);
+    expect(js).not.toMatch(/GetSecretValue|SecretsManager|@aws-sdk|smithy|aws4_request/i);
     expect(js.length).toBeLessThan(64 * 1024);
   });
 

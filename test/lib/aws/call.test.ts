@@ -67,7 +67,7 @@ describe('SigV4 signing (aws4) against the AWS SDK signer', () => {
   it.each(cases)('$label: same canonical request, same Authorization', async ({ url, service, region, call, body, token }) => {
     if (!token) delete process.env.AWS_SESSION_TOKEN;
     const bytes = Buffer.from(JSON.stringify(body));
-    const headers = signedHeaders(new URL(url), service, region, call, bytes);
+    const headers = await signedHeaders(new URL(url), service, region, call, bytes);
     expect(headers['x-amz-date']).toBe('20260309T235958Z');
     expect(headers['x-amz-security-token']).toBe(token ? FAKE_AWS_CREDENTIALS.AWS_SESSION_TOKEN : undefined);
 
@@ -103,7 +103,7 @@ describe('SigV4 signing (aws4) against the AWS SDK signer', () => {
 
   it('the fakes refuse what the SDK signer does not reproduce: another key, an altered body, an altered header', async () => {
     const bytes = Buffer.from(JSON.stringify({ SecretId: 'prod/svix' }));
-    const headers = signedHeaders(new URL('https://secretsmanager.eu-west-1.amazonaws.com/'), 'secretsmanager', 'eu-west-1', SM, bytes);
+    const headers = await signedHeaders(new URL('https://secretsmanager.eu-west-1.amazonaws.com/'), 'secretsmanager', 'eu-west-1', SM, bytes);
     const request = { method: 'POST', path: '/', headers, body: bytes };
     const key = (secretAccessKey: string) => () => ({ secretAccessKey });
     expect(await checkSignature(request, key(FAKE_AWS_CREDENTIALS.AWS_SECRET_ACCESS_KEY))).toMatchObject({
