@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Credentials } from 'aws4';
+import { optionalEnv } from '../config.ts';
 import { UpstreamTransportError } from '../errors.ts';
 import { send } from '../upstream/transport.ts';
 import { type AwsService, awsEndpoint, awsRegion, regionalEndpoint } from './endpoint.ts';
@@ -40,7 +41,9 @@ const aws4 = () => import('aws4').then((module) => module.default);
 
 /** Lambda's credentials: its execution role's, as environment variables. */
 function credentials(): Credentials {
-  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = process.env;
+  // Lambda's own variables, read per call rather than memoised by `setting`: nothing next to a
+  // network call, and the tests and fakes switch keys and endpoints between cases.
+  const [accessKeyId, secretAccessKey, sessionToken] = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'].map(optionalEnv);
   if (!accessKeyId || !secretAccessKey)
     throw new CredentialsProviderError('Could not load credentials from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)');
   return sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey };

@@ -1,3 +1,4 @@
+import { optionalEnv } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 
 /** The two AWS services the functions call, as the SDK names them. */
@@ -8,7 +9,8 @@ export interface AwsService {
   envId: 'SECRETS_MANAGER' | 'SQS';
 }
 
-const truthy = (value: string | undefined) => value?.toLowerCase() === 'true';
+/** Lambda's and the SDK's own variables, read per call as lib/aws/call.ts says why. */
+const truthy = (name: string) => optionalEnv(name)?.toLowerCase() === 'true';
 
 /**
  * The region every call signs for: AWS_REGION, which Lambda always sets.
@@ -17,7 +19,7 @@ const truthy = (value: string | undefined) => value?.toLowerCase() === 'true';
  * awsRegion(); // 'eu-west-1'
  */
 export function awsRegion(): string {
-  const region = process.env.AWS_REGION;
+  const region = optionalEnv('AWS_REGION');
   if (!region) throw new ConfigError('AWS_REGION', 'is not set');
   return region;
 }
@@ -36,13 +38,12 @@ export function awsRegion(): string {
  * awsEndpoint({ name: 'secretsmanager', envId: 'SECRETS_MANAGER' }); // URL https://secretsmanager.eu-west-1.amazonaws.com/
  */
 export function awsEndpoint(service: AwsService): URL | undefined {
-  const env = process.env;
-  if (!truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS)) {
-    const configured = env[`AWS_ENDPOINT_URL_${service.envId}`] || env.AWS_ENDPOINT_URL;
+  if (!truthy('AWS_IGNORE_CONFIGURED_ENDPOINT_URLS')) {
+    const configured = optionalEnv(`AWS_ENDPOINT_URL_${service.envId}`) ?? optionalEnv('AWS_ENDPOINT_URL');
     if (configured) return new URL(configured);
   }
   for (const variable of ['AWS_USE_FIPS_ENDPOINT', 'AWS_USE_DUALSTACK_ENDPOINT']) {
-    if (truthy(env[variable])) throw new ConfigError(variable, 'is not supported by authgate; set AWS_ENDPOINT_URL_<SERVICE> to that endpoint instead');
+    if (truthy(variable)) throw new ConfigError(variable, 'is not supported by authgate; set AWS_ENDPOINT_URL_<SERVICE> to that endpoint instead');
   }
   return undefined;
 }
