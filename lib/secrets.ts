@@ -1,4 +1,5 @@
-import { GetSecretValueCommand, SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import type { AwsCallLimits } from './aws/call.ts';
+import { getSecretValue } from './aws/secrets-manager.ts';
 import { SECRETS_MAX_AGE_SECONDS, SECRETS_STALE_IF_ERROR_SECONDS, setting } from './config.ts';
 import { ConfigError, SecretUnavailableError } from './errors.ts';
 import { log } from './log.ts';
@@ -49,22 +50,11 @@ const settings = () => ({
 
 /**
  * Bounded so that a hung Secrets Manager gives a 503 well inside the Lambda's time (and inside a
- * job's margins), not a timeout: at worst two attempts of 1.2 s. @smithy/node-http-handler 4.x only
- * warns on `requestTimeout` unless `throwOnRequestTimeout` is set.
+ * job's margins), not a timeout: at worst two attempts of 1.2 s each, connection included.
  */
-export const SECRETS_CLIENT_CONFIG = {
-  maxAttempts: 2,
-  requestHandler: { connectionTimeout: 500, requestTimeout: 1_200, throwOnRequestTimeout: true },
-} satisfies SecretsManagerClientConfig;
+export const SECRETS_CALL_LIMITS = { maxAttempts: 2, timeoutMs: 1_200 } satisfies AwsCallLimits;
 
-let client: SecretsManagerClient | undefined;
-
-async function fetchFromAws(secretId: string): Promise<string> {
-  client ??= new SecretsManagerClient(SECRETS_CLIENT_CONFIG);
-  const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
-  if (out.SecretString === undefined) throw new Error('secret has no string value');
-  return out.SecretString;
-}
+const fetchFromAws = (secretId: string): Promise<string> => getSecretValue(secretId, SECRETS_CALL_LIMITS);
 
 /** Where secret values come from: a secret id in, its string value out. */
 export type SecretSource = (secretId: string) => Promise<string>;

@@ -9,22 +9,38 @@
  *   5. local API start-up time, and the local API under load next to the sandbox alone
  *   6. the cold request: a fresh process's first answer with Secrets Manager and the upstream
  *      connection each 40 ms away, against its floor (scripts/cold-request.ts)
+ *
+ * BENCH_BASE=<a checkout of another commit, with its node_modules> adds that commit's bundles to
+ * sections 1, 2 and 6 and its handler to section 3, measured interleaved with ours in the same run,
+ * so a change is judged against its base in one sitting (docs/performance.md).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { deflateRawSync } from 'node:zlib';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
 import { send } from '../lib/upstream/transport.ts';
 import { lambdaContext } from '../local/events.ts';
+import { startFakeAws } from '../local/packaged/fake-aws.ts';
 import { PROJECT_ROOT, readServerlessConfig } from '../local/routes.ts';
 import { startSandbox } from '../local/sandbox/server.ts';
 import { coldRequest, portalAccessEvent } from './cold-request.ts';
 
-const BUNDLE_BUDGET_BYTES = 200 * 1024;
+const BUNDLE_BUDGET_BYTES = 40 * 1024;
+const BASE = process.env.BENCH_BASE;
+/** What the base is called in the tables: BENCH_BASE_LABEL, else its commit. */
+function labelOf(dir: string): string {
+  try {
+    return (
+      process.env.BENCH_BASE_LABEL ??
+      execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    );
+  } catch {
+    return 'base';
+  }
+}
+const baseLabel = BASE ? labelOf(BASE) : '';
 const WARM_CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 
@@ -36,7 +52,6 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-// Inside the project, so an @aws-sdk-external bundle resolves node_modules the way Lambda's runtime copy would.
 const workDir = join(PROJECT_ROOT, '.bench');
 mkdirSync(workDir, { recursive: true });
 
@@ -48,16 +63,16 @@ async function bundle(entry: string | { contents: string }, name: string, extern
   return outfile;
 }
 
-/** Same options as serverless.yml's esbuild block. */
-async function bundleFunctions(external: string[]) {
+/** Same options as serverless.yml's esbuild block; `root` another checkout (BENCH_BASE) for its bundles. */
+async function bundleFunctions(root = PROJECT_ROOT) {
   const config = readServerlessConfig();
   const entries = Object.entries(config.functions).map(([name, fn]) => ({
     name,
-    entry: join(PROJECT_ROOT, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.ts`),
+    entry: join(root, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.ts`),
   }));
   const result: Array<{ name: string; file: string; raw: number; zipped: number }> = [];
   for (const { name, entry } of entries) {
-    const file = await bundle(entry, `${name}${external.length ? '-ext' : ''}`, external);
+    const file = await bundle(entry, `${name}${root === PROJECT_ROOT ? '' : '-base'}`);
     const bytes = readFileSync(file);
     result.push({ name, file, raw: bytes.length, zipped: deflateRawSync(bytes, { level: 9 }).length });
   }
@@ -85,12 +100,17 @@ const LAMBDA_ENV = {
   METRICS_NAMESPACE: 'authgate/bench',
 };
 
-/** Time for a fresh Node process to load the bundle and build its handler (median of runs). */
-function coldStart(file: string): number {
+/** Time for a fresh Node process to load the bundle and build its handler, one sample. */
+function coldSample(file: string): number {
   const probe = `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t));process.exit(0)`;
-  const times: number[] = [];
-  for (let i = 0; i < COLD_RUNS; i++) times.push(Number(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8', env: LAMBDA_ENV })));
-  return percentile(times, 50);
+  return Number(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8', env: LAMBDA_ENV }));
+}
+
+/** Medians of COLD_RUNS samples of each file, taken round-robin so a busy machine weighs on all alike. */
+function coldStarts(files: string[]): number[] {
+  const samples = files.map(() => [] as number[]);
+  for (let i = 0; i < COLD_RUNS; i++) for (const [f, file] of files.entries()) samples[f]?.push(coldSample(file));
+  return samples.map((s) => percentile(s, 50));
 }
 
 async function section1and2() {
@@ -101,48 +121,34 @@ async function section1and2() {
     env: { ...process.env, CI: 'true', SLS_TELEMETRY_DISABLED: '1' },
     stdio: 'ignore',
   });
-  const bundled = await bundleFunctions([]);
-  const external = await bundleFunctions(['@aws-sdk/*']);
-  out('function                          zip (deployed)  unzipped   zip if @aws-sdk external (deflate estimate)  budget');
+  const bundled = await bundleFunctions();
+  const base = BASE ? await bundleFunctions(BASE) : [];
+  out(`function                          zip (deployed)  unzipped   budget${BASE ? `   ${baseLabel}: unzipped, deflated` : ''}`);
   for (const [i, b] of bundled.entries()) {
     const zip = statSync(join(packageDir, `${b.name}.zip`)).size;
-    const e = external[i];
-    out(`${b.name.padEnd(34)}${kb(zip).padEnd(16)}${kb(b.raw).padEnd(11)}${kb(e?.zipped ?? 0).padEnd(45)}${zip <= BUNDLE_BUDGET_BYTES ? 'ok' : 'OVER'}`);
+    const old = base[i];
+    out(
+      `${b.name.padEnd(34)}${kb(zip).padEnd(16)}${kb(b.raw).padEnd(11)}${(zip <= BUNDLE_BUDGET_BYTES ? 'ok' : 'OVER').padEnd(9)}${old ? `${kb(old.raw)}, ${kb(old.zipped)}` : ''}`,
+    );
   }
 
   out();
-  out(`## 2. Cold start: require() + init in a fresh Node ${process.version} process, median of ${COLD_RUNS}`);
+  out(`## 2. Cold start: require() + init in a fresh Node ${process.version} process, median of ${COLD_RUNS}, interleaved`);
   const emptyEntry = { contents: 'export const handler = async () => ({ statusCode: 200 });' };
-  const smEntry = {
-    contents:
-      "import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';\nconst c = new SecretsManagerClient({ region: 'eu-west-1' });\nexport const handler = async () => c.config.region;",
-  };
-  const emptyFloor = coldStart(await bundle(emptyEntry, 'floor-empty'));
-  const smFloor = coldStart(await bundle(smEntry, 'floor-sm'));
-  const smFloorExternal = safeCold(await bundle(smEntry, 'floor-sm-ext', ['@aws-sdk/*']));
-  out(`floors: empty handler ${ms(emptyFloor)}; Secrets Manager client only ${ms(smFloor)} bundled, ${ms(smFloorExternal)} external`);
-  out('function                          bundled     ×empty   ×SM floor   @aws-sdk external   external/bundled');
-  let sumBundled = 0;
-  let sumExternal = 0;
+  const files = [await bundle(emptyEntry, 'floor-empty'), ...bundled.map((b) => b.file), ...base.map((b) => b.file)];
+  const times = coldStarts(files);
+  const emptyFloor = times[0] ?? Number.NaN;
+  const logoutAt = bundled.findIndex((b) => b.name === 'svixLogout');
+  // Svix logout holds no key and calls no AWS API: our own stack's floor (docs/performance.md).
+  const logoutFloor = times[1 + logoutAt] ?? Number.NaN;
+  out(`floors: empty handler ${ms(emptyFloor)}; svixLogout (our stack, no AWS call) ${ms(logoutFloor)}`);
+  out(`function                          cold init   ×empty   ×logout (≤ 1.5)${BASE ? `   ${baseLabel}      new/${baseLabel}` : ''}`);
   for (const [i, b] of bundled.entries()) {
-    const t = coldStart(b.file);
-    // The external variant resolves @aws-sdk from node_modules file by file, as Lambda's runtime copy does.
-    const ext = external[i];
-    const te = ext ? safeCold(ext.file) : Number.NaN;
-    sumBundled += t;
-    sumExternal += te;
+    const t = times[1 + i] ?? Number.NaN;
+    const old = BASE ? times[1 + bundled.length + i] : undefined;
     out(
-      `${b.name.padEnd(34)}${ms(t).padEnd(12)}${(t / emptyFloor).toFixed(1).padEnd(9)}${(t / smFloor).toFixed(2).padEnd(12)}${(Number.isNaN(te) ? 'n/a' : ms(te)).padEnd(20)}${(te / t).toFixed(2)}`,
+      `${b.name.padEnd(34)}${ms(t).padEnd(12)}${(t / emptyFloor).toFixed(1).padEnd(9)}${(t / logoutFloor).toFixed(2).padEnd(18)}${old === undefined ? '' : `${ms(old).padEnd(13)}${(t / old).toFixed(2)}`}`,
     );
-  }
-  out(`all functions: bundled ${ms(sumBundled)}, external ${ms(sumExternal)} (external/bundled ${(sumExternal / sumBundled).toFixed(2)})`);
-}
-
-function safeCold(file: string): number {
-  try {
-    return coldStart(file);
-  } catch {
-    return Number.NaN;
   }
 }
 
@@ -151,26 +157,49 @@ async function section3and4() {
   out(`## 3. Warm overhead: app-portal-access, ${WARM_CALLS} calls each, loopback sandbox`);
   const key = 'sk_bench_key';
   const sandbox = await startSandbox({ svixKey: key, nextauth: { apiKey: 'bench', serverId: 'YmVuY2g=' } });
-  const sm = mockClient(SecretsManagerClient);
-  sm.on(GetSecretValueCommand).resolves({ SecretString: key });
+  // Secrets Manager over HTTP, signatures checked, as in the packaged run (local/packaged/fake-aws.ts).
+  const credentials = { accessKeyId: 'AKIDBENCHEXAMPLE', secretAccessKey: 'bench-secret-access-key' };
+  const aws = await startFakeAws({
+    secrets: { 'bench/svix': key },
+    principals: new Map([[credentials.accessKeyId, { arn: 'arn:aws:sts::123456789012:assumed-role/bench/bench', allows: () => true, key: credentials }]]),
+  });
   Object.assign(process.env, {
     SVIX_API_URL: sandbox.url,
     SVIX_SECRET_ID: 'bench/svix',
     AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.url,
     LOG_LEVEL: 'error',
     // Metrics on, as in Lambda, so their cost is in the figure; their records go nowhere.
     METRICS_NAMESPACE: 'authgate/bench',
   });
   (await import('../lib/log.ts')).setLogSink(() => undefined);
   const { handler } = await import('../functions/svix-app-portal-access.ts');
+  // The base's own handler, its own lib and SDK, in the same process and loop (BENCH_BASE).
+  let baseHandler: typeof handler | undefined;
+  if (BASE) {
+    (await import(join(BASE, 'lib', 'log.ts'))).setLogSink(() => undefined);
+    baseHandler = (await import(join(BASE, 'functions', 'svix-app-portal-access.ts'))).handler;
+  }
 
-  // Interleaved, one direct call then one through the handler, so JIT warm-up, GC and the
-  // sandbox's growing token table weigh on both series alike.
+  // Interleaved, one direct call then one through each handler, so JIT warm-up, GC and the
+  // sandbox's growing token table weigh on every series alike.
   const direct: number[] = [];
   const viaHandler: number[] = [];
+  const viaBase: number[] = [];
   const url = new URL('/api/v1/auth/app-portal-access/app_demo', sandbox.url);
+  const through = async (h: typeof handler, into: number[], i: number) => {
+    const event = portalAccessEvent();
+    // The context is the Lambda runtime's, made before the handler runs: not part of what it adds.
+    const context = lambdaContext();
+    const t = performance.now();
+    const res = (await h(event, context)) as { statusCode: number };
+    if (res.statusCode !== 200) throw new Error(`handler call failed: ${res.statusCode}`);
+    if (i >= 100) into.push(performance.now() - t);
+  };
   for (let i = 0; i < WARM_CALLS + 100; i++) {
-    let t = performance.now();
+    const t = performance.now();
     const reply = await send({
       method: 'POST',
       url,
@@ -180,23 +209,26 @@ async function section3and4() {
     });
     if (reply.status !== 200) throw new Error(`direct call failed: ${reply.status}`);
     if (i >= 100) direct.push(performance.now() - t);
-    const event = portalAccessEvent();
-    // The context is the Lambda runtime's, made before the handler runs: not part of what it adds.
-    const context = lambdaContext();
-    t = performance.now();
-    const res = (await handler(event, context)) as { statusCode: number };
-    if (res.statusCode !== 200) throw new Error(`handler call failed: ${res.statusCode}`);
-    if (i >= 100) viaHandler.push(performance.now() - t);
+    await through(handler, viaHandler, i);
+    if (baseHandler) await through(baseHandler, viaBase, i);
   }
   const [d50, d99, h50, h99] = [percentile(direct, 50), percentile(direct, 99), percentile(viaHandler, 50), percentile(viaHandler, 99)];
   out(`direct to sandbox (floor)   median ${ms(d50)}   p99 ${ms(d99)}`);
   out(`through the handler         median ${ms(h50)}   p99 ${ms(h99)}`);
   out(`handler adds                median ${ms(h50 - d50)}   ratio ${(h50 / d50).toFixed(2)}`);
+  if (baseHandler) {
+    const [b50, b99] = [percentile(viaBase, 50), percentile(viaBase, 99)];
+    out(
+      `${baseLabel} handler           median ${ms(b50)}   p99 ${ms(b99)}   adds ${ms(b50 - d50)}; overhead new/${baseLabel} ${((h50 - d50) / (b50 - d50)).toFixed(2)}`,
+    );
+  }
   out();
   out('## 4. Secrets Manager calls');
-  const calls = sm.commandCalls(GetSecretValueCommand).length;
-  out(`${calls} GetSecretValue call(s) for ${WARM_CALLS + 100} warm invocations (floor: 1; refetch every SECRETS_MAX_AGE_SECONDS)`);
-  sm.restore();
+  const calls = aws.secretReads.length;
+  out(
+    `${calls} GetSecretValue call(s) for ${(WARM_CALLS + 100) * (baseHandler ? 2 : 1)} warm invocations${baseHandler ? ' of both handlers' : ''} (floor: 1 per handler; refetch every SECRETS_MAX_AGE_SECONDS)`,
+  );
+  await aws.close();
   await sandbox.close();
 }
 
@@ -294,5 +326,11 @@ if (wanted(6)) {
   out();
   out(`## 6. Cold request: app-portal-access on a fresh container, median of ${COLD_RUNS} fresh processes`);
   const file = await bundle(join(PROJECT_ROOT, 'functions', 'svix-app-portal-access.ts'), 'cold-request');
-  await coldRequest({ bundles: [{ label: 'svixAppPortalAccess', file }], runs: COLD_RUNS, secretLatencyMs: 40, connectionLatencyMs: 40, out });
+  const bundles = [{ label: 'svixAppPortalAccess', file }];
+  if (BASE)
+    bundles.push({
+      label: `svixAppPortalAccess at ${baseLabel}`,
+      file: await bundle(join(BASE, 'functions', 'svix-app-portal-access.ts'), 'cold-request-base'),
+    });
+  await coldRequest({ bundles, runs: COLD_RUNS, secretLatencyMs: 40, connectionLatencyMs: 40, out });
 }

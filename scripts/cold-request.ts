@@ -4,7 +4,7 @@
  * bundle and answers one request at once, with Secrets Manager and the upstream's connection set
  * up each `latencyMs` away:
  *
- * - a fake Secrets Manager endpoint (the real SDK client, pointed at it with
+ * - a fake Secrets Manager endpoint (the function's own signed call, pointed at it with
  *   AWS_ENDPOINT_URL_SECRETS_MANAGER) that answers GetSecretValue after `latencyMs`;
  * - a TCP proxy in front of the sandbox that holds every new connection for `latencyMs` before it
  *   carries a byte, as a TCP + TLS handshake to a distant upstream would; requests on a connection

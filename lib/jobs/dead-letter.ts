@@ -1,4 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
+import type { SendMessageInput } from '../aws/sqs.ts';
 import type { JobKind } from './schema.ts';
 
 /**
@@ -32,22 +33,14 @@ export class DeadLetterUnavailableError extends Error {
   }
 }
 
-/** The subset of SQS `SendMessage` input we use (structurally `SendMessageCommandInput`). */
-export interface SendMessageInput {
-  QueueUrl: string;
-  MessageBody: string;
-  MessageAttributes: Record<string, { DataType: 'String' | 'Number'; StringValue: string }>;
-}
-
 /** SQS attribute values share the 256 KiB message limit with the body; the reason needs little. */
 const MAX_REASON_CHARS = 1_000;
 
 /**
- * A `DeadLetter` that sends to `queueUrl` through `sendMessage` (the SQS client's SendMessage).
+ * A `DeadLetter` that sends to `queueUrl` through `sendMessage` (SQS SendMessage, lib/aws/sqs.ts).
  *
  * @example
- * const sqs = new SQSClient({});
- * const deadLetter = queueDeadLetter(setting(DLQ_URL), (input) => sqs.send(new SendMessageCommand(input)));
+ * const deadLetter = queueDeadLetter(setting(DLQ_URL), (input) => sendMessage(input, DLQ_CALL_LIMITS));
  */
 export function queueDeadLetter(queueUrl: string, sendMessage: (input: SendMessageInput) => Promise<unknown>): DeadLetter {
   return async (record, note) => {

@@ -1,6 +1,7 @@
-import { SendMessageCommand, SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { AwsCallLimits } from '../aws/call.ts';
+import { sendMessage } from '../aws/sqs.ts';
 import { DLQ_URL, JOB_CONCURRENCY, JOB_EVENT_SOURCES, JOB_RULE_ARN, setting } from '../config.ts';
 import { log } from '../log.ts';
 import { type DeadLetter, queueDeadLetter, redriveOnly } from './dead-letter.ts';
@@ -30,40 +31,18 @@ export interface JobHandlerOptions extends Partial<Omit<RunnerOptions, 'deadLett
 export const JOB_DEFAULTS = { concurrency: 8, startMarginMs: 2_000, finishMarginMs: 2_000 } as const;
 
 /**
- * The DLQ client, bounded: dead-lettering runs in the `finishMarginMs` kept back from the Lambda's
+ * The DLQ call, bounded: dead-lettering runs in the `finishMarginMs` kept back from the Lambda's
  * time, and an SQS endpoint that hangs must fail (the record is then retried and redriven by the
  * policy) rather than run the function into its timeout. At worst two attempts of 0.8 s each.
- * `requestTimeout` of @smithy/node-http-handler 4.x only warns unless `throwOnRequestTimeout` is set.
  */
-export const DLQ_CLIENT_CONFIG = {
-  maxAttempts: 2,
-  requestHandler: { requestTimeout: 800, connectionTimeout: 500, throwOnRequestTimeout: true } satisfies NodeHttpHandlerOptions,
-} satisfies SQSClientConfig;
+export const DLQ_CALL_LIMITS = { maxAttempts: 2, timeoutMs: 800 } satisfies AwsCallLimits;
 
-/**
- * @smithy/node-http-handler's constructor options, picked out of the SDK's `requestHandler` union
- * (which also admits any `Record<string, unknown>`, so a misspelt option would compile unnoticed).
- */
-type NodeHttpHandlerOptions<T = NonNullable<SQSClientConfig['requestHandler']>> = T extends unknown
-  ? string extends keyof T
-    ? never
-    : 'connectionTimeout' extends keyof T
-      ? T
-      : never
-  : never;
-
-let sqs: SQSClient | undefined;
 /** Built once per queue URL (lib/config.ts reads the URL once per container). */
 let deadLetterFor: { url: string | undefined; deadLetter: DeadLetter } | undefined;
 function envDeadLetter(): DeadLetter {
   const url = setting(DLQ_URL);
   if (deadLetterFor && deadLetterFor.url === url) return deadLetterFor.deadLetter;
-  const deadLetter = url
-    ? queueDeadLetter(url, (input) => {
-        sqs ??= new SQSClient(DLQ_CLIENT_CONFIG);
-        return sqs.send(new SendMessageCommand(input));
-      })
-    : redriveOnly;
+  const deadLetter = url ? queueDeadLetter(url, (input) => sendMessage(input, DLQ_CALL_LIMITS)) : redriveOnly;
   deadLetterFor = { url, deadLetter };
   return deadLetter;
 }

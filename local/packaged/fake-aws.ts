@@ -2,14 +2,17 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Allows } from './iam.ts';
+import { checkSignature, type SigningKey } from './sigv4-check.ts';
 
 /**
  * The two AWS APIs the shipped functions call, faked over HTTP for the packaged functions: Secrets
- * Manager `GetSecretValue` (AWS JSON 1.1) and SQS `SendMessage` (AWS JSON 1.0, what
- * @aws-sdk/client-sqs speaks), reached through the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
- * The bundled SDK clients run unmodified: real signing, real serialisation, the SQS client's MD5
- * check of the body. Each function signs with an access key of its own, and a call its execution
- * role does not allow (local/packaged/iam.ts) is refused with AccessDeniedException, as in AWS. Only these two operations; anything else is answered as AWS answers an
+ * Manager `GetSecretValue` (AWS JSON 1.1) and SQS `SendMessage` (AWS JSON 1.0), reached through
+ * the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables. The bundled lib/aws calls run unmodified: real
+ * signing, real serialisation, the MD5 check of the body. Each function signs with an access key of
+ * its own; the signature is recomputed with the AWS SDK's signer (sigv4-check.ts) and a mismatch is
+ * refused with 403 `InvalidSignatureException` (Secrets Manager) or `SignatureDoesNotMatch` (SQS), as
+ * AWS refuses it, so the shipped zips prove they sign correctly. A call its execution role does not
+ * allow (local/packaged/iam.ts) is refused with AccessDeniedException, as in AWS. Only these two operations; anything else is answered as AWS answers an
  * unknown operation, so a new call shows up as a failure instead of passing unnoticed.
  */
 
@@ -34,6 +37,8 @@ export interface Principal {
   /** For AccessDenied messages, as AWS words them: the assumed role's session. */
   arn: string;
   allows: Allows;
+  /** The key the function signs with (and its session token). */
+  key: SigningKey;
 }
 
 export interface FakeAwsOptions {
@@ -65,18 +70,30 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
     res.writeHead(status, { 'content-type': `application/x-amz-json-${protocol}`, 'x-amzn-requestid': randomUUID() });
     res.end(JSON.stringify(body));
   };
-  const fail = (res: ServerResponse, protocol: '1.0' | '1.1', type: string, message: string) => answer(res, protocol, 400, { __type: type, message });
+  const fail = (res: ServerResponse, protocol: '1.0' | '1.1', type: string, message: string, status = 400) => {
+    // SQS's JSON protocol also names the error in its AWS Query form (`x-amzn-query-error`).
+    if (protocol === '1.0') res.setHeader('x-amzn-query-error', `${type.split('#').pop()};Sender`);
+    answer(res, protocol, status, { __type: protocol === '1.0' && !type.includes('#') ? `com.amazonaws.sqs#${type}` : type, message });
+  };
 
   const server = createServer(async (req, res) => {
     const target = String(req.headers['x-amz-target'] ?? '');
     const protocol = target.startsWith('AmazonSQS.') ? '1.0' : '1.1';
     try {
-      const input = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>;
-      // The SDK signs with the credentials Lambda put in the environment; unsigned means it found none.
-      const credential = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/\d{8}\/([^/]+)\//.exec(String(req.headers.authorization ?? ''));
-      const principal = options.principals.get(credential?.[1] ?? '');
-      if (!principal || credential?.[2] !== region) {
+      const body = await readBody(req);
+      const input = JSON.parse(body || '{}') as Record<string, unknown>;
+      // Signed with the credentials Lambda put in the environment; unsigned means none were found.
+      const check = await checkSignature(
+        { method: req.method ?? '', path: req.url ?? '/', headers: req.headers, body },
+        (id) => options.principals.get(id)?.key,
+      );
+      const principal = options.principals.get(check.accessKeyId ?? '');
+      if (!principal || (!check.ok && check.reason === 'bad token') || (check.ok && check.region !== region)) {
         return fail(res, protocol, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+      }
+      if (!check.ok) {
+        const message = 'The request signature we calculated does not match the signature you provided.';
+        return fail(res, protocol, protocol === '1.0' ? 'SignatureDoesNotMatch' : 'InvalidSignatureException', message, 403);
       }
       const denied = (action: string, resource: string) =>
         fail(
@@ -104,8 +121,7 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       }
       if (target === 'AmazonSQS.SendMessage') {
         const queueUrl = String(input.QueueUrl ?? '');
-        if (!queueUrl.startsWith(`${base}/${accountId}/`))
-          return fail(res, protocol, 'com.amazonaws.sqs#QueueDoesNotExist', 'The specified queue does not exist.');
+        if (!queueUrl.startsWith(`${base}/${accountId}/`)) return fail(res, protocol, 'QueueDoesNotExist', 'The specified queue does not exist.');
         const queueArn = `arn:aws:sqs:${region}:${accountId}:${queueUrl.slice(queueUrl.lastIndexOf('/') + 1)}`;
         if (!principal.allows('sqs:SendMessage', queueArn)) return denied('sqs:SendMessage', queueArn);
         const body = String(input.MessageBody ?? '');

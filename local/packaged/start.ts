@@ -65,7 +65,11 @@ export async function startPackagedFunctions(options: PackagedFunctionsOptions):
   const principals = new Map(
     fns.map((fn) => [
       localCredentials(fn).accessKeyId,
-      { arn: `arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/${fn.logicalId}-role/${fn.functionName}`, allows: roleAllows(template, fn.logicalId, arnContext) },
+      {
+        arn: `arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/${fn.logicalId}-role/${fn.functionName}`,
+        allows: roleAllows(template, fn.logicalId, arnContext),
+        key: localCredentials(fn),
+      },
     ]),
   );
   const fakeAws = await startFakeAws({ secrets, principals, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID });

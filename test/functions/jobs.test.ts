@@ -2,9 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it, vi } from 'vitest';
 import { handler as expireAllHandler, job as expireAllJob } from '#functions/job-expire-all';
 import { job as logoutJob } from '#functions/job-logout';
@@ -22,6 +20,7 @@ const parse = (kind: JobKind, record: Parameters<typeof parseMessage>[1]) => par
 
 import { base64urlServerId, createNextAuthSandbox } from '#local/sandbox/nextauth';
 import { createSvixSandbox } from '#local/sandbox/svix';
+import { fakeAws } from '../support/fake-aws.ts';
 import { logLines, parsedLogs } from '../support/logs.ts';
 import { mockSecrets } from '../support/secrets.ts';
 import { useTestUpstream } from '../support/upstream.ts';
@@ -458,14 +457,14 @@ describe('dead-lettering', () => {
   });
 
   it('the deployed handlers send permanent failures and invalid messages to DLQ_URL at once', async () => {
-    const sqs = mockClient(SQSClient);
-    sqs.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
+    const sqs = fakeAws();
+    sqs.on('SendMessage').resolves({ MessageId: 'dlq-1' });
     process.env.DLQ_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/authgate-test-expire-all-dlq';
     upstream.script(svixError(403, 'forbidden'));
     const event = sqsEvent([json({ appId: 'app_demo' }), '{}']);
     const res = await (expireAllHandler as unknown as Handler)(event, lambdaContext());
     expect(failedIds(res)).toEqual([]);
-    const sent = sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+    const sent = sqs.commandCalls('SendMessage').map((c) => c.input);
     expect(sent.map((i) => i.QueueUrl)).toEqual([process.env.DLQ_URL, process.env.DLQ_URL]);
     expect(sent.map((i) => i.MessageBody).sort()).toEqual([json({ appId: 'app_demo' }), '{}'].sort());
     expect(sent.every((i) => (i.MessageAttributes?.['authgate.reason']?.StringValue ?? '').length > 0)).toBe(true);
@@ -473,8 +472,8 @@ describe('dead-lettering', () => {
   });
 
   it('keeps a record for redrive when the DLQ itself cannot be reached', async () => {
-    const sqs = mockClient(SQSClient);
-    sqs.on(SendMessageCommand).rejects(new Error('ServiceUnavailable'));
+    const sqs = fakeAws();
+    sqs.on('SendMessage').rejects('ServiceUnavailable');
     const event = sqsEvent(['{}']);
     const res = await (expireAllHandler as unknown as Handler)(event, lambdaContext());
     expect(failedIds(res)).toEqual(idsOf(event, 0));

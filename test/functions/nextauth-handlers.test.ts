@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { PNG } from 'pngjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -26,7 +25,7 @@ const SID = DEFAULT_SANDBOX_SERVER_ID;
 const ENCODED_SID = encodeURIComponent(SID);
 const secretOf = (apiKey = API_KEY, su?: string) => JSON.stringify(su ? { apiKey, su } : { apiKey });
 const sm = mockSecrets({ [SECRET_ID]: secretOf() });
-const resetSecret = () => sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: secretOf() });
+const resetSecret = () => sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: secretOf() });
 
 const sandbox = createNextAuthSandbox({ apiKey: API_KEY, serverId: SID, limitedApiKey: LIMITED_KEY });
 const upstream = useTestUpstream(
@@ -577,7 +576,7 @@ describe('credentials', () => {
   });
 
   it("sends X-su from the secret, never the caller's", async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: secretOf(API_KEY, 'role-7') });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: secretOf(API_KEY, 'role-7') });
     const res = await run('logout', { headers: { 'x-su': 'root' } });
     expect(res.statusCode).toBe(200);
     expect(upstream.requests[0]?.headers['x-su']).toBe('role-7');
@@ -591,21 +590,21 @@ describe('credentials', () => {
     await run('account', { nonce, accountId: '2' });
     await run('user', { nonce, userId: 'bob' });
     expect(upstream.requests.every((r) => r.headers['x-apikey'] === API_KEY)).toBe(true);
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(1);
   });
 
   it('refetches the secret once on 401 (rotated key) and succeeds with the new one', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID })
+    sm.on('GetSecretValue', { SecretId: SECRET_ID })
       .resolvesOnce({ SecretString: secretOf('rotated-away') })
       .resolves({ SecretString: secretOf() });
     const res = await run('session');
     expect(res.statusCode).toBe(200);
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(2);
     expect(upstream.requests.map((r) => r.headers['x-apikey'])).toEqual(['rotated-away', API_KEY]);
   });
 
   it('repeats a provoke rejected with 401 once with the refetched key: one push', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID })
+    sm.on('GetSecretValue', { SecretId: SECRET_ID })
       .resolvesOnce({ SecretString: secretOf('rotated-away') })
       .resolves({ SecretString: secretOf() });
     const nonce = newNonce();
@@ -616,24 +615,24 @@ describe('credentials', () => {
   });
 
   it('answers 401 when the refetched key is refused too', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: secretOf('wrong-key') });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: secretOf('wrong-key') });
     const res = await run('session');
     expect(res.statusCode).toBe(401);
     expect(res.json).toEqual({ code: 'unauthorized', detail: 'nextAuth answered HTTP 401.' });
     expect(upstream.requests).toHaveLength(1);
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(2);
     expect(logLines.join('\n')).toContain('nextauth rejected the gateway key');
   });
 
   it('answers 403 when the key lacks the permission', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: secretOf(LIMITED_KEY) });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: secretOf(LIMITED_KEY) });
     const res = await run('qr');
     expect(res.statusCode).toBe(403);
     expect(res.json).toEqual({ code: 'forbidden', detail: 'nextAuth answered HTTP 403.' });
   });
 
   it('reads a bare-string secret as the key', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: API_KEY });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: API_KEY });
     expect((await run('session')).statusCode).toBe(200);
   });
 
@@ -642,7 +641,7 @@ describe('credentials', () => {
     ['an apiKey with a newline', JSON.stringify({ apiKey: 'a\nb' })],
     ['an su that is not a string', JSON.stringify({ apiKey: API_KEY, su: 7 })],
   ])('answers 503 for a secret with %s, without calling nextAuth', async (_name, SecretString) => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString });
     const res = await run('session');
     expect(res.statusCode).toBe(503);
     expect(res.json).toEqual({ code: 'service_unavailable', detail: 'The gateway has no usable nextAuth credentials.' });
@@ -650,7 +649,7 @@ describe('credentials', () => {
   });
 
   it('answers 503 naming no secret when Secrets Manager fails and nothing is cached', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).rejects(new Error('AccessDeniedException'));
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).rejects('AccessDeniedException');
     const res = await run('logout');
     expect(res.statusCode).toBe(503);
     expect(res.body).not.toContain(SECRET_ID);
@@ -714,7 +713,7 @@ describe('audit', () => {
 
 describe('logs', () => {
   it('carry the operation and never the key, the role or the nonce', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: secretOf(API_KEY, 'role-secret-9') });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: secretOf(API_KEY, 'role-secret-9') });
     clearSecretCache();
     const nonce = newNonce();
     await run('session', { nonce });

@@ -1,4 +1,3 @@
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, describe, expect, it } from 'vitest';
 import { handler as getSession } from '#functions/nextauth-get-session';
 import { handler as logout } from '#functions/nextauth-logout';
@@ -65,7 +64,7 @@ describe('a nextAuth secret with one key per server', () => {
   it('picks up a server added to the secret without waiting for the cache to expire', async () => {
     expect((await session(DEFAULT_SANDBOX_SERVER_ID)).statusCode).toBe(200);
     // The operator adds a server; this container has the old secret cached.
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({
       SecretString: perServer({ [DEFAULT_SANDBOX_SERVER_ID]: { apiKey: KEY_A }, [UNLISTED]: { apiKey: 'unlisted-canary-key-03' } }),
     });
     await session(UNLISTED);

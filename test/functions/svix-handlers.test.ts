@@ -1,4 +1,3 @@
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handler as appPortalAccess } from '#functions/svix-app-portal-access';
 import { handler as dashboardAccess } from '#functions/svix-dashboard-access';
@@ -316,37 +315,37 @@ describe('secrets', () => {
     sm.resetHistory();
   });
   afterEach(() => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: ORG_KEY });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: ORG_KEY });
   });
 
   it('fetches the Svix key once per container across many invocations', async () => {
     for (let i = 0; i < 5; i++) expect((await portal('app_demo', {})).statusCode).toBe(200);
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(1);
   });
 
   it('refetches the key once when Svix answers 401 (rotated) and succeeds with the new one', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolvesOnce({ SecretString: 'sk_old_rotated_away' }).resolves({ SecretString: ORG_KEY });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolvesOnce({ SecretString: 'sk_old_rotated_away' }).resolves({ SecretString: ORG_KEY });
     const res = await portal('app_demo', {});
     expect(res.statusCode).toBe(200);
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(2);
     expect(upstream.requests.map((r) => r.headers.authorization)).toEqual(['Bearer sk_old_rotated_away', `Bearer ${ORG_KEY}`]);
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: ORG_KEY });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: ORG_KEY });
   });
 
   it('reads a JSON secret {"token": ...} as well as a raw string', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: JSON.stringify({ token: ORG_KEY }) });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: JSON.stringify({ token: ORG_KEY }) });
     expect((await portal('app_demo', {})).statusCode).toBe(200);
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: ORG_KEY });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: ORG_KEY });
   });
 
   it('answers 503 naming no secret when Secrets Manager fails and nothing is cached, and logs which secret', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).rejects(new Error('AccessDeniedException'));
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).rejects('AccessDeniedException');
     const res = await portal('app_demo', {});
     expect(res.statusCode).toBe(503);
     expect(JSON.stringify(res.json)).not.toContain(SECRET_ID);
     expect(upstream.requests).toHaveLength(0);
     expect(logLines.join('\n')).toContain(SECRET_ID);
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: ORG_KEY });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: ORG_KEY });
   });
 });
 
@@ -430,7 +429,7 @@ describe('logout', () => {
     expect(res.statusCode).toBe(204);
     expect(upstream.requests[0]?.headers.authorization).toBe(`Bearer ${token}`);
     expect(upstream.requests[0]?.path).toBe('/api/v1/auth/logout');
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(0);
     const again = await logoutWith(`Bearer ${token}`);
     expect(again.statusCode).toBe(401);
     expect(again.json).toEqual({ code: 'authentication_failed', detail: 'Invalid token' });

@@ -1,4 +1,3 @@
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SecretUnavailableError } from '#lib/errors';
 import { clearSecretCache, getSecret } from '#lib/secrets';
@@ -11,7 +10,7 @@ beforeEach(() => {
   process.env.AWS_REGION = 'eu-west-1';
   clearSecretCache();
   sm.resetHistory();
-  sm.on(GetSecretValueCommand, { SecretId: 'app/key' }).resolves({ SecretString: 'value-1' });
+  sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'value-1' });
   vi.useFakeTimers({ toFake: ['Date'] });
 });
 afterEach(() => {
@@ -23,34 +22,34 @@ describe('getSecret', () => {
     expect(await getSecret('app/key')).toBe('value-1');
     vi.advanceTimersByTime(299_000);
     expect(await getSecret('app/key')).toBe('value-1');
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
-    sm.on(GetSecretValueCommand, { SecretId: 'app/key' }).resolves({ SecretString: 'value-2' });
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(1);
+    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'value-2' });
     vi.advanceTimersByTime(2_000);
     expect(await getSecret('app/key')).toBe('value-2');
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(2);
   });
 
   it('shares one request between concurrent readers', async () => {
     const values = await Promise.all(Array.from({ length: 20 }, () => getSecret('app/key')));
     expect(new Set(values)).toEqual(new Set(['value-1']));
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(1);
   });
 
   it('refetches on demand (after an upstream 401), but at most every 30 s', async () => {
     await getSecret('app/key');
-    sm.on(GetSecretValueCommand, { SecretId: 'app/key' }).resolves({ SecretString: 'rotated' });
+    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'rotated' });
     expect(await getSecret('app/key', { forceRefresh: true })).toBe('rotated');
-    sm.on(GetSecretValueCommand, { SecretId: 'app/key' }).resolves({ SecretString: 'rotated-again' });
+    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'rotated-again' });
     // An upstream that keeps answering 401 does not turn every request into a Secrets Manager call.
     expect(await getSecret('app/key', { forceRefresh: true })).toBe('rotated');
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(2);
     vi.advanceTimersByTime(30_000);
     expect(await getSecret('app/key', { forceRefresh: true })).toBe('rotated-again');
   });
 
   it('keeps serving the cached value for a bounded time when a refresh fails, and logs which secret', async () => {
     await getSecret('app/key');
-    sm.on(GetSecretValueCommand, { SecretId: 'app/key' }).rejects(new Error('ThrottlingException'));
+    sm.on('GetSecretValue', { SecretId: 'app/key' }).rejects('ThrottlingException');
     vi.advanceTimersByTime(301_000);
     expect(await getSecret('app/key')).toBe('value-1');
     expect(logLines.join('\n')).toContain('app/key');
@@ -61,7 +60,7 @@ describe('getSecret', () => {
   });
 
   it('answers 503 with no cached value, without the secret id in the response', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: 'app/key' }).rejects(new Error('AccessDeniedException'));
+    sm.on('GetSecretValue', { SecretId: 'app/key' }).rejects('AccessDeniedException');
     const err = (await getSecret('app/key').catch((e: unknown) => e)) as SecretUnavailableError;
     expect(err.statusCode).toBe(503);
     expect(err.toResponse().body).not.toContain('app/key');

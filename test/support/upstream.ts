@@ -70,13 +70,13 @@ export async function startTestUpstream(upstreams: SandboxUpstream[]): Promise<T
 /**
  * A test upstream for the whole file, with the gateway pointed at it: started before the tests,
  * its recorded requests cleared before each, closed after. `env` gets its URL and returns the
- * variables to set (upstream URLs, secret ids); secrets come from the mocked Secrets Manager.
+ * variables to set (upstream URLs, secret ids); secrets come from the fake Secrets Manager.
  */
 export function useTestUpstream(upstreams: () => SandboxUpstream[], env: (url: string) => Record<string, string>): TestUpstream {
   let current: TestUpstream | undefined;
   beforeAll(async () => {
     current = await startTestUpstream(upstreams());
-    // Secrets Manager (aws-sdk-client-mock), whatever an earlier test of this file injected.
+    // Secrets Manager (the HTTP fake of ./fake-aws.ts), whatever an earlier test of this file injected.
     useSecretSource(undefined);
     Object.assign(process.env, { AWS_REGION: 'eu-west-1', ...env(current.url) });
   });

@@ -1,29 +1,29 @@
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { sendMessage } from '#lib/aws/sqs';
 import { DeadLetterUnavailableError, queueDeadLetter, redriveOnly } from '#lib/jobs/dead-letter';
+import { DLQ_CALL_LIMITS } from '#lib/jobs/handler';
 import { sqsEvent } from '#local/events';
+import { fakeAws } from '../../support/fake-aws.ts';
 
 const DLQ_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/authgate-test-jobs-dlq';
-const sqsMock = mockClient(SQSClient);
-const sqs = new SQSClient({ region: 'eu-west-1' });
-const deadLetter = queueDeadLetter(DLQ_URL, (input) => sqs.send(new SendMessageCommand(input)));
+const sqsMock = fakeAws();
+const deadLetter = queueDeadLetter(DLQ_URL, (input) => sendMessage(input, DLQ_CALL_LIMITS));
 
 const BODY = '{ "targets": [ {"appId": "app_1"} ] }';
 const [RECORD] = sqsEvent([BODY], { messageIds: ['msg-1'], receiveCounts: [2] }).Records;
 
 beforeEach(() => {
   sqsMock.reset();
-  sqsMock.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
+  sqsMock.on('SendMessage').resolves({ MessageId: 'dlq-1' });
 });
 
 describe('queueDeadLetter', () => {
   it('sends the body byte for byte, with why, which targets, and where it came from', async () => {
     await deadLetter(RECORD!, { job: 'expire-all', reason: 'target 1: 403: forbidden', failedTargets: [1, 3] });
 
-    const [call, ...more] = sqsMock.commandCalls(SendMessageCommand);
+    const [call, ...more] = sqsMock.commandCalls('SendMessage');
     expect(more).toEqual([]);
-    expect(call?.args[0].input).toEqual({
+    expect(call?.input).toEqual({
       QueueUrl: DLQ_URL,
       MessageBody: BODY,
       MessageAttributes: {
@@ -39,13 +39,13 @@ describe('queueDeadLetter', () => {
   it('writes "-" for an invalid message (no target failed) and bounds the reason to 1000 characters', async () => {
     await deadLetter(RECORD!, { job: 'logout', reason: `invalid message: ${'x'.repeat(2_000)}`, failedTargets: [] });
 
-    const attributes = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageAttributes;
+    const attributes = sqsMock.commandCalls('SendMessage')[0]?.input.MessageAttributes;
     expect(attributes?.['authgate.failed-targets']?.StringValue).toBe('-');
     expect(attributes?.['authgate.reason']?.StringValue).toHaveLength(1_000);
   });
 
   it('fails when SQS refuses, so the runner leaves the record to the redrive policy', async () => {
-    sqsMock.on(SendMessageCommand).rejects(new Error('AccessDenied'));
+    sqsMock.on('SendMessage').rejects('AccessDenied');
 
     await expect(deadLetter(RECORD!, { job: 'logout', reason: 'r', failedTargets: [0] })).rejects.toThrow('AccessDenied');
   });
@@ -54,6 +54,6 @@ describe('queueDeadLetter', () => {
 describe('redriveOnly', () => {
   it('always declines, sending nothing', async () => {
     await expect(redriveOnly(RECORD!, { job: 'logout', reason: 'r', failedTargets: [] })).rejects.toBeInstanceOf(DeadLetterUnavailableError);
-    expect(sqsMock.commandCalls(SendMessageCommand)).toEqual([]);
+    expect(sqsMock.commandCalls('SendMessage')).toEqual([]);
   });
 });

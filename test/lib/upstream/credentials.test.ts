@@ -1,4 +1,3 @@
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { clearSecretCache } from '#lib/secrets';
 import { MissingCredentialsError, type RotatingCredentials, withRotatingCredentials } from '#lib/upstream/credentials';
@@ -28,7 +27,7 @@ function source(known?: string[]): RotatingCredentials<string> {
 /** The secret's value on each successive fetch. */
 function secretValues(...values: string[]) {
   let next = 0;
-  sm.on(GetSecretValueCommand, { SecretId: SECRET_ID }).callsFake(() => ({ SecretString: values[Math.min(next++, values.length - 1)] }));
+  sm.on('GetSecretValue', { SecretId: SECRET_ID }).callsFake(() => ({ SecretString: values[Math.min(next++, values.length - 1)] }));
 }
 
 beforeEach(() => {
@@ -49,7 +48,7 @@ describe('withRotatingCredentials', () => {
 
     expect(result.status).toBe(204);
     expect(used).toEqual(['key-one-0001']);
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(1);
   });
 
   it('refetches on a 401 and repeats the call once with a rotated key', async () => {
@@ -88,7 +87,7 @@ describe('withRotatingCredentials', () => {
     const result = await withRotatingCredentials(source(['key-extended-0002']), async () => reply(200));
 
     expect(result.status).toBe(200);
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(2);
   });
 
   it('lets MissingCredentialsError stand when the refetched secret still lacks them, without calling', async () => {
@@ -114,6 +113,6 @@ describe('withRotatingCredentials', () => {
     };
 
     await expect(withRotatingCredentials(broken, async () => reply(200))).rejects.toThrow('unusable');
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(1);
   });
 });
