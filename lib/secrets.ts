@@ -13,7 +13,7 @@ import { log } from './log.ts';
  *   `'missing'`, the value has nothing for what was asked (a nextAuth server it does not list), so
  *   it may just have been extended. Any caller can ask for an unknown server at will, so if the two
  *   shared one budget, a caller could keep spending it and a real rotation would not be picked up
- *   before `maxAge` (issue 18).
+ *   before `maxAge`.
  * - `staleIfError` (SECRETS_STALE_IF_ERROR_SECONDS, default 900): a refetch that fails keeps serving
  *   the cached value for that long past its age, because an old key that still works beats an outage.
  * - Concurrent reads of one secret share one request (the jobs run records concurrently).
