@@ -6,7 +6,7 @@ import { type Caller, callerOf, tokenHolder } from './caller.ts';
 import { type Deadline, deadlineFromContext } from './deadline.ts';
 import { edgeOriginGuard } from './edge-origin.ts';
 import { ApiError, ConfigError, type Family, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
-import { jsonBody } from './json-body.ts';
+import { JsonTooDeepError, jsonBody } from './json-body.ts';
 import { log } from './log.ts';
 import { requestRecorder, takeMetrics } from './metrics.ts';
 import { scrubSecrets } from './redaction.ts';
@@ -134,8 +134,9 @@ const ignoreBody = (): MiddlewareObj<HttpEvent> => ({
   },
 });
 
-/** middy's own errors (from the body parser) carry a status; say them in the family's words. */
+/** The body parser's errors (middy's, and ours) carry a status; say them in the family's words. */
 function fromMiddyError(err: Error & { statusCode?: number }, family: Family): HttpError | undefined {
+  if (err instanceof JsonTooDeepError) return new ValidationError([{ loc: ['body'], msg: err.message, type: 'value_error.jsondecode' }], family);
   if (err.statusCode === 415) {
     return new ApiError(415, 'unsupported_media_type', 'Expected a request with `Content-Type: application/json`.');
   }

@@ -9,7 +9,12 @@ import { log } from './log.ts';
  *
  * - `maxAge` (SECRETS_MAX_AGE_SECONDS, default 300): after it the next read refetches, so a rotated
  *   key reaches every warm container within minutes even if nobody saw a 401.
- * - `forceRefresh`: the upstream said 401, so the key was probably rotated; refetch now.
+ * - `refetch`: refetch now, before `maxAge`, for one of two reasons, each with its own budget
+ *   (`REFETCH_INTERVAL_MS`): `'rejected'`, the upstream said 401, so the key was probably rotated;
+ *   `'missing'`, the value has nothing for what was asked (a nextAuth server it does not list), so
+ *   it may just have been extended. Any caller can ask for an unknown server at will, so if the two
+ *   shared one budget, a caller could keep spending it and a real rotation would not be picked up
+ *   before `maxAge`.
  * - `staleIfError` (SECRETS_STALE_IF_ERROR_SECONDS, default 900): a refetch that fails keeps serving
  *   the cached value for that long past its age, because an old key that still works beats an outage.
  * - Concurrent reads of one secret share one request (the jobs run records concurrently).
@@ -26,22 +31,35 @@ interface CacheEntry {
   fetchedAt: number;
   /** After a failed refresh, the next one is not tried before this (no storm of slow calls). */
   retryAt?: number;
-  /** When a refetch was last forced (an upstream 401). */
-  forcedAt?: number;
 }
 
+/** Why a read asks for a refetch before `maxAge`; each reason has a budget of its own. */
+export type RefetchReason = 'rejected' | 'missing';
+
 /**
- * A forced refetch is honoured at most this often: a key that really rotated is picked up on the
- * first 401, but an upstream answering 401 for another reason (a missing permission) must not
- * turn every request into a Secrets Manager call.
+ * A refetch is honoured at most this often per secret and reason: a key that really rotated is
+ * picked up on the first 401, and a server just added on the first request for it, but an upstream
+ * answering 401 for another reason (a missing permission) or a caller asking for unknown servers
+ * must not turn every request into a Secrets Manager call. So at most two refetches per secret
+ * every 30 s per container, whatever the callers do.
  */
-const FORCED_REFRESH_INTERVAL_MS = 30_000;
+const REFETCH_INTERVAL_MS = 30_000;
 
 /** How long a failed refresh is not repeated while the stale value is served. */
 const REFRESH_BACKOFF_MS = 30_000;
 
 const cache = new Map<string, CacheEntry>();
 const inflight = new Map<string, Promise<string>>();
+/** When each secret was last refetched for each reason; kept apart from `cache`, which a refresh replaces. */
+const refetchedAt = new Map<string, Partial<Record<RefetchReason, number>>>();
+
+/** Whether a refetch for `reason` is within its budget now; if so, the budget is spent. */
+function spendRefetch(secretId: string, reason: RefetchReason, now: number): boolean {
+  const budgets = refetchedAt.get(secretId) ?? {};
+  if (now - (budgets[reason] ?? -Infinity) < REFETCH_INTERVAL_MS) return false;
+  refetchedAt.set(secretId, { ...budgets, [reason]: now });
+  return true;
+}
 
 const settings = () => ({
   maxAgeMs: setting(SECRETS_MAX_AGE_SECONDS) * 1000,
@@ -113,28 +131,24 @@ export function freshSecret(secretId: string, now = Date.now()): string | undefi
  * Returns the secret's string value.
  *
  * @example
- * const key = await getSecret(setting(SVIX_SECRET_ID));            // cached
- * const rotated = await getSecret(id, { forceRefresh: true });        // after an upstream 401
+ * const key = await getSecret(setting(SVIX_SECRET_ID));               // cached
+ * const rotated = await getSecret(id, { refetch: 'rejected' });       // after an upstream 401
+ * const extended = await getSecret(id, { refetch: 'missing' });       // a server the value does not list
  */
-export async function getSecret(secretId: string, options: { forceRefresh?: boolean } = {}): Promise<string> {
-  const cached = cache.get(secretId);
+export async function getSecret(secretId: string, options: { refetch?: RefetchReason } = {}): Promise<string> {
   const now = Date.now();
-  const forced = options.forceRefresh && now - (cached?.forcedAt ?? 0) >= FORCED_REFRESH_INTERVAL_MS;
-  if (!forced) {
+  if (!options.refetch) {
     const fresh = freshSecret(secretId, now);
     if (fresh !== undefined) return fresh;
   }
+  // A fetch under way is as fresh as a refetch would be, and joining it spends no budget.
   const pending = inflight.get(secretId);
   if (pending) return pending;
-  const request = refresh(secretId, cached)
-    .then((value) => {
-      if (forced) {
-        const entry = cache.get(secretId);
-        if (entry) entry.forcedAt = now;
-      }
-      return value;
-    })
-    .finally(() => inflight.delete(secretId));
+  if (options.refetch && !spendRefetch(secretId, options.refetch, now)) {
+    const fresh = freshSecret(secretId, now);
+    if (fresh !== undefined) return fresh;
+  }
+  const request = refresh(secretId, cache.get(secretId)).finally(() => inflight.delete(secretId));
   inflight.set(secretId, request);
   return request;
 }
@@ -143,4 +157,5 @@ export async function getSecret(secretId: string, options: { forceRefresh?: bool
 export function clearSecretCache(): void {
   cache.clear();
   inflight.clear();
+  refetchedAt.clear();
 }

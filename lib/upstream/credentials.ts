@@ -37,8 +37,9 @@ async function currentCredentials<C>(source: RotatingCredentials<C>): Promise<C>
     return source.parse(await getSecret(source.secretId));
   } catch (err) {
     if (!(err instanceof MissingCredentialsError)) throw err;
-    // At most every 30 s per container (secrets.ts), so unknown ids cannot turn into a refetch storm.
-    return source.parse(await getSecret(source.secretId, { forceRefresh: true }));
+    // At most every 30 s per container (secrets.ts), so unknown ids cannot turn into a refetch storm;
+    // a budget of its own, so they cannot spend the rotation pickup below either.
+    return source.parse(await getSecret(source.secretId, { refetch: 'missing' }));
   }
 }
 
@@ -58,7 +59,7 @@ export async function withRotatingCredentials<C>(source: RotatingCredentials<C>,
   const credentials = cachedCredentials(source) ?? (await currentCredentials(source));
   const reply = await call(credentials);
   if (reply.status !== 401) return reply;
-  const fresh = source.parse(await getSecret(source.secretId, { forceRefresh: true }));
+  const fresh = source.parse(await getSecret(source.secretId, { refetch: 'rejected' }));
   if (source.same(fresh, credentials)) {
     log.error(`${source.upstream} rejected the gateway key`, { operation: source.operation, secretId: source.secretId });
     return reply;

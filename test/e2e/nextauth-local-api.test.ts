@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_JSON_DEPTH } from '#lib/json-body';
 import { type LocalApi, startLocalApi } from '#local/api';
 import { TENANT_CLAIMS } from '#local/jwt';
 import { base64urlServerId, type PushRecord } from '#local/sandbox/nextauth';
@@ -47,8 +48,9 @@ interface Reply {
 }
 
 /** `node:http`, not `fetch`: getQrLogin may carry a body on its GET. */
+/** `body`: sent as JSON; a Buffer as it is (JSON that `JSON.stringify` could not write). */
 function call(method: 'GET' | 'POST', path: string, options: { nonce?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+  const payload = options.body === undefined ? undefined : Buffer.isBuffer(options.body) ? options.body : Buffer.from(JSON.stringify(options.body));
   const headers: Record<string, string> = {
     // Sent whether or not the route has an authorizer; an open route ignores it.
     authorization: `Bearer ${stack.devToken}`,
@@ -160,6 +162,21 @@ describe.each(MODES)('nextAuth through the local API: $name', (current) => {
 
     await phone('scan', { serverid: stack.serverId, nonce, accountid: 3 });
     expect(await loginStatus(nonce)).toMatchObject({ loggedin: true, userid: 'bob', accountid: 3 });
+  });
+
+  it('answers 400 for a body nested 60,000 deep, without a push and without a 5xx', async () => {
+    // A session that can be provoked, so that only the body stands between the request and a push.
+    const nonce = newNonce();
+    await phone('scan', { serverid: stack.serverId, nonce, accountid: 2 });
+    await call('POST', `${server()}/sessions/logout`, { nonce });
+    const deep = `${'{"a":'.repeat(59_999)}{}${'}'.repeat(59_999)}`;
+    const res = await call('POST', `${server()}/sessions/provokelogin`, { nonce, body: Buffer.from(`{"announceinfo":{"info":${deep}}}`) });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body.toString('utf8'))).toEqual({
+      code: 'validation_error',
+      detail: `body: The body is nested deeper than ${MAX_JSON_DEPTH} levels.`,
+    });
+    expect(await pushesFor(nonce)).toEqual([]);
   });
 
   it('provoke on a session that never logged in fails with a 4xx', async () => {

@@ -79,3 +79,43 @@ describe('a nextAuth secret with one key per server', () => {
     expect(res.body).not.toContain(KEY_B.slice(0, 12));
   });
 });
+
+describe('the two refetch budgets of the nextAuth secret', () => {
+  const OLD_A = 'server-a-rotated-away-01';
+  const beforeRotation = perServer({ [DEFAULT_SANDBOX_SERVER_ID]: { apiKey: OLD_A }, [SECOND_SANDBOX_SERVER_ID]: { apiKey: KEY_B } });
+  const afterRotation = perServer({ [DEFAULT_SANDBOX_SERVER_ID]: { apiKey: KEY_A }, [SECOND_SANDBOX_SERVER_ID]: { apiKey: KEY_B } });
+  const smCalls = () => sm.commandCalls('GetSecretValue').length;
+
+  it('a request for an unknown server does not spend the rotation pickup: a 401 right after is retried with the new key', async () => {
+    sm.resetHistory();
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: beforeRotation });
+    expect((await session(SECOND_SANDBOX_SERVER_ID)).statusCode).toBe(200);
+    // Any caller: an unknown server refetches the secret once (it may just have been extended)...
+    expect((await session(UNLISTED)).statusCode).toBe(404);
+    expect(smCalls()).toBe(2);
+    // ...and asking again at once is answered from the cache: that refetch is rate limited.
+    expect((await session(UNLISTED)).statusCode).toBe(404);
+    expect(smCalls()).toBe(2);
+    // The operator rotates server A's key; nextAuth now refuses the old one this container holds.
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: afterRotation });
+    const res = await session(DEFAULT_SANDBOX_SERVER_ID);
+    expect(res.statusCode).toBe(200);
+    expect(upstream.requests.map((r) => r.headers['x-apikey'])).toEqual([KEY_B, OLD_A, KEY_A]);
+    expect(smCalls()).toBe(3);
+  });
+
+  it('a 401 does not spend the unknown-server refetch: a server added to the secret is still found', async () => {
+    sm.resetHistory();
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({ SecretString: beforeRotation });
+    // Server A's key was rotated before this container read the secret, and the new one is not in the secret yet.
+    expect((await session(DEFAULT_SANDBOX_SERVER_ID)).statusCode).toBe(401);
+    expect(smCalls()).toBe(2);
+    // The operator adds a server (and A's new key): a request for it refetches despite the 401's refetch.
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).resolves({
+      SecretString: perServer({ [DEFAULT_SANDBOX_SERVER_ID]: { apiKey: KEY_A }, [UNLISTED]: { apiKey: 'unlisted-canary-key-03' } }),
+    });
+    await session(UNLISTED);
+    expect(upstream.requests.at(-1)?.headers['x-apikey']).toBe('unlisted-canary-key-03');
+    expect(smCalls()).toBe(3);
+  });
+});

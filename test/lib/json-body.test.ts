@@ -1,7 +1,7 @@
 import { jsonParseProtectProto } from '@middy/util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jsonBody } from '#lib/json-body';
+import { jsonBody, MAX_JSON_DEPTH } from '#lib/json-body';
 import { httpEvent } from '#local/events';
 
 /** The body stage on its own: what it leaves in `event.body`, or the status of what it throws. */
@@ -53,9 +53,17 @@ describe('jsonBody', () => {
     expect(run('{"constructor":"x","prototype":1}')).toEqual({ body: { constructor: 'x', prototype: 1 } });
   });
 
-  it('survives nesting deeper than the call stack', () => {
-    const depth = 200_000;
-    expect(run(`${'['.repeat(depth)}${']'.repeat(depth)}`)).toHaveProperty('body');
+  it('refuses nesting deeper than MAX_JSON_DEPTH (422), also deeper than the call stack, without overflowing it', () => {
+    const arrays = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    const objects = (depth: number) => `${'{"a":'.repeat(depth - 1)}{}${'}'.repeat(depth - 1)}`;
+    const tooDeep = { status: 422, message: `The body is nested deeper than ${MAX_JSON_DEPTH} levels.` };
+    expect(run(arrays(200_000))).toEqual(tooDeep);
+    expect(run(objects(60_000))).toEqual(tooDeep);
+    expect(run(arrays(MAX_JSON_DEPTH + 1))).toEqual(tooDeep);
+    expect(run(`[1,{"a":[${objects(MAX_JSON_DEPTH - 1)}]}]`)).toEqual(tooDeep);
+    // Scalars do not count as a level: the root array and MAX_JSON_DEPTH - 1 inside it, holding a number.
+    expect(run(`${'['.repeat(MAX_JSON_DEPTH)}7${']'.repeat(MAX_JSON_DEPTH)}`)).toHaveProperty('body');
+    expect(run(objects(MAX_JSON_DEPTH))).toHaveProperty('body');
   });
 
   it('decides exactly as @middy/http-json-body-parser did, on any JSON', () => {

@@ -38,13 +38,26 @@ describe('getSecret', () => {
   it('refetches on demand (after an upstream 401), but at most every 30 s', async () => {
     await getSecret('app/key');
     sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'rotated' });
-    expect(await getSecret('app/key', { forceRefresh: true })).toBe('rotated');
+    expect(await getSecret('app/key', { refetch: 'rejected' })).toBe('rotated');
     sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'rotated-again' });
     // An upstream that keeps answering 401 does not turn every request into a Secrets Manager call.
-    expect(await getSecret('app/key', { forceRefresh: true })).toBe('rotated');
+    expect(await getSecret('app/key', { refetch: 'rejected' })).toBe('rotated');
     expect(sm.commandCalls('GetSecretValue')).toHaveLength(2);
     vi.advanceTimersByTime(30_000);
-    expect(await getSecret('app/key', { forceRefresh: true })).toBe('rotated-again');
+    expect(await getSecret('app/key', { refetch: 'rejected' })).toBe('rotated-again');
+  });
+
+  it('keeps the two refetch budgets apart: spending one leaves the other, and each stays rate limited', async () => {
+    await getSecret('app/key');
+    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'extended' });
+    expect(await getSecret('app/key', { refetch: 'missing' })).toBe('extended');
+    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'rotated' });
+    expect(await getSecret('app/key', { refetch: 'missing' })).toBe('extended');
+    expect(await getSecret('app/key', { refetch: 'rejected' })).toBe('rotated');
+    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'rotated-again' });
+    expect(await getSecret('app/key', { refetch: 'rejected' })).toBe('rotated');
+    expect(await getSecret('app/key', { refetch: 'missing' })).toBe('rotated');
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(3);
   });
 
   it('keeps serving the cached value for a bounded time when a refresh fails, and logs which secret', async () => {
