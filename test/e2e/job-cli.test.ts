@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '#local/routes';
 import { DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
 import { tempDir } from '../support/temp-dir.ts';
@@ -20,6 +20,15 @@ interface Run {
   output: string;
   stdout: string;
 }
+
+/**
+ * One folder for the file's message files, made before the tests: they run concurrently, and a
+ * folder made inside one would be removed when whichever test finishes first (temp-dir.ts).
+ */
+let dir: string;
+beforeAll(() => {
+  dir = tempDir('job-cli');
+});
 
 /** Runs npm with these arguments from `cwd`, the way a developer's shell would. */
 function npm(args: string[], options: { cwd?: string; stdin?: string } = {}): Promise<Run> {
@@ -51,7 +60,6 @@ describe.concurrent('npm run job with a message that holds a nonce', () => {
   });
 
   it('`npm run --silent job -- logout @file` does the job and prints no nonce; the path is relative to the caller', async () => {
-    const dir = tempDir('job-cli');
     writeFileSync(join(dir, 'offboarding.json'), MESSAGE);
     const run = await npm(['--prefix', PROJECT_ROOT, 'run', '--silent', 'job', '--', 'logout', '@offboarding.json'], { cwd: dir });
     expect(run.output).toContain('done 1, retried 0, dead-lettered 0');
@@ -69,7 +77,6 @@ describe.concurrent('npm run job with a message that holds a nonce', () => {
 
 describe.concurrent('npm run job: who sent a message', () => {
   it('refuses an event claiming a source the job does not accept, and names the real sender (--logs shows the record)', async () => {
-    const dir = tempDir('job-cli');
     const forged = { 'detail-type': 'authgate.expire-all.requested', source: 'com.example.hr', id: 'evt-forged', detail: { appId: 'app_demo' } };
     writeFileSync(join(dir, 'forged.json'), JSON.stringify(forged));
     const run = await npm(['--prefix', PROJECT_ROOT, 'run', '--silent', 'job', '--', 'expire-all', '@forged.json', '--logs'], { cwd: dir });

@@ -28,7 +28,9 @@ export function removeAfterTests(path: string): void {
 }
 
 /**
- * A fresh `authgate-<prefix>-XXXXXX` folder (mode 0700) under the OS temp directory.
+ * A fresh `authgate-<prefix>-XXXXXX` folder (mode 0700) under the OS temp directory. Not inside a
+ * concurrent test: vitest's global `onTestFinished` may then belong to a sibling, which would remove
+ * the folder while this test still uses it; make it in `beforeAll` instead.
  *
  * @example
  * const dir = tempDir('job-cli'); // gone when this test finishes
