@@ -34,7 +34,7 @@ const port = Number(process.env.PORT ?? 3000);
 // The pessimistic reading of API Gateway's routing (see `strict` in api.ts).
 const strict = process.argv.includes('--strict') || process.env.LOCAL_API_STRICT === '1';
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
-const { sandbox, serverId, secretsFile } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
+const { sandbox, serverId, secondServer, secretsFile } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
 // The secrets file holds this run's keys only: gone with the process (every stop below exits, so this runs).
 removeOnExit(dirname(secretsFile));
 // Registered now, before anything else starts: a signal with no listener kills Node at once and
@@ -95,7 +95,11 @@ process.stdout.write(
     'nextAuth users       alice (accounts 1, 2), bob (account 3)',
     `CORS                 ${cors ? `on for ${cors.allowOrigins.join(', ') || 'no origin'} (docs/cors.md)` : 'off (docs/cors.md)'}`,
     '',
-    'Development token (every scope, every tenant; 12 h). Narrower ones: npm run token -- --help',
+    "Paste into the shell you call it from (docs/local.md's commands use these; the token has every",
+    'scope and every tenant for 12 h; narrower ones: npm run token -- --help):',
+    `export API=${api.url} SANDBOX=${sandbox.url}`,
+    `export SERVER='${serverId}' SID=${base64urlServerId(serverId)}`,
+    `export SERVER2='${secondServer.id}' SID2=${base64urlServerId(secondServer.id)}`,
     `export TOKEN=${devToken}`,
     '',
     'Jobs against this sandbox (npm run job, in another shell):',
