@@ -2,16 +2,30 @@ import { type SecretIdVariable, setting } from '../config.ts';
 import type { Family, HttpError } from '../errors.ts';
 import { log } from '../log.ts';
 import { freshSecret, getSecret } from '../secrets.ts';
-import type { CredentialSource } from './client.ts';
 import type { UpstreamReply } from './transport.ts';
 import { prefetchSecretAtInit } from './warm-up.ts';
 
 /**
- * Calls an upstream with the credentials in a secret and survives a key rotation: on a 401 the
- * secret is refetched once and, if it changed, the call is repeated with the new credentials.
- * That repeat is safe for every operation, provoke-login included: a 401 is answered before the
- * upstream does anything.
+ * Where a call's credentials come from (the client asks its `CredentialSource`, client.ts): the
+ * caller's own (`givenCredentials`), or the upstream's key in a secret (`secretCredentials`),
+ * which survives a key rotation: on a 401 the secret is refetched once and, if it changed, the
+ * call is repeated with the new credentials. That repeat is safe for every operation,
+ * provoke-login included: a 401 is answered before the upstream does anything.
  */
+
+/** Where a request's credentials come from: `use` runs `attempt` with them (and may run it again after a rotation). */
+export interface CredentialSource<C, R> {
+  use(request: R, attempt: (credentials: C) => Promise<UpstreamReply>): Promise<UpstreamReply>;
+}
+
+/** Credentials the request carries itself (Svix logout: the caller's own app token). */
+export function givenCredentials<C, R>(of: (request: R) => C): CredentialSource<C, R> {
+  return { use: (request, attempt) => attempt(of(request)) };
+}
+
+/** What may go into a credential header: printable ASCII, no spaces (an API key or token is one token). */
+export const HEADER_TOKEN = /^[\x21-\x7e]{1,4096}$/;
+
 /**
  * The secret has no credentials for what is asked (a nextAuth server it does not list). Thrown by
  * `parse`; the secret is refetched once (it may have just been extended), then the error stands.

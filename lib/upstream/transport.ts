@@ -26,9 +26,6 @@ export interface UpstreamReply {
   body: Buffer;
 }
 
-/** What may go into a credential header: printable ASCII, no spaces (an API key or token is one token). */
-export const HEADER_TOKEN = /^[\x21-\x7e]{1,4096}$/;
-
 /** API Gateway cannot return more than ~6 MB from a Lambda anyway; refuse to buffer more. */
 const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 
