@@ -4,15 +4,14 @@ import type { Deadline } from '../deadline.ts';
 import { type HttpError, UpstreamUnavailableError } from '../errors.ts';
 import type { CredentialSource } from './credentials.ts';
 import { callWithRetry, DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
-import { send, type UpstreamReply } from './transport.ts';
-import { preconnectAtInit } from './warm-up.ts';
+import { preconnectAtInit, send, type UpstreamReply } from './transport.ts';
 
 /**
  * The one way to call an upstream, for both families, read top to bottom: where the call goes
  * (the URL under the base URL, the per-attempt bound), the credentials (credentials.ts, or the
  * caller's own), the retry policy (retry.ts) over one transport (transport.ts), what a failure
  * becomes for our caller (`Retry-After` included), and how a 2xx answer is read with its schema.
- * In Lambda the connection is opened at init (warm-up.ts). svix.ts and
+ * In Lambda the connection is opened at init (transport.ts, `preconnectAtInit`). svix.ts and
  * nextauth.ts only say what each operation sends, and read what it gets back (`answerOf`).
  *
  * Headers are built from scratch by the family's `headers`, so nothing a caller sent reaches the

@@ -52,7 +52,7 @@ function nextauthPassThrough(reply: UpstreamReply): HttpError {
   return new ApiError(reply.status, PASS_THROUGH_CODES[reply.status] ?? 'upstream_error', `nextAuth answered HTTP ${reply.status}.`);
 }
 
-// In Lambda, init opens the connection and fetches the key (warm-up.ts): every nextAuth call uses it.
+// In Lambda, init opens the connection and fetches the key (`preconnectAtInit`, transport.ts; `prefetchSecretAtInit`, credentials.ts): every nextAuth call uses it.
 const client = upstreamClient<Credentials, NextAuthRequest>({
   baseUrlVariable: NEXTAUTH_API_URL,
   credentials: secretCredentials({
