@@ -90,7 +90,7 @@ export const SECRETS_STALE_IF_ERROR_SECONDS: Variable<number> = {
   name: 'SECRETS_STALE_IF_ERROR_SECONDS',
   parse: (name) => envInt(name, 900, { min: 0, max: 86_400 }),
 };
-/** lib/upstream/endpoint.ts; default 8000, retry.ts's DEFAULT_POLICY.attemptTimeoutMs. */
+/** lib/upstream/client.ts (`upstreamEndpoint`); default 8000, retry.ts's DEFAULT_POLICY.attemptTimeoutMs. */
 export const UPSTREAM_ATTEMPT_TIMEOUT_MS: Variable<number> = {
   name: 'UPSTREAM_ATTEMPT_TIMEOUT_MS',
   parse: (name) => envInt(name, 8_000, { min: 100, max: 29_000 }),
