@@ -90,7 +90,7 @@ export const SECRETS_STALE_IF_ERROR_SECONDS: Variable<number> = {
   name: 'SECRETS_STALE_IF_ERROR_SECONDS',
   parse: (name) => envInt(name, 900, { min: 0, max: 86_400 }),
 };
-/** lib/upstream/endpoint.ts; default 8000, retry.ts's DEFAULT_POLICY.attemptTimeoutMs. */
+/** lib/upstream/client.ts (`upstreamEndpoint`); default 8000, retry.ts's DEFAULT_POLICY.attemptTimeoutMs. */
 export const UPSTREAM_ATTEMPT_TIMEOUT_MS: Variable<number> = {
   name: 'UPSTREAM_ATTEMPT_TIMEOUT_MS',
   parse: (name) => envInt(name, 8_000, { min: 100, max: 29_000 }),
@@ -113,8 +113,15 @@ export const JOB_RULE_ARN: Variable<string> = { name: 'JOB_RULE_ARN', parse: req
 export const LOG_LEVEL: Variable<LogLevel> = { name: 'LOG_LEVEL', parse: envLogLevel };
 /** lib/metrics.ts; unset: no metrics are written. */
 export const METRICS_NAMESPACE: Variable<string | undefined> = { name: 'METRICS_NAMESPACE', parse: optionalEnv };
-/** lib/upstream/warm-up.ts; set by the Lambda runtime, so the init-time warm-up runs only there. */
+/** `inLambda` below; set by the Lambda runtime, so the init-time warm-up runs only there. */
 export const AWS_LAMBDA_FUNCTION_NAME: Variable<string | undefined> = { name: 'AWS_LAMBDA_FUNCTION_NAME', parse: optionalEnv };
+
+/**
+ * Whether this is a Lambda execution environment: only there does init warm up (the secret's fetch,
+ * lib/upstream/credentials.ts; the upstream connection, lib/upstream/transport.ts). Tests and the
+ * local API import handler modules before they configure them.
+ */
+export const inLambda = (): boolean => setting(AWS_LAMBDA_FUNCTION_NAME) !== undefined;
 
 const values = new Map<string, unknown>();
 

@@ -83,7 +83,7 @@ async function bundleFunctions(root = PROJECT_ROOT) {
 /**
  * The environment of a function in Lambda, so init does what it does there: with
  * AWS_LAMBDA_FUNCTION_NAME set, loading a function also starts its secret's fetch and its upstream
- * connection (lib/upstream/warm-up.ts). Both go nowhere here (a closed port); only their cost to
+ * connection (`prefetchSecretAtInit`, `preconnectAtInit` in lib/upstream/). Both go nowhere here (a closed port); only their cost to
  * init is measured.
  */
 const LAMBDA_ENV = {

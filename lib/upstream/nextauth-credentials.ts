@@ -2,9 +2,8 @@ import { UpstreamUnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
 import { registerSecretValue } from '../redaction.ts';
 import { normaliseServerId } from '../schemas/server-id.ts';
-import { parseJson } from './answer.ts';
-import { MissingCredentialsError } from './credentials.ts';
-import { HEADER_TOKEN } from './transport.ts';
+import { parseJson } from './client.ts';
+import { HEADER_TOKEN, MissingCredentialsError } from './credentials.ts';
 
 /**
  * Reading the nextAuth secret. A nextAuth API key is "for a specific (virtual) server"

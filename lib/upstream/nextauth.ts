@@ -3,8 +3,7 @@ import type { Deadline } from '../deadline.ts';
 import { ApiError, type HttpError } from '../errors.ts';
 import { log } from '../log.ts';
 import { LoginStatus, type UserContext } from '../schemas/nextauth.ts';
-import { checkedAnswer, parseJson } from './answer.ts';
-import { type UpstreamRequest, upstreamClient } from './client.ts';
+import { checkedAnswer, parseJson, type UpstreamRequest, upstreamClient } from './client.ts';
 import { secretCredentials } from './credentials.ts';
 import { type Credentials, credentialsFor, sameCredentials } from './nextauth-credentials.ts';
 import type { UpstreamReply } from './transport.ts';
@@ -47,13 +46,13 @@ const PASS_THROUGH_CODES: Record<number, string> = {
 
 /**
  * A nextAuth 4xx keeps its status and gets our `{code, detail}`: the upstream documents no error
- * body, and its text (which may echo what we sent) is never passed on. `Retry-After` is kept (failures.ts).
+ * body, and its text (which may echo what we sent) is never passed on. `Retry-After` is kept (client.ts, `failureFor`).
  */
 function nextauthPassThrough(reply: UpstreamReply): HttpError {
   return new ApiError(reply.status, PASS_THROUGH_CODES[reply.status] ?? 'upstream_error', `nextAuth answered HTTP ${reply.status}.`);
 }
 
-// In Lambda, init opens the connection and fetches the key (warm-up.ts): every nextAuth call uses it.
+// In Lambda, init opens the connection and fetches the key (`preconnectAtInit`, transport.ts; `prefetchSecretAtInit`, credentials.ts): every nextAuth call uses it.
 const client = upstreamClient<Credentials, NextAuthRequest>({
   baseUrlVariable: NEXTAUTH_API_URL,
   credentials: secretCredentials({

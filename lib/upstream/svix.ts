@@ -5,10 +5,9 @@ import { type HttpError, UpstreamResponseError, UpstreamUnavailableError } from 
 import { log } from '../log.ts';
 import { registerSecretValue } from '../redaction.ts';
 import { type ApplicationTokenExpireIn, type AppPortalAccessIn, PortalAccessOut } from '../schemas/svix.ts';
-import { answerOf, parseJson } from './answer.ts';
-import { type CredentialSource, givenCredentials, type UpstreamRequest, upstreamClient } from './client.ts';
-import { secretCredentials } from './credentials.ts';
-import { HEADER_TOKEN, type UpstreamReply } from './transport.ts';
+import { answerOf, parseJson, type UpstreamRequest, upstreamClient } from './client.ts';
+import { type CredentialSource, givenCredentials, HEADER_TOKEN, secretCredentials } from './credentials.ts';
+import type { UpstreamReply } from './transport.ts';
 
 /**
  * The Svix Authentication operations, over the one upstream client (client.ts), rather than the

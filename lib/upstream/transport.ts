@@ -1,6 +1,8 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import { inLambda, setting, type UrlVariable } from '../config.ts';
 import { UpstreamTransportError } from '../errors.ts';
+import { log } from '../log.ts';
 import { withPreconnect } from './preconnect.ts';
 
 /**
@@ -26,18 +28,33 @@ export interface UpstreamReply {
   body: Buffer;
 }
 
-/** What may go into a credential header: printable ASCII, no spaces (an API key or token is one token). */
-export const HEADER_TOKEN = /^[\x21-\x7e]{1,4096}$/;
-
 /** API Gateway cannot return more than ~6 MB from a Lambda anyway; refuse to buffer more. */
 const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 
 const agentOptions = { keepAlive: true, maxSockets: 64, keepAliveMsecs: 10_000 };
 const agents = { 'http:': withPreconnect(new http.Agent(agentOptions), 80), 'https:': withPreconnect(new https.Agent(agentOptions), 443) };
 
-/** Opens the connection the next call to `url`'s host will use (during init: see warm-up.ts). */
+/** Opens the connection the next call to `url`'s host will use (during init: `preconnectAtInit`). */
 export function preconnect(url: URL): void {
   agents[url.protocol === 'https:' ? 'https:' : 'http:'].preconnect(url);
+}
+
+/**
+ * In Lambda, opens the connection to the upstream at `baseUrlVariable` during init, so that its
+ * handshake overlaps the secret's fetch (credentials.ts, `prefetchSecretAtInit`, says why) instead
+ * of following it. It cannot fail init: a missing or malformed URL is logged here and reported by
+ * the first request, with the variable's name.
+ *
+ * @example
+ * preconnectAtInit(SVIX_API_URL);   // client.ts, when a family's client is made at module scope
+ */
+export function preconnectAtInit(baseUrlVariable: UrlVariable): void {
+  if (!inLambda()) return;
+  try {
+    preconnect(setting(baseUrlVariable));
+  } catch (error) {
+    log.warn('upstream pre-connect skipped', { variable: baseUrlVariable.name, error });
+  }
 }
 
 export function send(call: UpstreamCall): Promise<UpstreamReply> {

@@ -9,7 +9,8 @@ import { invoke } from '../support/invoke.ts';
 /**
  * A fresh container, as Lambda makes one: the function module is loaded anew for each test (the
  * init), with AWS_LAMBDA_FUNCTION_NAME set, so the secret's fetch and the upstream connection
- * start during init (lib/upstream/warm-up.ts). Whatever Secrets Manager does then, init must not
+ * start during init (`prefetchSecretAtInit` in lib/upstream/credentials.ts, `preconnectAtInit` in
+ * lib/upstream/transport.ts). Whatever Secrets Manager does then, init must not
  * fail, and the first request must answer as it did before: the secret, or a bounded 503.
  */
 

@@ -7,7 +7,7 @@ import { readZip } from '../support/zip.ts';
 
 /**
  * What init does is decided by what the bundler keeps: every function that holds an upstream key
- * fetches it at init (lib/upstream/warm-up.ts), and Svix logout, which holds none, carries no
+ * fetches it at init (lib/upstream/credentials.ts, `prefetchSecretAtInit`), and Svix logout, which holds none, carries no
  * Secrets Manager call at all. No function carries the AWS SDK: its clients cost ~150 KB of each zip
  * and ~55 ms of each cold init for two calls, which lib/aws/ makes with a SigV4 signer of 9 KB
  * (docs/decisions.md). The timings are the bench's (docs/performance.md); sizes are facts, here.

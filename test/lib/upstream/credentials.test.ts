@@ -1,6 +1,7 @@
-import { beforeEach, describe, expect, it } from 'vitest';
-import { clearSecretCache } from '#lib/secrets';
-import { MissingCredentialsError, type RotatingCredentials, withRotatingCredentials } from '#lib/upstream/credentials';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SVIX_SECRET_ID } from '#lib/config';
+import { clearSecretCache, getSecret } from '#lib/secrets';
+import { MissingCredentialsError, prefetchSecretAtInit, type RotatingCredentials, withRotatingCredentials } from '#lib/upstream/credentials';
 import type { UpstreamReply } from '#lib/upstream/transport';
 import { parsedLogs } from '../../support/logs.ts';
 import { mockSecrets } from '../../support/secrets.ts';
@@ -114,5 +115,52 @@ describe('withRotatingCredentials', () => {
 
     await expect(withRotatingCredentials(broken, async () => reply(200))).rejects.toThrow('unusable');
     expect(sm.commandCalls('GetSecretValue')).toHaveLength(1);
+  });
+});
+
+describe('prefetchSecretAtInit', () => {
+  const WARM_ID = 'unit/warm-up';
+  beforeEach(() => {
+    process.env.SVIX_SECRET_ID = WARM_ID;
+    sm.on('GetSecretValue', { SecretId: WARM_ID }).resolves({ SecretString: 'warm-secret-value' });
+  });
+  afterEach(() => {
+    for (const name of ['AWS_LAMBDA_FUNCTION_NAME', 'SVIX_SECRET_ID']) delete process.env[name];
+  });
+
+  it('does nothing outside a Lambda execution environment', async () => {
+    await prefetchSecretAtInit(SVIX_SECRET_ID);
+
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(0);
+  });
+
+  it('fetches the secret into the cache the first request reads', async () => {
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-svix';
+
+    await prefetchSecretAtInit(SVIX_SECRET_ID);
+    const value = await getSecret(WARM_ID);
+
+    expect(value).toBe('warm-secret-value');
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(1);
+  });
+
+  it('does nothing for a function without the variable', async () => {
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-logout';
+    delete process.env.SVIX_SECRET_ID;
+
+    await prefetchSecretAtInit(SVIX_SECRET_ID);
+
+    expect(sm.commandCalls('GetSecretValue')).toHaveLength(0);
+  });
+
+  it('never rejects: a failed fetch is logged with the secret id and left to the first request', async () => {
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-svix';
+    sm.on('GetSecretValue', { SecretId: WARM_ID }).rejectsOnce('AccessDeniedException').resolves({ SecretString: 'warm-secret-value' });
+
+    await expect(prefetchSecretAtInit(SVIX_SECRET_ID)).resolves.toBeUndefined();
+
+    const line = parsedLogs().find((l) => l.msg === 'secret prefetch at init failed; the first request fetches it again');
+    expect(line).toMatchObject({ level: 'warn', secretId: WARM_ID });
+    expect(await getSecret(WARM_ID)).toBe('warm-secret-value');
   });
 });

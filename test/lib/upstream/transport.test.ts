@@ -1,8 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SVIX_API_URL } from '#lib/config';
 import { UpstreamTransportError } from '#lib/errors';
-import { send } from '#lib/upstream/transport';
+import { preconnectAtInit, send } from '#lib/upstream/transport';
+import { parsedLogs } from '../../support/logs.ts';
 
 let server: Server;
 let url: URL;
@@ -45,5 +47,26 @@ describe('transport', () => {
     expect((err as UpstreamTransportError).kind).toBe('invalid');
     expect(String((err as Error).message)).not.toContain('a\nb');
     expect(requests).toBe(before);
+  });
+});
+
+describe('preconnectAtInit', () => {
+  afterEach(() => {
+    for (const name of ['AWS_LAMBDA_FUNCTION_NAME', 'SVIX_API_URL']) delete process.env[name];
+  });
+
+  it('does nothing outside a Lambda execution environment, even without a URL', () => {
+    preconnectAtInit(SVIX_API_URL);
+
+    expect(parsedLogs()).toEqual([]);
+  });
+
+  it('skips a missing or malformed URL with a warning naming the variable, never failing init', () => {
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'authgate-test-svix';
+    process.env.SVIX_API_URL = 'ftp://upstream.example';
+
+    expect(() => preconnectAtInit(SVIX_API_URL)).not.toThrow();
+
+    expect(parsedLogs()).toEqual([expect.objectContaining({ level: 'warn', msg: 'upstream pre-connect skipped', variable: 'SVIX_API_URL' })]);
   });
 });

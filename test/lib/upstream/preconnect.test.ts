@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UpstreamTransportError } from '#lib/errors';
 import { withPreconnect } from '#lib/upstream/preconnect';
 import { preconnect, send } from '#lib/upstream/transport';
-import { parsedLogs } from '../support/logs.ts';
+import { parsedLogs } from '../../support/logs.ts';
 
 let server: Server;
 let url: URL;

@@ -127,7 +127,7 @@ describe('callWithRetry: every attempt metered once, whatever became of it', () 
     process.env.METRICS_NAMESPACE = 'authgate/unit';
     try {
       const { publishMetrics } = await import('#lib/metrics');
-      const { parsedLogs } = await import('../support/logs.ts');
+      const { parsedLogs } = await import('../../support/logs.ts');
       const options = (operation: string) => ({ deadline: deadlineIn(5_000), policy: { ...fast, safe: true }, operation });
       let n = 0;
       const flaky = async () => {
