@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { useSecretsFile, writeSecretsFile } from '../secrets-file.ts';
 import { DEFAULT_SANDBOX_SERVER_ID, SECOND_SANDBOX_SERVER_ID } from './nextauth.ts';
+import type { RateLimitSettings } from './rate-limit.ts';
 import { type Sandbox, startSandbox } from './server.ts';
 
 /**
@@ -15,6 +16,8 @@ export interface GatewaySandboxOptions {
   keys?: { svix: string; nextauth: string };
   serverId?: string;
   faults?: string;
+  /** A rate limit per upstream credential (rate-limit.ts); absent = none. */
+  rateLimit?: RateLimitSettings;
 }
 
 export interface GatewaySandbox {
@@ -40,6 +43,7 @@ export async function startGatewaySandbox(options: GatewaySandboxOptions = {}): 
     svixKey: keys.svix,
     nextauth: { apiKey: keys.nextauth, serverId, servers: [secondServer] },
     ...(options.faults === undefined ? {} : { faults: options.faults }),
+    ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
   });
   Object.assign(process.env, {
     SECRETS_FILE: secretsFile,
