@@ -118,7 +118,8 @@ export class RateLimiter {
     const allowed = bucket.tokens >= 1 - 1e-9;
     if (allowed) bucket.tokens = Math.max(0, bucket.tokens - 1);
     const counts = this.counts.get(credential) ?? { allowed: 0, refused: 0, routes: {} };
-    const perRoute = (counts.routes[route] ??= { allowed: 0, refused: 0 });
+    const perRoute = counts.routes[route] ?? { allowed: 0, refused: 0 };
+    counts.routes[route] = perRoute;
     counts[allowed ? 'allowed' : 'refused']++;
     perRoute[allowed ? 'allowed' : 'refused']++;
     this.counts.set(credential, counts);
