@@ -37,6 +37,8 @@ export interface SendMessageInput {
   QueueUrl: string;
   MessageBody: string;
   MessageAttributes: Record<string, { DataType: 'String' | 'Number'; StringValue: string }>;
+  /** 0–900 s before the message can be received (continuations: lib/jobs/continuation.ts). */
+  DelaySeconds?: number;
 }
 
 /** SQS attribute values share the 256 KiB message limit with the body; the reason needs little. */
