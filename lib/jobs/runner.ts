@@ -27,12 +27,12 @@ import { auditTarget, credentialOf, executeTarget, type JobDefinition, jobOperat
  *   target honouring a long `Retry-After` (or a slow upstream) cannot hold a slot for the rest of
  *   the invocation and leave the others not started: a wait longer than its budget is not begun
  *   (lib/upstream/retry.ts), the target is transient, and SQS redelivery does the waiting.
- * - A record with any transient or unstarted target is retried whole: its done targets replay
- *   harmlessly (Svix idempotency keys, idempotent nextAuth logout).
+ * - A record with any transient target is retried whole: its done targets replay harmlessly
+ *   (Svix idempotency keys, idempotent nextAuth logout).
  * - Upstream calls wait for their credential's slot (`pacer`, pacing.ts), so the jobs keep to their
  *   share of the upstream's rate limit. A target the upstream refused with 429, or that could not
- *   get a slot before the deadline, is `rate-limited`: when that is all that is left of a record
- *   (no transient target), the record is *continued* (continuation.ts): sent again to its own
+ *   get a slot before the deadline, is `rate-limited`: when that (or `not-started`) is all that is
+ *   left of a record, the record is *continued* (continuation.ts): sent again to its own
  *   queue with its done targets, to come back when the upstream said, and reported done. Being busy
  *   so never counts toward the redrive policy's receives; a record deferred for longer than
  *   `maxDeferralMs` is dead-lettered with that reason. Should the continuation fail to send, the
@@ -269,18 +269,23 @@ export async function runBatch(
         .map((t) => `target ${t.index}: ${t.reason}`)
         .join('; ');
 
-    if (targets.some((t) => t.outcome === 'transient' || t.outcome === 'not-started')) {
-      const reason = summarise(['transient', 'not-started']);
+    // A real failure keeps SQS's redelivery and its receive count: the redrive policy bounds it.
+    if (targets.some((t) => t.outcome === 'transient') || (!options.carryOn && targets.some((t) => t.outcome === 'not-started'))) {
+      const reason = summarise(['transient', 'not-started', 'rate-limited']);
       log.warn('job message', { ...note, result: 'retry', reason });
       return { ...base, result: 'retry', reason };
     }
-    const limited = outcomes.filter((o): o is Extract<TargetOutcome, { kind: 'rate-limited' }> => o !== 'before' && o.kind === 'rate-limited');
+    // Busy, not broken: the upstream's 429s, no pacing slot, or this invocation's time running out
+    // (not-started) are deferred, never counted as receives.
+    const limited = outcomes.filter(
+      (o): o is Extract<TargetOutcome, { kind: 'rate-limited' | 'not-started' }> => o !== 'before' && (o.kind === 'rate-limited' || o.kind === 'not-started'),
+    );
     if (limited.length) {
-      const reason = summarise(['rate-limited']);
+      const reason = summarise(['rate-limited', 'not-started']);
       const firstReceivedAt = earlier?.firstReceivedAt ?? Number(record.attributes?.ApproximateFirstReceiveTimestamp ?? Date.now());
       const hours = (Date.now() - firstReceivedAt) / 3_600_000;
       if (Date.now() - firstReceivedAt >= (options.maxDeferralMs ?? MAX_DEFERRAL_MS)) {
-        const failed = targets.filter((t) => t.outcome === 'rate-limited').map((t) => t.index);
+        const failed = targets.filter((t) => t.outcome === 'rate-limited' || t.outcome === 'not-started').map((t) => t.index);
         return sendToDeadLetter(record, { ...base, reason: `upstream rate-limited for ${hours.toFixed(1)} h: ${reason}` }, failed);
       }
       if (!options.carryOn) {
@@ -295,7 +300,7 @@ export async function runBatch(
         originalId: id,
       };
       // When the upstream said to come back (the longest of its answers), or when our pacing expects a slot.
-      const delaySeconds = clampDelaySeconds(Math.max(0, ...limited.map((o) => o.retryAfterMs ?? 0)) / 1000);
+      const delaySeconds = clampDelaySeconds(Math.max(0, ...limited.map((o) => ('retryAfterMs' in o ? (o.retryAfterMs ?? 0) : 0))) / 1000);
       try {
         await options.carryOn(record, state, delaySeconds);
       } catch (err) {

@@ -24,6 +24,8 @@ export interface SandboxOptions {
   faults?: string;
   /** A rate limit per credential (rate-limit.ts); absent = none. */
   rateLimit?: RateLimitSettings;
+  /** Told of every request once answered, with its status (the bench counts calls per target with it). */
+  observe?: (request: SandboxRequest, status: number) => void;
 }
 
 export interface Sandbox {
@@ -69,6 +71,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         headers: req.headers,
         body: Buffer.concat(chunks),
       };
+      if (options.observe) res.on('finish', () => options.observe?.(request, res.statusCode));
       if (faults.admin(request, res) || rateLimit.admin(request, res)) return;
       // Before the faults: a real upstream refuses what is over the limit before doing anything else.
       if (applyRateDecision(rateLimit.take(request), res)) return;
