@@ -308,7 +308,15 @@ export async function runBatch(
         log.error('job message', { ...note, result: 'retry', reason, continuationError: err });
         return { ...base, result: 'retry', reason };
       }
-      log.info('job message', { ...note, result: 'deferred', reason, deferrals: state.deferrals, delaySeconds, doneTargets: state.done.length });
+      log.info('job message', {
+        ...note,
+        result: 'deferred',
+        reason,
+        originalMessageId: id,
+        deferrals: state.deferrals,
+        delaySeconds,
+        doneTargets: state.done.length,
+      });
       return { ...base, result: 'deferred', reason, continuation: { state, delaySeconds } };
     }
     const failed = targets.filter((t) => t.outcome === 'permanent').map((t) => t.index);

@@ -5,7 +5,7 @@ import { type BulkJobFigures, startBulkJobHarness } from '#local/bulk-job-run';
  * `npm run bench`'s bulk-job section scaled to a few seconds (local/bulk-job-run.ts): the real job
  * handlers on real SQS event shapes, a simulated queue and event source mapping, the sandbox rate-
  * limiting each credential, interactive callers through the real HTTP handlers at the same time.
- * The correctness goals of issue 21 hold on every run: no target lost, none dead-lettered for the
+ * The correctness goals of the bench hold on every run: no target lost, none dead-lettered for the
  * upstream being busy, none carried out more than twice; and a job sized by docs/jobs.md#sizing
  * leaves the interactive callers without 429s. (Times are the bench's: this machine is shared.)
  */
