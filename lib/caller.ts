@@ -30,6 +30,8 @@ export interface Caller {
   rule?: string;
   /** The `source` an EventBridge event claims; anyone who may put events on the bus chooses it. */
   claimedSource?: string;
+  /** The original sender a job continuation's attributes claim when they could not be verified (lib/jobs/continuation.ts). */
+  claimedSender?: string;
 }
 
 interface AuthorizerContext {

@@ -109,6 +109,14 @@ export const DLQ_URL: Variable<string | undefined> = { name: 'DLQ_URL', parse: o
 export const JOB_EVENT_SOURCES: Variable<readonly string[]> = { name: 'JOB_EVENT_SOURCES', parse: envList };
 /** lib/jobs/handler.ts; required by the job functions: the ARN of the job's own EventBridge rule. */
 export const JOB_RULE_ARN: Variable<string> = { name: 'JOB_RULE_ARN', parse: requireEnv };
+/** lib/jobs/handler.ts; unset: a busy upstream's records are retried by SQS instead of continued (lib/jobs/continuation.ts). */
+export const JOB_QUEUE_URL: Variable<string | undefined> = { name: 'JOB_QUEUE_URL', parse: optionalEnv };
+/** lib/jobs/handler.ts; default 0 (unpaced): what all of a job's invocations may send per upstream credential per second. */
+export const JOB_REQUESTS_PER_SECOND: Variable<number> = { name: 'JOB_REQUESTS_PER_SECOND', parse: (name) => envInt(name, 0, { min: 0, max: 100_000 }) };
+/** lib/jobs/handler.ts; default 5: the queue's maximumConcurrency, which JOB_REQUESTS_PER_SECOND is shared by. */
+export const JOB_MAX_CONCURRENCY: Variable<number> = { name: 'JOB_MAX_CONCURRENCY', parse: (name) => envInt(name, 5, { min: 2, max: 1_000 }) };
+/** lib/jobs/handler.ts; default 24: how long a message may be deferred for a busy upstream before it is dead-lettered. */
+export const JOB_MAX_DEFERRAL_HOURS: Variable<number> = { name: 'JOB_MAX_DEFERRAL_HOURS', parse: (name) => envInt(name, 24, { min: 1, max: 96 }) };
 /** lib/log.ts; default info. */
 export const LOG_LEVEL: Variable<LogLevel> = { name: 'LOG_LEVEL', parse: envLogLevel };
 /** lib/metrics.ts; unset: no metrics are written. */

@@ -105,6 +105,15 @@ export interface SqsEventOptions {
   receiveCounts?: number[];
   /** Per body: the `SenderId` SQS records (default `LOCAL_DIRECT_SENDER`; `LOCAL_EVENTBRIDGE_SENDER` for a rule's delivery). */
   senderIds?: string[];
+  /** Per body: message attributes as they were sent (SendMessage's shape), delivered in Lambda's. */
+  messageAttributes?: Array<Record<string, { DataType: string; StringValue: string }> | undefined>;
+}
+
+/** SendMessage's `MessageAttributes` as Lambda's SQS event holds them (lower-case keys, empty lists). */
+export function lambdaMessageAttributes(sent: Record<string, { DataType: string; StringValue: string }> = {}): SQSRecord['messageAttributes'] {
+  return Object.fromEntries(
+    Object.entries(sent).map(([name, a]) => [name, { dataType: a.DataType, stringValue: a.StringValue, stringListValues: [], binaryListValues: [] }]),
+  );
 }
 
 /**
@@ -147,7 +156,7 @@ export function sqsEvent(bodies: string[], opts: SqsEventOptions = {}): SQSEvent
           SenderId: opts.senderIds?.[i] ?? LOCAL_DIRECT_SENDER,
           ApproximateFirstReceiveTimestamp: now,
         },
-        messageAttributes: {},
+        messageAttributes: lambdaMessageAttributes(opts.messageAttributes?.[i]),
         md5OfBody: createHash('md5').update(body).digest('hex'),
         eventSource: 'aws:sqs',
         eventSourceARN: `arn:aws:sqs:eu-west-1:123456789012:${queueName}`,

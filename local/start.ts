@@ -11,6 +11,7 @@ import { httpRoutes } from './routes.ts';
 import { runJobInProcess } from './run-job.ts';
 import { SECRET_IDS, startGatewaySandbox } from './sandbox/for-gateway.ts';
 import { base64urlServerId } from './sandbox/nextauth.ts';
+import { rateLimitFromArgs } from './sandbox/rate-limit-flags.ts';
 import { fileSecretSource } from './secrets-file.ts';
 
 /**
@@ -34,7 +35,20 @@ const port = Number(process.env.PORT ?? 3000);
 // The pessimistic reading of API Gateway's routing (see `strict` in api.ts).
 const strict = process.argv.includes('--strict') || process.env.LOCAL_API_STRICT === '1';
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
-const { sandbox, serverId, secondServer, secretsFile } = await startGatewaySandbox({ port: sandboxPort, faults: process.env.SANDBOX_FAULTS });
+// `npm start -- --rate-limit=20 --rate-burst=40`: the sandbox refuses what a credential sends over 20/s (docs/local.md).
+const rateLimit = (() => {
+  try {
+    return rateLimitFromArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`npm start: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+})();
+const { sandbox, serverId, secondServer, secretsFile } = await startGatewaySandbox({
+  port: sandboxPort,
+  faults: process.env.SANDBOX_FAULTS,
+  ...(rateLimit ? { rateLimit } : {}),
+});
 // The secrets file holds this run's keys only: gone with the process (every stop below exits, so this runs).
 removeOnExit(dirname(secretsFile));
 // Registered now, before anything else starts: a signal with no listener kills Node at once and
@@ -89,6 +103,7 @@ process.stdout.write(
     `authgate local API   ${api.url}${strict ? '   (strict: paths decoded before routing, GET bodies dropped)' : ''}`,
     `console              ${api.url}/   (QR login, Svix portal, jobs, faults in a browser)`,
     `sandbox upstream     ${sandbox.url}   (Svix + nextAuth; sandbox-only routes under /_sandbox/)`,
+    `rate limit           ${rateLimit ? `${sandbox.rateLimit.limit?.rate}/s per credential, burst ${sandbox.rateLimit.limit?.burst} (429 + Retry-After beyond)` : 'off (--rate-limit=R --rate-burst=B, or the console)'}`,
     ...(packaged ? [`handlers             each route from its zip in ${packaged.packageDir} (the console's Jobs card still runs the TypeScript)`] : []),
     `nextAuth server id   ${serverId}   (in paths: ${base64urlServerId(serverId)}${strict ? '' : ` or ${encodeURIComponent(serverId)}`})`,
     'Svix apps            app_demo, app_2 (others are created with an `application` body)',

@@ -150,8 +150,14 @@ function dashboard({ functions, namespace, alarmIds }) {
     widget(8, 22, 'Lambda throttles by function', perFunction('Throttles', 'Sum')),
     widget(16, 22, 'Lambda concurrent executions by function', perFunction('ConcurrentExecutions', 'Maximum')),
     // The jobs.
-    widget(0, 28, 'Job targets by outcome', expression('targets', jobSearch(['targetsDone', 'targetsTransient', 'targetsPermanent', 'targetsNotStarted']))),
-    widget(8, 28, 'Job messages: done, retried, dead-lettered', expression('messages', jobSearch(['done', 'retried', 'deadLettered']))),
+    // targetsRateLimited and deferred: a busy upstream (docs/jobs.md#runbook-a-large-job-and-a-busy-upstream).
+    widget(
+      0,
+      28,
+      'Job targets by outcome',
+      expression('targets', jobSearch(['targetsDone', 'targetsRateLimited', 'targetsTransient', 'targetsPermanent', 'targetsNotStarted'])),
+    ),
+    widget(8, 28, 'Job messages: done, deferred, retried, dead-lettered', expression('messages', jobSearch(['done', 'deferred', 'retried', 'deadLettered']))),
     widget(16, 28, 'Dead-letter queue depth, oldest queued job (s)', [
       ...perQueue('ApproximateNumberOfMessagesVisible', 'dlq').map((m) => [...m.slice(0, 4), { ...m[4], label: `${m[4].label} DLQ depth` }]),
       ...perQueue('ApproximateAgeOfOldestMessage', 'queue').map((m) => [...m.slice(0, 4), { ...m[4], label: `${m[4].label} oldest (s)`, yAxis: 'right' }]),

@@ -328,6 +328,7 @@ const wanted = (...n: number[]) => !only || n.some((x) => only.includes(x));
 if (wanted(1, 2)) await section1and2();
 if (wanted(3, 4)) await section3and4();
 if (wanted(5)) await section5();
+if (wanted(7)) await (await import('./bench-jobs.ts')).runJobsBench();
 if (wanted(6)) {
   out();
   out(`## 6. Cold request: app-portal-access on a fresh container, median of ${COLD_RUNS} fresh processes`);

@@ -3,11 +3,13 @@ import { type AwsCallLimits, awsJsonCall } from './call.ts';
 
 const SQS = { name: 'sqs', envId: 'SQS' } as const;
 
-/** The subset of SQS `SendMessage` input the dead-letter copy uses (lib/jobs/dead-letter.ts). */
+/** The subset of SQS `SendMessage` input the jobs use: the dead-letter copy and continuations. */
 export interface SendMessageInput {
   QueueUrl: string;
   MessageBody: string;
   MessageAttributes: Record<string, { DataType: 'String' | 'Number'; StringValue: string }>;
+  /** 0–900 s before the message can be received (continuations: lib/jobs/continuation.ts). */
+  DelaySeconds?: number;
 }
 
 /**

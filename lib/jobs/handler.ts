@@ -1,10 +1,24 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { AwsCallLimits } from '../aws/call.ts';
-import { sendMessage } from '../aws/sqs.ts';
-import { DLQ_URL, JOB_CONCURRENCY, JOB_EVENT_SOURCES, JOB_RULE_ARN, setting } from '../config.ts';
+import { type SendMessageInput, sendMessage as sqsSendMessage } from '../aws/sqs.ts';
+import {
+  DLQ_URL,
+  JOB_CONCURRENCY,
+  JOB_EVENT_SOURCES,
+  JOB_MAX_CONCURRENCY,
+  JOB_MAX_DEFERRAL_HOURS,
+  JOB_QUEUE_URL,
+  JOB_REQUESTS_PER_SECOND,
+  JOB_RULE_ARN,
+  SVIX_SECRET_ID,
+  setting,
+} from '../config.ts';
 import { log } from '../log.ts';
+import { getSecret } from '../secrets.ts';
+import { type ContinuationSecret, type Continue, queueContinuation } from './continuation.ts';
 import { type DeadLetter, queueDeadLetter, redriveOnly } from './dead-letter.ts';
+import { invocationShare, Pacer } from './pacing.ts';
 import { type RunnerOptions, runBatch } from './runner.ts';
 import type { Provenance } from './schema.ts';
 import { type JobDefinition, jobOperation } from './targets.ts';
@@ -14,7 +28,7 @@ import { type JobDefinition, jobOperation } from './targets.ts';
  * mapping has `functionResponseType: ReportBatchItemFailures`). All the logic is `runBatch`.
  */
 
-export interface JobHandlerOptions extends Partial<Omit<RunnerOptions, 'deadLetter' | 'provenance'>> {
+export interface JobHandlerOptions extends Partial<Omit<RunnerOptions, 'deadLetter' | 'provenance' | 'carryOn'>> {
   /** What events are accepted from. Default: JOB_EVENT_SOURCES and JOB_RULE_ARN. */
   provenance?: Provenance;
   /**
@@ -22,6 +36,12 @@ export interface JobHandlerOptions extends Partial<Omit<RunnerOptions, 'deadLett
    * no pointless retries); without DLQ_URL, `redriveOnly`: retried until the redrive policy moves them.
    */
   deadLetter?: DeadLetter;
+  /**
+   * Where a record the upstream was too busy for is continued. Default: the job's own queue at
+   * JOB_QUEUE_URL, through the same SendMessage as the DLQ copy; without it (or with `null`), such
+   * records are retried by SQS.
+   */
+  carryOn?: Continue | null;
 }
 
 /**
@@ -42,9 +62,39 @@ let deadLetterFor: { url: string | undefined; deadLetter: DeadLetter } | undefin
 function envDeadLetter(): DeadLetter {
   const url = setting(DLQ_URL);
   if (deadLetterFor && deadLetterFor.url === url) return deadLetterFor.deadLetter;
-  const deadLetter = url ? queueDeadLetter(url, (input) => sendMessage(input, DLQ_CALL_LIMITS)) : redriveOnly;
+  const deadLetter = url ? queueDeadLetter(url, sendMessage) : redriveOnly;
   deadLetterFor = { url, deadLetter };
   return deadLetter;
+}
+
+/** SQS SendMessage, bounded as above, for the DLQ copy and for continuations alike. */
+const sendMessage = (input: SendMessageInput) => sqsSendMessage(input, DLQ_CALL_LIMITS);
+
+/**
+ * What continuation attributes are authenticated with: the Svix secret's value, which both job roles
+ * read and no direct sender can (lib/jobs/continuation.ts). Read through the secrets cache.
+ */
+const svixSecretValue: ContinuationSecret = () => getSecret(setting(SVIX_SECRET_ID));
+
+/** Built once per queue URL, like the dead-letter sender. */
+let carryOnFor: { url: string | undefined; carryOn: Continue | undefined } | undefined;
+function envCarryOn(kind: JobDefinition['kind']): Continue | undefined {
+  const url = setting(JOB_QUEUE_URL);
+  if (carryOnFor && carryOnFor.url === url) return carryOnFor.carryOn;
+  const carryOn = url ? queueContinuation(kind, url, sendMessage, svixSecretValue) : undefined;
+  carryOnFor = { url, carryOn };
+  return carryOn;
+}
+
+/**
+ * One pacer per container, so a rate cut by a 429 carries over to the container's next batch (a
+ * container runs one invocation at a time, so this is the invocation's share: pacing.ts).
+ */
+let pacerFor: { share: number; pacer: Pacer } | undefined;
+function envPacer(): Pacer {
+  const share = invocationShare(setting(JOB_REQUESTS_PER_SECOND), setting(JOB_MAX_CONCURRENCY));
+  if (pacerFor?.share !== share) pacerFor = { share, pacer: new Pacer({ ratePerSecond: share }) };
+  return pacerFor.pacer;
 }
 
 const invocationLog = (operation: string): MiddlewareObj<SQSEvent, SQSBatchResponse> => ({
@@ -66,12 +116,17 @@ export function jobHandler(job: JobDefinition, options: JobHandlerOptions = {}) 
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(invocationLog(jobOperation(job.kind)))
     .handler(async (event, context) => {
+      const carryOn = options.carryOn === undefined ? envCarryOn(job.kind) : (options.carryOn ?? undefined);
       const runner: RunnerOptions = {
         concurrency: options.concurrency ?? setting(JOB_CONCURRENCY),
         startMarginMs: options.startMarginMs ?? JOB_DEFAULTS.startMarginMs,
         finishMarginMs: options.finishMarginMs ?? JOB_DEFAULTS.finishMarginMs,
         ...(options.targetBudgetMs === undefined ? {} : { targetBudgetMs: options.targetBudgetMs }),
         deadLetter: options.deadLetter ?? envDeadLetter(),
+        pacer: options.pacer ?? envPacer(),
+        maxDeferralMs: options.maxDeferralMs ?? setting(JOB_MAX_DEFERRAL_HOURS) * 3_600_000,
+        continuationSecret: options.continuationSecret ?? svixSecretValue,
+        ...(carryOn ? { carryOn } : {}),
         // Read before any record: a function without them fails the batch with the variable's name.
         provenance: options.provenance ?? { eventSources: setting(JOB_EVENT_SOURCES), ruleArn: setting(JOB_RULE_ARN) },
       };

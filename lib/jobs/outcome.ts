@@ -1,4 +1,5 @@
 import { ConfigError, HttpError, UpstreamTransportError } from '../errors.ts';
+import { retryAfterMs } from '../upstream/retry.ts';
 import type { Target } from './schema.ts';
 
 /**
@@ -7,7 +8,8 @@ import type { Target } from './schema.ts';
  * | outcome       | when                                                     | the message          |
  * |---------------|----------------------------------------------------------|----------------------|
  * | `done`        | the upstream said yes (2xx)                              | deleted              |
- * | `transient`   | 408, 409, 425, 429, 5xx, timeouts, anything unexpected   | retried by SQS       |
+ * | `transient`   | 408, 409, 425, 5xx, timeouts, anything unexpected        | retried by SQS       |
+ * | `rate-limited`| 429, or no pacing slot before the invocation's deadline  | continued (deferred) |
  * | `permanent`   | 404: the app or server does not exist (a typo, an        | dead-lettered by us  |
  * |               | off-boarding aimed at nothing); any other 4xx (400, 401, |                      |
  * |               | 403, 422, ...); an exchange that cannot succeed          |                      |
@@ -26,11 +28,13 @@ import type { Target } from './schema.ts';
 export type TargetOutcome =
   | { kind: 'done'; status?: number }
   | { kind: 'transient'; status?: number; reason: string }
+  /** The upstream (429) or our own pacing said "not now": `retryAfterMs` is when to come back, if known. */
+  | { kind: 'rate-limited'; status?: 429; reason: string; retryAfterMs?: number }
   | { kind: 'permanent'; status: number; reason: string }
   | { kind: 'not-started'; reason: string };
 
-/** Statuses that may answer differently later: timeouts, conflicts with a request in flight, throttling. */
-const TRANSIENT_4XX = new Set([408, 409, 425, 429]);
+/** Statuses that may answer differently later: timeouts, conflicts with a request in flight. (429 is `rate-limited`.) */
+const TRANSIENT_4XX = new Set([408, 409, 425]);
 
 /** What a 404 means for each kind of target (see the table above). */
 const UNKNOWN_TARGET: Record<Target['op'], string> = {
@@ -49,6 +53,10 @@ export function classify(error: unknown, op: Target['op']): TargetOutcome {
   if (error instanceof HttpError) {
     const status = error.statusCode;
     const reason = `${status}: ${error.message}`;
+    if (status === 429) {
+      const after = retryAfterMs(error.headers['retry-after']);
+      return { kind: 'rate-limited', status, reason, ...(after === undefined ? {} : { retryAfterMs: after }) };
+    }
     if (status === 404) return { kind: 'permanent', status, reason: `404: ${UNKNOWN_TARGET[op]}` };
     // An exchange that can never succeed (Node refused the request, the answer is too large):
     // redelivery would only repeat it.

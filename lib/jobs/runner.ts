@@ -1,13 +1,15 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { type AuditRecord, writeAudit } from '../audit.ts';
-import { jobCaller } from '../caller.ts';
+import { type AuditRecord, bounded, writeAudit } from '../audit.ts';
+import { type Caller, jobCaller } from '../caller.ts';
 import { deadlineFromContext, deadlineIn, earliest } from '../deadline.ts';
 import { log } from '../log.ts';
 import { publishMetrics, recordJobBatch } from '../metrics.ts';
+import { type ContinuationSecret, type ContinuationState, type Continue, clampDelaySeconds, readContinuation } from './continuation.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import { classify, type TargetOutcome } from './outcome.ts';
-import { type MessageOrigin, type ParsedMessage, type Provenance, parseMessage, type Target } from './schema.ts';
-import { auditTarget, executeTarget, type JobDefinition, jobOperation, targetIdempotencyKey } from './targets.ts';
+import type { Pacer } from './pacing.ts';
+import { type MessageOrigin, type Provenance, parseMessage, type Target } from './schema.ts';
+import { auditTarget, credentialOf, executeTarget, type JobDefinition, jobOperation, targetIdempotencyKey } from './targets.ts';
 
 /**
  * Runs one SQS batch of a job and says which records SQS must deliver again
@@ -25,12 +27,23 @@ import { auditTarget, executeTarget, type JobDefinition, jobOperation, targetIde
  *   target honouring a long `Retry-After` (or a slow upstream) cannot hold a slot for the rest of
  *   the invocation and leave the others not started: a wait longer than its budget is not begun
  *   (lib/upstream/retry.ts), the target is transient, and SQS redelivery does the waiting.
- * - A record with any transient or unstarted target is retried whole: its done targets replay
- *   harmlessly (Svix idempotency keys, idempotent nextAuth logout).
+ * - A record with any transient target is retried whole: its done targets replay harmlessly
+ *   (Svix idempotency keys, idempotent nextAuth logout).
+ * - Upstream calls wait for their credential's slot (`pacer`, pacing.ts), so the jobs keep to their
+ *   share of the upstream's rate limit. A target the upstream refused with 429, or that could not
+ *   get a slot before the deadline, is `rate-limited`: when that (or `not-started`) is all that is
+ *   left of a record, the record is *continued* (continuation.ts): sent again to its own
+ *   queue with its done targets, to come back when the upstream said, and reported done. Being busy
+ *   so never counts toward the redrive policy's receives; a record deferred for longer than
+ *   `maxDeferralMs` is dead-lettered with that reason. Should the continuation fail to send, the
+ *   record is retried by SQS as before: slower, nothing lost.
  */
 
 /** The most one target may take, retries and waits included (8 s: a few attempts, never a long Retry-After). */
 export const TARGET_BUDGET_MS = 8_000;
+
+/** How long a message may keep being deferred for a busy upstream before it is dead-lettered (JOB_MAX_DEFERRAL_HOURS). */
+export const MAX_DEFERRAL_MS = 24 * 3_600_000;
 
 export interface RunnerOptions {
   /** Upstream calls in flight at once, across the batch. */
@@ -44,11 +57,21 @@ export interface RunnerOptions {
   deadLetter: DeadLetter;
   /** What events are accepted from (schema.ts). Default: nothing, so every event is refused. */
   provenance?: Provenance;
+  /** Paces upstream calls per credential (pacing.ts). Absent: unpaced. */
+  pacer?: Pacer;
+  /** Sends a record's continuation (continuation.ts). Absent: rate-limited records are retried by SQS. */
+  carryOn?: Continue;
+  /** What continuation attributes are verified with. Absent: none is trusted. */
+  continuationSecret?: ContinuationSecret;
+  /** How long a message may be deferred, from its first receipt (default `MAX_DEFERRAL_MS`). */
+  maxDeferralMs?: number;
 }
 
 export interface TargetReport {
   index: number;
   outcome: TargetOutcome['kind'];
+  /** Done on an earlier delivery (a verified continuation said so): not called again. */
+  before?: true;
   status?: number;
   reason?: string;
 }
@@ -56,9 +79,11 @@ export interface TargetReport {
 export interface MessageReport {
   messageId: string;
   via: 'sqs' | 'eventbridge';
-  result: 'done' | 'retry' | 'dead-lettered';
+  result: 'done' | 'retry' | 'dead-lettered' | 'deferred';
   reason?: string;
   targets: TargetReport[];
+  /** For a deferred record: its continuation's state and delay. */
+  continuation?: { state: ContinuationState; delaySeconds: number };
 }
 
 export interface BatchCounts {
@@ -66,7 +91,10 @@ export interface BatchCounts {
   done: number;
   retried: number;
   deadLettered: number;
+  /** Records continued for a busy upstream (continuation.ts). */
+  deferred: number;
   targetsDone: number;
+  targetsRateLimited: number;
   targetsTransient: number;
   targetsPermanent: number;
   targetsNotStarted: number;
@@ -114,12 +142,12 @@ export async function runBatch(
   /** Who sent it, as SQS says (never as the body says), with what the body claims named as claims. */
   const requester = (record: SQSRecord, origin: MessageOrigin) => jobCaller(record.attributes?.SenderId, origin);
 
-  const runTarget = (record: SQSRecord, message: Extract<ParsedMessage, { ok: true }>, target: Target, index: number): Promise<TargetOutcome> =>
+  const runTarget = (record: SQSRecord, caller: Caller, id: string, target: Target, index: number): Promise<TargetOutcome> =>
     limit(async () => {
       // The per-target record of the audit trail (audit.ts); the upstream client adds its status and attempts.
       const audit: AuditRecord = {
         operation: jobOperation(job.kind),
-        caller: requester(record, message),
+        caller,
         target: auditTarget(target),
         messageId: record.messageId,
         targetIndex: index,
@@ -131,16 +159,31 @@ export async function runBatch(
         writeAudit({ ...audit, outcome: outcome.kind, reason: outcome.reason }, 'warn');
         return outcome;
       }
+      const credential = credentialOf(target);
+      if (options.pacer) {
+        // Waiting for the credential's slot happens before the target's own clock starts.
+        const slot = await options.pacer.acquire(credential, Date.now() + deadline.remainingMs() - options.startMarginMs);
+        if (!slot.ok) {
+          const outcome: TargetOutcome = {
+            kind: 'rate-limited',
+            reason: `no ${credential.split(':')[0]} slot left in this invocation's share of the rate`,
+            retryAfterMs: slot.retryAfterMs,
+          };
+          writeAudit({ ...audit, outcome: outcome.kind, reason: outcome.reason }, 'info');
+          return outcome;
+        }
+      }
       let error: unknown;
       try {
         // Its own clock starts now, when it holds a slot, not when the batch began.
         const targetDeadline = earliest(deadline, deadlineIn(options.targetBudgetMs ?? TARGET_BUDGET_MS), audit);
-        const ctx = { deadline: targetDeadline, idempotencyKey: targetIdempotencyKey(message.id, index, target) };
+        const ctx = { deadline: targetDeadline, idempotencyKey: targetIdempotencyKey(id, index, target) };
         await executeTarget(job, target, ctx);
       } catch (err) {
         error = err;
       }
       const outcome = classify(error, target.op);
+      if (outcome.kind === 'rate-limited') options.pacer?.rateLimited(credential, outcome.retryAfterMs);
       const line: AuditRecord = { ...audit, outcome: outcome.kind, ...('status' in outcome ? { status: outcome.status } : {}) };
       if (outcome.kind === 'done') writeAudit(line, 'info');
       else if (outcome.kind === 'transient' && outcome.status === undefined) writeAudit({ ...line, reason: outcome.reason, error }, 'error');
@@ -184,14 +227,41 @@ export async function runBatch(
       );
       return sendToDeadLetter(record, { messageId: record.messageId, via: message.via, reason, targets: [] }, []);
     }
-    const outcomes = await Promise.all(message.targets.map((target, index) => runTarget(record, message, target, index)));
-    const targets: TargetReport[] = outcomes.map((o, index) => ({
-      index,
-      outcome: o.kind,
-      ...('status' in o && o.status !== undefined ? { status: o.status } : {}),
-      ...('reason' in o ? { reason: o.reason } : {}),
-    }));
+    // A continuation's attributes, when ours, name the original sender and the targets already done.
+    const continued = await readContinuation(job.kind, record, options.continuationSecret);
+    const earlier = continued?.verified ? continued.state : undefined;
+    const caller: Caller = earlier
+      ? jobCaller(earlier.sender, message)
+      : {
+          ...requester(record, message),
+          ...(continued && !continued.verified && continued.claimed.sender ? { claimedSender: bounded(continued.claimed.sender) } : {}),
+        };
+    const id = earlier ? earlier.originalId : message.id;
+    const doneBefore = new Set(earlier?.done ?? []);
+    const outcomes = await Promise.all(
+      message.targets.map((target, index) =>
+        doneBefore.has(index) ? Promise.resolve<TargetOutcome | 'before'>('before') : runTarget(record, caller, id, target, index),
+      ),
+    );
+    const targets: TargetReport[] = outcomes.map((o, index) =>
+      o === 'before'
+        ? { index, outcome: 'done', before: true }
+        : {
+            index,
+            outcome: o.kind,
+            ...('status' in o && o.status !== undefined ? { status: o.status } : {}),
+            ...('reason' in o ? { reason: o.reason } : {}),
+          },
+    );
     const base = { messageId: record.messageId, via: message.via, targets };
+    const note = {
+      messageId: record.messageId,
+      via: message.via,
+      receiveCount: receiveCount(record),
+      ...(continued
+        ? { continuation: { verified: continued.verified, deferrals: continued.verified ? continued.state.deferrals : continued.claimed.deferrals } }
+        : {}),
+    };
     const summarise = (kinds: string[]) =>
       targets
         .filter((t) => kinds.includes(t.outcome))
@@ -199,14 +269,59 @@ export async function runBatch(
         .map((t) => `target ${t.index}: ${t.reason}`)
         .join('; ');
 
-    if (targets.some((t) => t.outcome === 'transient' || t.outcome === 'not-started')) {
-      const reason = summarise(['transient', 'not-started']);
-      log.warn('job message', { messageId: record.messageId, via: message.via, receiveCount: receiveCount(record), result: 'retry', reason });
+    // A real failure keeps SQS's redelivery and its receive count: the redrive policy bounds it.
+    if (targets.some((t) => t.outcome === 'transient') || (!options.carryOn && targets.some((t) => t.outcome === 'not-started'))) {
+      const reason = summarise(['transient', 'not-started', 'rate-limited']);
+      log.warn('job message', { ...note, result: 'retry', reason });
       return { ...base, result: 'retry', reason };
+    }
+    // Busy, not broken: the upstream's 429s, no pacing slot, or this invocation's time running out
+    // (not-started) are deferred, never counted as receives.
+    const limited = outcomes.filter(
+      (o): o is Extract<TargetOutcome, { kind: 'rate-limited' | 'not-started' }> => o !== 'before' && (o.kind === 'rate-limited' || o.kind === 'not-started'),
+    );
+    if (limited.length) {
+      const reason = summarise(['rate-limited', 'not-started']);
+      const firstReceivedAt = earlier?.firstReceivedAt ?? Number(record.attributes?.ApproximateFirstReceiveTimestamp ?? Date.now());
+      const hours = (Date.now() - firstReceivedAt) / 3_600_000;
+      if (Date.now() - firstReceivedAt >= (options.maxDeferralMs ?? MAX_DEFERRAL_MS)) {
+        const failed = targets.filter((t) => t.outcome === 'rate-limited' || t.outcome === 'not-started').map((t) => t.index);
+        return sendToDeadLetter(record, { ...base, reason: `upstream rate-limited for ${hours.toFixed(1)} h: ${reason}` }, failed);
+      }
+      if (!options.carryOn) {
+        log.warn('job message', { ...note, result: 'retry', reason });
+        return { ...base, result: 'retry', reason };
+      }
+      const state: ContinuationState = {
+        done: targets.filter((t) => t.outcome === 'done').map((t) => t.index),
+        deferrals: (earlier?.deferrals ?? 0) + 1,
+        firstReceivedAt,
+        ...((earlier ? earlier.sender : record.attributes?.SenderId) === undefined ? {} : { sender: earlier ? earlier.sender : record.attributes.SenderId }),
+        originalId: id,
+      };
+      // When the upstream said to come back (the longest of its answers), or when our pacing expects a slot.
+      const delaySeconds = clampDelaySeconds(Math.max(0, ...limited.map((o) => ('retryAfterMs' in o ? (o.retryAfterMs ?? 0) : 0))) / 1000);
+      try {
+        await options.carryOn(record, state, delaySeconds);
+      } catch (err) {
+        // Left to SQS, as before continuations: retried after the visibility timeout.
+        log.error('job message', { ...note, result: 'retry', reason, continuationError: err });
+        return { ...base, result: 'retry', reason };
+      }
+      log.info('job message', {
+        ...note,
+        result: 'deferred',
+        reason,
+        originalMessageId: id,
+        deferrals: state.deferrals,
+        delaySeconds,
+        doneTargets: state.done.length,
+      });
+      return { ...base, result: 'deferred', reason, continuation: { state, delaySeconds } };
     }
     const failed = targets.filter((t) => t.outcome === 'permanent').map((t) => t.index);
     if (failed.length) return sendToDeadLetter(record, { ...base, reason: summarise(['permanent']) }, failed);
-    log.info('job message', { messageId: record.messageId, via: message.via, receiveCount: receiveCount(record), result: 'done' });
+    log.info('job message', { ...note, result: 'done' });
     return { ...base, result: 'done' };
   };
 
@@ -214,13 +329,15 @@ export async function runBatch(
   const batchItemFailures: SQSBatchItemFailure[] = messages.filter((m) => m.result === 'retry').map((m) => ({ itemIdentifier: m.messageId }));
 
   const all = messages.flatMap((m) => m.targets);
-  const count = (kind: TargetReport['outcome']) => all.filter((t) => t.outcome === kind).length;
+  const count = (kind: TargetReport['outcome']) => all.filter((t) => t.outcome === kind && !t.before).length;
   const counts: BatchCounts = {
     messages: messages.length,
     done: messages.filter((m) => m.result === 'done').length,
     retried: batchItemFailures.length,
     deadLettered: messages.filter((m) => m.result === 'dead-lettered').length,
+    deferred: messages.filter((m) => m.result === 'deferred').length,
     targetsDone: count('done'),
+    targetsRateLimited: count('rate-limited'),
     targetsTransient: count('transient'),
     targetsPermanent: count('permanent'),
     targetsNotStarted: count('not-started'),

@@ -81,3 +81,12 @@ export function auditTarget(target: Target): AuditTarget & { op: Target['op']; e
 }
 
 export const jobOperation = (kind: JobKind) => `job.${kind}`;
+
+/**
+ * The upstream credential a target spends, which is what an upstream rate-limits by: the one Svix
+ * org key, or the key of the target's nextAuth server (the gateway secret holds one per server).
+ *
+ * @example
+ * credentialOf({ op: 'nextauth.logout', serverid: 'c2VydmVy', nonce }) // → 'nextauth:c2VydmVy'
+ */
+export const credentialOf = (target: Target): string => (target.op === 'svix.expire-all' ? 'svix' : `nextauth:${target.serverid}`);

@@ -316,6 +316,25 @@ async function loadFaults() {
   showFaults(r.data);
 }
 
+// ---- Sandbox rate limit ------------------------------------------------------------------------
+
+function showRateLimit(data) {
+  if (!data?.limit) {
+    $('rate-limit-state').textContent = 'off: no rate limit';
+    return;
+  }
+  const lines = [`on: ${data.limit.rate}/s per credential, burst ${data.limit.burst}`];
+  for (const [credential, counts] of Object.entries(data.credentials ?? {})) {
+    lines.push(`${credential}  allowed ${counts.allowed}, refused ${counts.refused}`);
+  }
+  $('rate-limit-state').textContent = lines.join('\n');
+}
+
+async function loadRateLimit() {
+  const r = await call('GET', '/_sandbox/rate-limit');
+  if (r.ok) showRateLimit(r.data);
+}
+
 // ---- Audit -------------------------------------------------------------------------------------
 // Each record comes with `shown`: its caller, target and result read as `npm start`'s audit lines
 // read them (local/audit.ts), so the two never disagree.
@@ -462,11 +481,22 @@ async function main() {
     const r = await call('DELETE', '/_sandbox/faults');
     if (r.ok) showFaults(r.data);
   });
+  on('rate-limit-apply', async () => {
+    const json = { rate: Number($('rate-limit-rate').value), burst: Number($('rate-limit-burst').value) };
+    const r = await call('PUT', '/_sandbox/rate-limit', { json });
+    if (r.ok) showRateLimit(r.data);
+  });
+  on('rate-limit-off', async () => {
+    const r = await call('DELETE', '/_sandbox/rate-limit');
+    if (r.ok) showRateLimit(r.data);
+  });
+  on('rate-limit-refresh', loadRateLimit);
   on('log-clear', async () => $('log').replaceChildren());
 
   await startSession();
   fillJobExample();
   await loadFaults();
+  await loadRateLimit();
   await refreshAudit();
   document.body.dataset.ready = 'true';
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { useSecretsFile, writeSecretsFile } from '../secrets-file.ts';
 import { DEFAULT_SANDBOX_SERVER_ID, SECOND_SANDBOX_SERVER_ID } from './nextauth.ts';
-import { type Sandbox, startSandbox } from './server.ts';
+import type { RateLimitSettings } from './rate-limit.ts';
+import { type Sandbox, type SandboxOptions, startSandbox } from './server.ts';
 
 /**
  * A sandbox upstream wired to the gateway code in this process, the way AWS wires the real ones:
@@ -15,6 +16,9 @@ export interface GatewaySandboxOptions {
   keys?: { svix: string; nextauth: string };
   serverId?: string;
   faults?: string;
+  /** A rate limit per upstream credential (rate-limit.ts); absent = none. */
+  rateLimit?: RateLimitSettings;
+  observe?: SandboxOptions['observe'];
 }
 
 export interface GatewaySandbox {
@@ -40,6 +44,8 @@ export async function startGatewaySandbox(options: GatewaySandboxOptions = {}): 
     svixKey: keys.svix,
     nextauth: { apiKey: keys.nextauth, serverId, servers: [secondServer] },
     ...(options.faults === undefined ? {} : { faults: options.faults }),
+    ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+    ...(options.observe === undefined ? {} : { observe: options.observe }),
   });
   Object.assign(process.env, {
     SECRETS_FILE: secretsFile,

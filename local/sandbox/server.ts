@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { loopbackHost, sameOrigin } from '../browser-guard.ts';
 import { applyFault, FaultTable } from './faults.ts';
 import { createNextAuthSandbox, type NextAuthSandbox } from './nextauth.ts';
+import { applyRateDecision, RateLimiter, type RateLimitSettings } from './rate-limit.ts';
 import { createSvixSandbox } from './svix.ts';
 import type { Clock, SandboxRequest, SandboxUpstream } from './types.ts';
 
@@ -21,6 +22,10 @@ export interface SandboxOptions {
   publicUrl?: string;
   /** Initial faults, as JSON (SANDBOX_FAULTS). */
   faults?: string;
+  /** A rate limit per credential (rate-limit.ts); absent = none. */
+  rateLimit?: RateLimitSettings;
+  /** Told of every request once answered, with its status (the bench counts calls per target with it). */
+  observe?: (request: SandboxRequest, status: number) => void;
 }
 
 export interface Sandbox {
@@ -28,6 +33,7 @@ export interface Sandbox {
   server: Server;
   nextauth: NextAuthSandbox;
   faults: FaultTable;
+  rateLimit: RateLimiter;
   close(): Promise<void>;
 }
 
@@ -38,6 +44,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const clockOption = options.clock ? { clock: options.clock } : {};
 
   const faults = new FaultTable(options.faults);
+  const rateLimit = new RateLimiter(options.rateLimit, options.clock);
   const nextauth = createNextAuthSandbox({ ...options.nextauth, ...clockOption });
   const upstreams: SandboxUpstream[] = [
     createSvixSandbox({ orgKey: options.svixKey, publicUrl: `${options.publicUrl ?? url}/_sandbox/svix/portal`, ...clockOption }),
@@ -64,7 +71,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         headers: req.headers,
         body: Buffer.concat(chunks),
       };
-      if (faults.admin(request, res)) return;
+      if (options.observe) res.on('finish', () => options.observe?.(request, res.statusCode));
+      if (faults.admin(request, res) || rateLimit.admin(request, res)) return;
+      // Before the faults: a real upstream refuses what is over the limit before doing anything else.
+      if (applyRateDecision(rateLimit.take(request), res)) return;
       const fault = faults.take(request.method, request.url.pathname);
       if (fault && (await applyFault(fault, res))) return;
       for (const upstream of upstreams) {
@@ -82,6 +92,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     server,
     nextauth,
     faults,
+    rateLimit,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -268,6 +268,24 @@ describe.skipIf(!executablePath)('console page in headless Chromium', () => {
     await page.locator('[data-testid="fault-table"]', { hasText: 'no faults' }).waitFor();
   });
 
+  it('sets a sandbox rate limit from the page: beyond the burst the gateway passes the 429 on', async () => {
+    await page.locator('[data-testid="rate-limit-state"]', { hasText: 'off' }).waitFor();
+    await byId('rate-limit-rate').fill('0.1');
+    await byId('rate-limit-burst').fill('1');
+    await byId('rate-limit-apply').click();
+    await page.locator('[data-testid="rate-limit-state"]', { hasText: 'on: 0.1/s per credential, burst 1' }).waitFor();
+    await byId('svix-portal').click();
+    await byId('svix-portal').click();
+    await page
+      .locator('[data-testid="log-entry"]', { hasText: /app-portal-access\/app_demo\/\s*429/ })
+      .first()
+      .waitFor();
+    await byId('rate-limit-refresh').click();
+    await page.locator('[data-testid="rate-limit-state"]', { hasText: /refused [1-9]/ }).waitFor();
+    await byId('rate-limit-off').click();
+    await page.locator('[data-testid="rate-limit-state"]', { hasText: 'off' }).waitFor();
+  });
+
   it('shows an audit row for an operation: caller, operation, target, status', async () => {
     await byId('svix-app').fill('app_2');
     await byId('svix-portal').click();

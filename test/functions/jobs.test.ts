@@ -195,15 +195,16 @@ describe('a mixed batch', () => {
     await run(handler, sqsEvent([json(svixLogout()), json(nextauthTarget), '[]']));
     const logs = parsedLogs();
     // One per target, and one for the refused message ('[]').
-    expect(logs.filter((l) => l.msg === 'audit').map((l) => l.outcome)).toEqual(expect.arrayContaining(['transient', 'done', 'refused']));
+    expect(logs.filter((l) => l.msg === 'audit').map((l) => l.outcome)).toEqual(expect.arrayContaining(['rate-limited', 'done', 'refused']));
     expect(logs.filter((l) => l.msg === 'job message').map((l) => l.result)).toEqual(expect.arrayContaining(['retry', 'done', 'dead-lettered']));
     const summaries = logs.filter((l) => l.msg === 'job summary');
     expect(summaries).toHaveLength(1);
-    expect(summaries[0]).toMatchObject({ job: 'logout', operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsTransient: 1 });
+    // The 429 is rate-limited; with no continuation wired (no JOB_QUEUE_URL) SQS retries it as before.
+    expect(summaries[0]).toMatchObject({ job: 'logout', operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsRateLimited: 1 });
     // The summary's counts, in the one metrics namespace, by job; the targets' upstream calls by upstream operation.
     const records = logs.filter((l) => l._aws !== undefined);
     const batch = records.find((r) => r.family === 'jobs');
-    expect(batch).toMatchObject({ operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsTransient: 1, targetsDone: 1 });
+    expect(batch).toMatchObject({ operation: 'job.logout', messages: 3, done: 1, retried: 1, deadLettered: 1, targetsRateLimited: 1, targetsDone: 1 });
     const directive = (batch!._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> })
       .CloudWatchMetrics[0]!;
     expect(directive.Namespace).toBe('authgate/test');
@@ -229,7 +230,11 @@ describe('a mixed batch', () => {
       attempts: 1,
       durationMs: expect.any(Number),
     });
-    expect(audits.find((a) => (a.target as { op: string }).op === 'svix.expire-all')).toMatchObject({ outcome: 'transient', status: 429, upstreamStatus: 429 });
+    expect(audits.find((a) => (a.target as { op: string }).op === 'svix.expire-all')).toMatchObject({
+      outcome: 'rate-limited',
+      status: 429,
+      upstreamStatus: 429,
+    });
     // the nonce travels in the queue, never in a log line
     expect(logLines.join('\n')).not.toContain(NONCE);
   });
@@ -641,7 +646,7 @@ describe('outcome classification', () => {
     [undefined, 'done'],
     [new UpstreamResponseError(404, {}), 'permanent'],
     [new ApiError(404, 'not_found', 'nextAuth answered HTTP 404.'), 'permanent'],
-    [new UpstreamResponseError(429, {}), 'transient'],
+    [new UpstreamResponseError(429, {}), 'rate-limited'],
     [new UpstreamResponseError(409, {}), 'transient'],
     [new UpstreamUnavailableError(502, 'x'), 'transient'],
     [new UpstreamUnavailableError(502, 'x', { cause: new UpstreamTransportError('invalid', 'too large') }), 'permanent'],

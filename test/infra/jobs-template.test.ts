@@ -110,7 +110,7 @@ describe.each(JOBS)('packaged template: the $kind job', ({ kind, fn, queue, dlq,
     });
   });
 
-  it('runs with a role of its own that may read only its secrets, its queue and its dead-letter queue', () => {
+  it('runs with a role of its own that may read only its secrets, its queue and its dead-letter queue, and send continuations to its queue', () => {
     const statements = statementsOf(roleOf(template, fn)[1]);
     const allowed = statements.filter((s) => s.Effect === 'Allow');
     const byService = (prefix: string) => allowed.filter((s) => actionsOf(s).some((a) => a.startsWith(prefix)));
@@ -123,7 +123,8 @@ describe.each(JOBS)('packaged template: the $kind job', ({ kind, fn, queue, dlq,
     const send = sqs.filter((s) => actionsOf(s).includes('sqs:SendMessage'));
     expect(send).toHaveLength(1);
     expect(actionsOf(send[0]!)).toEqual(['sqs:SendMessage']);
-    expect(resources(send[0]!)).toEqual([arnOf(dlq)]);
+    // The dead-letter copy, and continuations for a busy upstream back to its own queue (docs/jobs.md).
+    expect(resources(send[0]!)).toEqual([arnOf(dlq), arnOf(queue)]);
     const consume = sqs.filter((s) => !actionsOf(s).includes('sqs:SendMessage'));
     expect(consume.flatMap(actionsOf).sort()).toEqual(['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
     expect(consume.flatMap(resources)).toEqual([arnOf(queue)]);
@@ -137,6 +138,11 @@ describe.each(JOBS)('packaged template: the $kind job', ({ kind, fn, queue, dlq,
   it('knows its dead-letter queue by URL and its upstreams by their variables only', () => {
     const env = (props(fn).Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env.DLQ_URL).toEqual({ Ref: dlq });
+    expect(env.JOB_QUEUE_URL).toEqual({ Ref: queue });
+    // Its share of the upstream's rate: jobRequestsPerSecond over the queue's maximumConcurrency.
+    expect(env.JOB_REQUESTS_PER_SECOND).toBe('0');
+    expect(env.JOB_MAX_CONCURRENCY).toBe('5');
+    expect(env.JOB_MAX_DEFERRAL_HOURS).toBe('24');
     expect(env.SVIX_SECRET_ID).toBe('authgate/test/svix');
     expect(env.NEXTAUTH_SECRET_ID).toBe(kind === 'logout' ? 'authgate/test/nextauth' : undefined);
     expect(env.JOB_CONCURRENCY).toBe('8');

@@ -103,6 +103,7 @@ describe('the record as written', () => {
     sender: 'AROAEXAMPLE:ops',
     rule: 'arn:aws:events:eu-west-1:123456789012:rule/authgate-dev-logout',
     claimedSource: 'authgate.requests',
+    claimedSender: 'AROAEXAMPLE:ops',
   };
   const target: Required<AuditTarget> = { appId: 'app_1', sessionIds: ['s1'], serverId: 'c2VydmVy', accountId: 7, userId: 'u1', nonceHash: 'abc123def456' };
   const full: Required<Omit<AuditRecord, 'startedAt'>> = {

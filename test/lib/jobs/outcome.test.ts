@@ -16,8 +16,18 @@ describe('classify', () => {
     });
   });
 
-  it('retries throttling, conflicts, timeouts and server faults', () => {
-    for (const status of [408, 409, 425, 429]) {
+  it('a 429 is rate-limited, with when the upstream said to come back', () => {
+    const refused = new UpstreamResponseError(429, {}, { 'retry-after': '3' });
+    expect(classify(refused, 'svix.expire-all')).toEqual({ kind: 'rate-limited', status: 429, reason: '429: upstream answered 429', retryAfterMs: 3_000 });
+    expect(classify(new UpstreamResponseError(429, {}), 'nextauth.logout')).toEqual({
+      kind: 'rate-limited',
+      status: 429,
+      reason: '429: upstream answered 429',
+    });
+  });
+
+  it('retries conflicts, timeouts and server faults', () => {
+    for (const status of [408, 409, 425]) {
       expect(classify(new UpstreamResponseError(status, {}), 'svix.expire-all')).toEqual({
         kind: 'transient',
         status,

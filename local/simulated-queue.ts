@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SendMessageInput } from '#lib/aws/sqs';
+import { lambdaContext, sqsEvent } from './events.ts';
+
+/**
+ * A standard SQS queue and the Lambda event source mapping that drains it, in memory and in real
+ * time, for the bulk-job bench and its scaled run in the tests: batches of `batchSize`, at most
+ * `maxConcurrency` invocations at once (the mapping's `maximumConcurrency`, one container each),
+ * a received message invisible for `visibilityTimeoutMs`, `DelaySeconds` on sends, message
+ * attributes and `SenderId`, and the redrive policy (a message failed on its `maxReceiveCount`-th
+ * receive goes to the DLQ). Left out: the 1 s batching window (a batch is taken as soon as a
+ * message is visible) and SQS's at-least-once duplicates.
+ */
+
+export interface SimulatedQueueOptions {
+  name: string;
+  batchSize?: number;
+  maxConcurrency?: number;
+  visibilityTimeoutMs?: number;
+  maxReceiveCount?: number;
+  /** Each invocation's Lambda timeout. */
+  lambdaTimeoutMs?: number;
+  /** The `SenderId` SQS records for what the job function itself sends (its role). */
+  jobSenderId?: string;
+}
+
+interface Held {
+  messageId: string;
+  body: string;
+  attributes?: SendMessageInput['MessageAttributes'];
+  senderId: string;
+  visibleAt: number;
+  receiveCount: number;
+}
+
+export interface QueueStats {
+  /** Messages sent by producers. */
+  produced: number;
+  /** Messages the job sent back to its own queue (continuations). */
+  continuations: number;
+  invocations: number;
+  /** Records delivered, redeliveries included. */
+  deliveries: number;
+  /** Each invocation's duration, for the Lambda bill. */
+  invocationMs: number[];
+  /** Messages the redrive policy moved to the DLQ (not the ones the consumer dead-lettered itself). */
+  redriven: number;
+  /** Records reported in `batchItemFailures`. */
+  batchItemFailures: number;
+}
+
+type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+export class SimulatedQueue {
+  readonly stats: QueueStats = { produced: 0, continuations: 0, invocations: 0, deliveries: 0, invocationMs: [], redriven: 0, batchItemFailures: 0 };
+  private readonly held: Held[] = [];
+  private readonly o: Required<SimulatedQueueOptions>;
+
+  constructor(options: SimulatedQueueOptions) {
+    this.o = {
+      batchSize: 10,
+      maxConcurrency: 5,
+      visibilityTimeoutMs: 190_000,
+      maxReceiveCount: 5,
+      lambdaTimeoutMs: 30_000,
+      jobSenderId: 'AROAJOBROLELOCAL:authgate-local-job',
+      ...options,
+    };
+  }
+
+  /** A producer's SendMessage. */
+  enqueue(body: string, senderId: string): void {
+    this.stats.produced++;
+    this.held.push({ messageId: randomUUID(), body, senderId, visibleAt: Date.now(), receiveCount: 0 });
+  }
+
+  /** The job function's own SendMessage (its continuations), as it would reach this queue. */
+  readonly sendMessage = async (input: SendMessageInput): Promise<void> => {
+    this.stats.continuations++;
+    this.held.push({
+      messageId: randomUUID(),
+      body: input.MessageBody,
+      attributes: input.MessageAttributes,
+      senderId: this.o.jobSenderId,
+      visibleAt: Date.now() + (input.DelaySeconds ?? 0) * 1000,
+      receiveCount: 0,
+    });
+  };
+
+  /**
+   * Runs the mapping until the queue is empty: `handlerFor(i)` is container i's handler (each
+   * container keeps its own state, as Lambda's do).
+   */
+  async drain(handlerFor: (container: number) => SqsHandler): Promise<void> {
+    let inFlight = 0;
+    const poll = async (container: number): Promise<void> => {
+      const handler = handlerFor(container);
+      for (;;) {
+        const now = Date.now();
+        const batch = this.held.filter((m) => m.visibleAt <= now).slice(0, this.o.batchSize);
+        if (batch.length === 0) {
+          if (this.held.length === 0 && inFlight === 0) return;
+          const next = Math.min(...this.held.map((m) => m.visibleAt));
+          await sleep(Math.min(50, Math.max(5, next - now)));
+          continue;
+        }
+        for (const m of batch) {
+          m.receiveCount++;
+          m.visibleAt = now + this.o.visibilityTimeoutMs;
+        }
+        inFlight++;
+        this.stats.invocations++;
+        this.stats.deliveries += batch.length;
+        const event = sqsEvent(
+          batch.map((m) => m.body),
+          {
+            queueName: this.o.name,
+            messageIds: batch.map((m) => m.messageId),
+            receiveCounts: batch.map((m) => m.receiveCount),
+            senderIds: batch.map((m) => m.senderId),
+            messageAttributes: batch.map((m) => m.attributes),
+          },
+        );
+        const started = Date.now();
+        const response = await handler(event, lambdaContext({ functionName: this.o.name, timeoutMs: this.o.lambdaTimeoutMs }));
+        this.stats.invocationMs.push(Date.now() - started);
+        const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+        this.stats.batchItemFailures += failed.size;
+        for (const m of batch) {
+          if (failed.has(m.messageId) && m.receiveCount < this.o.maxReceiveCount) continue;
+          if (failed.has(m.messageId)) this.stats.redriven++;
+          this.held.splice(this.held.indexOf(m), 1);
+        }
+        inFlight--;
+      }
+    };
+    await Promise.all(Array.from({ length: this.o.maxConcurrency }, (_, i) => poll(i)));
+  }
+}
