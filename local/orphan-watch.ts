@@ -46,13 +46,19 @@ function fromPs(pid: number): Ancestry | undefined {
 const ancestryOf = (pid: number): Ancestry | undefined => fromProc(pid) ?? fromPs(pid);
 
 /**
+ * How often the watch polls by default: every second, or `ORPHAN_WATCH_INTERVAL_MS` (set low by
+ * test/local/temp-secrets.test.ts, which otherwise waits on this timer).
+ */
+const DEFAULT_INTERVAL_MS = Number(process.env.ORPHAN_WATCH_INTERVAL_MS) || 1000;
+
+/**
  * Calls `onOrphaned` (once) when an ancestor in this process's group has gone, polling every
  * `intervalMs`. The timer is unref'd: it never keeps the process alive on its own.
  *
  * @example
  * whenOrphaned(() => process.kill(process.pid, 'SIGHUP')); // as if the terminal had hung up
  */
-export function whenOrphaned(onOrphaned: () => void, { intervalMs = 1000 } = {}): void {
+export function whenOrphaned(onOrphaned: () => void, { intervalMs = DEFAULT_INTERVAL_MS } = {}): void {
   const self = ancestryOf(process.pid);
   if (!self) return;
   const chain: Array<{ pid: number; ppid: number }> = [];

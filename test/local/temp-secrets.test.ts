@@ -66,7 +66,9 @@ interface Run {
   exited: Promise<number | null>;
 }
 
-const ENV = { PORT: '0', SANDBOX_PORT: '0', SVIX_API_URL: '', NEXTAUTH_API_URL: '', SECRETS_FILE: '' };
+// The orphan watch (local/orphan-watch.ts) polls every 50 ms instead of every second: the `kill -HUP`
+// tests wait on it.
+const ENV = { PORT: '0', SANDBOX_PORT: '0', SVIX_API_URL: '', NEXTAUTH_API_URL: '', SECRETS_FILE: '', ORPHAN_WATCH_INTERVAL_MS: '50' };
 
 /** `script` run by Node with tsx, or (`npm`) the given npm command, in a process group of its own. */
 function run(script: string, args: string[], env: Record<string, string> = {}, { npm = false } = {}): Run {

@@ -1,5 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * Packages the service once per test run with the real `serverless package` (osls, offline, no
@@ -44,22 +49,54 @@ export const ALARM_PARAMS_IAM = {
 };
 export const CORS_TEST_ORIGIN = 'https://app.example.com';
 
-export default function setup(): void {
+/**
+ * The three packages are built at once (about 5 s instead of 3 × 4–5 s one after another). Each
+ * `serverless package` writes to `.serverless/` and `.esbuild/` in its service folder whatever
+ * `--package` says, and empties them first, so each run gets a service folder of its own: a
+ * temporary folder of links to the project's files. Nor is a developer's `.serverless/` (what
+ * `npm start -- --packaged` reuses) overwritten by a test run any more.
+ */
+export default async function setup(): Promise<void> {
   if (process.env.SKIP_PACKAGE === '1') return;
   const root = join(import.meta.dirname, '..', '..');
-  const pack = (dir: string, ...extra: string[]) =>
-    execFileSync(join(root, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'test', '--package', dir, ...extra], {
-      cwd: root,
-      env: { ...process.env, CI: 'true', SLS_TELEMETRY_DISABLED: '1' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-  pack(PACKAGE_DIR);
-  pack(
-    PACKAGE_DIR_IAM,
-    '--param=callerAuth=iam',
-    '--param=cors=on',
-    `--param=corsAllowedOrigins=${CORS_TEST_ORIGIN}`,
-    ...Object.entries(ALARM_PARAMS_IAM).map(([name, value]) => `--param=${name}=${value}`),
-  );
-  pack(PACKAGE_DIR_LIMITS, ...Object.entries(LIMITS_PARAMS).map(([name, value]) => `--param=${name}=${value}`));
+  const pack = async (dir: string, ...extra: string[]) => {
+    const service = linkedServiceFolder(root);
+    try {
+      const run = execFileAsync(join(root, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'test', '--package', join(root, dir), ...extra], {
+        cwd: service,
+        env: { ...process.env, CI: 'true', SLS_TELEMETRY_DISABLED: '1' },
+      });
+      run.child.stderr?.pipe(process.stderr);
+      await run;
+    } finally {
+      // Removes the links, not what they point to.
+      rmSync(service, { recursive: true, force: true });
+    }
+  };
+  await Promise.all([
+    pack(PACKAGE_DIR),
+    pack(
+      PACKAGE_DIR_IAM,
+      '--param=callerAuth=iam',
+      '--param=cors=on',
+      `--param=corsAllowedOrigins=${CORS_TEST_ORIGIN}`,
+      ...Object.entries(ALARM_PARAMS_IAM).map(([name, value]) => `--param=${name}=${value}`),
+    ),
+    pack(PACKAGE_DIR_LIMITS, ...Object.entries(LIMITS_PARAMS).map(([name, value]) => `--param=${name}=${value}`)),
+  ]);
+}
+
+/**
+ * A temporary folder holding a link to each of the project's top-level entries but the build
+ * outputs (and a copy of serverless.yml). esbuild follows the links (its default), so modules resolve in the project itself.
+ */
+function linkedServiceFolder(root: string): string {
+  const service = mkdtempSync(join(tmpdir(), 'authgate-package-'));
+  for (const entry of readdirSync(root)) {
+    if (entry === '.esbuild' || entry.startsWith('.serverless')) continue;
+    // osls takes no linked serverless.yml for a service ("can only be run in a service directory").
+    if (entry === 'serverless.yml') copyFileSync(join(root, entry), join(service, entry));
+    else symlinkSync(join(root, entry), join(service, entry));
+  }
+  return service;
 }
