@@ -50,6 +50,13 @@ function jobResources(job, { service, stage, eventBusName, eventSources, topic }
         QueueName: `${service}-${stage}-${kind}-dlq`,
         MessageRetentionPeriod: 1209600, // 14 days (the maximum): time to look, fix and redrive
         SqsManagedSseEnabled: true,
+        // Only the job's own queue may use this one as its dead-letter queue (CT.SQS.PR.1). Its ARN
+        // is spelt out, not a GetAtt: the queue already refers to this one, and CloudFormation
+        // refuses a reference both ways.
+        RedriveAllowPolicy: {
+          redrivePermission: 'byQueue',
+          sourceQueueArns: [{ 'Fn::Sub': `arn:\${AWS::Partition}:sqs:\${AWS::Region}:\${AWS::AccountId}:${service}-${stage}-${kind}` }],
+        },
       },
     },
     [queue]: {

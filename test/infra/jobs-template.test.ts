@@ -45,6 +45,14 @@ describe.each(JOBS)('packaged template: the $kind job', ({ kind, fn, queue, dlq,
     expect(props(dlq).RedrivePolicy).toBeUndefined();
   });
 
+  it('lets only its own queue use the dead-letter queue (RedriveAllowPolicy), naming it without a reference back', () => {
+    const queueName = props(queue).QueueName as string;
+    expect(props(dlq).RedriveAllowPolicy).toEqual({
+      redrivePermission: 'byQueue',
+      sourceQueueArns: [{ 'Fn::Sub': `arn:\${AWS::Partition}:sqs:\${AWS::Region}:\${AWS::AccountId}:${queueName}` }],
+    });
+  });
+
   it('is consumed in batches with ReportBatchItemFailures, within the visibility timeout', () => {
     const mappings = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').filter(
       ([, m]) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(arnOf(queue)),
