@@ -11,11 +11,10 @@ import type { EmfMembers } from './metrics.ts';
  * Never in a record: tokens, keys, magic links, nonces (only a short digest that lets two records
  * of one session be matched) or bodies (only the session ids an expire-all names).
  *
- * The record travels with the work's deadline (deadline.ts), which every upstream call already
- * receives, so the upstream client adds what only it knows (upstream status, attempts) to the right
- * record even when operations run concurrently in one process (job targets, the local API). Not
- * AsyncLocalStorage: on Node 22 it hooks every promise, which measured about twice the cost per
- * await (docs/performance-warm.md) on the path every request takes.
+ * What a record names as its target is on the operation's contract (lib/contract.ts `audit`).
+ * The record travels in the call context (call-context.ts) every upstream call receives, so the
+ * upstream client adds what only it knows (upstream status, attempts) to the right record even
+ * when operations run concurrently in one process (job targets, the local API).
  */
 
 export interface AuditTarget {

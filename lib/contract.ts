@@ -1,16 +1,20 @@
 import type * as v from 'valibot';
+import { type AuditTarget, nonceDigest } from './audit.ts';
+import type { Caller } from './caller.ts';
 import { ApiError, type Family } from './errors.ts';
-import { type HttpResult, httpHandler, type Invocation } from './http.ts';
 import { upstreamIdempotencyKey } from './idempotency.ts';
+import { normaliseServerId } from './schemas/server-id.ts';
 import { BearerHeader } from './schemas/svix.ts';
 import { issuesOf, validate } from './validation.ts';
 
 /**
  * An operation's contract, written once (lib/contracts/): its route, its family (which decides
- * every error shape), the schema of each input, the tenant parameter and whether it takes an
- * idempotency key. `operationHandler` validates from it, so a handler only calls its upstream.
- * serverless.yml declares the same route for the framework (with its scopes); a test keeps the
- * two in step (test/lib/contracts.test.ts).
+ * every error shape), the schema of each input, the tenant parameter, whether it takes an
+ * idempotency key and what the audit trail records of it. It is the one description of an
+ * operation: the shared stack is configured from it (lib/http.ts `httpHandler`), its inputs are
+ * validated from it (`inputReader`), so a handler only calls its upstream, and the job targets
+ * name what they do through it (lib/jobs/targets.ts). serverless.yml declares the same route for
+ * the framework (with its scopes); a test keeps the two in step (test/lib/contracts.test.ts).
  */
 export interface HttpContract {
   /** For logs, metrics and the audit trail: `svix.app-portal-access`. */
@@ -46,7 +50,20 @@ export interface HttpContract {
    * client following it lands on a real route.
    */
   successor?: string;
+  /**
+   * What the audit trail records as the request's `target` (lib/audit.ts): each path parameter
+   * named in `path`, as the field it fills; the digest of the `nonceHeader` (never the nonce);
+   * and, with `sessionIds`, the session ids the body names (the only part of a body the trail keeps).
+   */
+  audit?: {
+    path?: Readonly<Record<string, AuditedParameter>>;
+    nonceHeader?: string;
+    sessionIds?: true;
+  };
 }
+
+/** The target fields a path parameter can fill. */
+export type AuditedParameter = 'appId' | 'serverId' | 'accountId' | 'userId';
 
 type Outputs<S extends Record<string, v.GenericSchema>> = { [K in keyof S]: v.InferOutput<S[K]> };
 
@@ -58,11 +75,6 @@ export interface OperationInput<C extends HttpContract> {
   body: C['body'] extends { schema: infer B extends v.GenericSchema } ? v.InferOutput<B> : undefined;
   /** The caller's own bearer token, for `anonymous` contracts. */
   bearer: string;
-}
-
-export interface OperationInvocation extends Invocation {
-  /** The key to send Svix, for contracts with `idempotency`. */
-  idempotencyKey: string;
 }
 
 /** Keeps the literal types of a contract (`const`) while checking it is one. */
@@ -99,53 +111,96 @@ function validated(
   return out;
 }
 
-function inputOf<C extends HttpContract>(
-  contract: C,
-  schemas: { path: Schemas; headers: Schemas },
-  event: Parameters<Parameters<typeof httpHandler>[0]>[0],
-): OperationInput<C> {
-  const { family } = contract;
-  // The credential first, as Svix checks it before anything else.
-  const bearer = contract.anonymous ? bearerOf(event.headers.authorization) : '';
-  return {
-    path: validated(schemas.path, event.pathParameters, 'path', family),
-    headers: validated(schemas.headers, event.headers, 'header', family),
-    query: contract.query ? validate(contract.query, event.queryStringParameters ?? {}, ['query'], family) : undefined,
-    body: contract.body ? validate(contract.body.schema, event.body, ['body'], family) : undefined,
-    bearer,
-  } as OperationInput<C>;
+/** What the inputs are read from: the event after the shared stack's body stage (lib/http.ts `ParsedEvent`). */
+export interface InputEvent {
+  pathParameters?: Record<string, string | undefined>;
+  headers: Record<string, string | undefined>;
+  queryStringParameters?: Record<string, string | undefined>;
+  body: unknown;
 }
 
 /**
- * The Lambda handler of an operation: the shared stack (lib/http.ts) configured from the contract,
- * then `fn` with validated input.
+ * Reads and validates an operation's inputs from its contract, in order: the bearer credential
+ * (anonymous contracts, as Svix checks it first), path parameters, headers, query, body. The first
+ * failure is thrown in the family's own shape (lib/validation.ts).
  *
  * @example
- * export const handler = operationHandler(getSessionContract, async ({ path, headers }, { deadline }) =>
- *   json(200, await getSession(path.serverid, headers['x-nonce'], { deadline })));
+ * const read = inputReader(appPortalAccessContract);   // once, at init
+ * const { path, body } = read(event);                  // per request
  */
-export function operationHandler<C extends HttpContract>(contract: C, fn: (input: OperationInput<C>, invocation: OperationInvocation) => Promise<HttpResult>) {
-  const { operation, family, idempotency } = contract;
+export function inputReader<C extends HttpContract>(contract: C): (event: InputEvent) => OperationInput<C> {
+  const { family } = contract;
+  // Worked out once per handler, not per request.
   const schemas = { path: Object.entries(contract.pathParameters), headers: Object.entries(contract.headers) };
-  return httpHandler(
-    async (event, invocation) => {
-      const input = inputOf(contract, schemas, event);
-      const target = idempotency?.target ? [String((input.path as Record<string, unknown>)[idempotency.target])] : [];
-      const callerKey = (input.headers as Record<string, string | undefined>)['idempotency-key'];
-      const idempotencyKey = idempotency ? upstreamIdempotencyKey(callerKey, { caller: invocation.caller, operation, target }) : '';
-      const result = await fn(input, { ...invocation, idempotencyKey });
-      if (contract.successor) {
-        result.headers = { ...result.headers, deprecation: 'true', link: successorLink(contract.successor, input.path as Record<string, unknown>) };
-      }
-      return result;
-    },
-    {
-      operation,
-      family,
-      body: contract.body ? (contract.body.presence === 'required' ? 'json' : 'optional-json') : 'none',
-      ...(contract.body?.maxBytes ? { maxBodyBytes: contract.body.maxBytes } : {}),
-      ...(contract.tenant ? { tenant: { kind: family, pathParameter: contract.tenant } } : {}),
-      ...(contract.anonymous ? { anonymous: true as const } : {}),
-    },
-  );
+  return (event) => {
+    const bearer = contract.anonymous ? bearerOf(event.headers.authorization) : '';
+    return {
+      path: validated(schemas.path, event.pathParameters, 'path', family),
+      headers: validated(schemas.headers, event.headers, 'header', family),
+      query: contract.query ? validate(contract.query, event.queryStringParameters ?? {}, ['query'], family) : undefined,
+      body: contract.body ? validate(contract.body.schema, event.body, ['body'], family) : undefined,
+      bearer,
+    } as OperationInput<C>;
+  };
+}
+
+/**
+ * The key to send Svix for a contract with `idempotency` (lib/idempotency.ts): the caller's
+ * `idempotency-key` scoped to the caller, the operation and the target path parameter. None for
+ * a contract without.
+ */
+export function idempotencyKeyOf<C extends HttpContract>(contract: C, input: OperationInput<C>, caller: Caller): string | undefined {
+  const { idempotency, operation } = contract;
+  if (!idempotency) return undefined;
+  const target = idempotency.target ? [String((input.path as Record<string, unknown>)[idempotency.target])] : [];
+  const callerKey = (input.headers as Record<string, string | undefined>)['idempotency-key'];
+  return upstreamIdempotencyKey(callerKey, { caller, operation, target });
+}
+
+/** Audit values are often the caller's raw input (a refused request is recorded too), so they are bounded. */
+const MAX_AUDIT_VALUE = 256;
+/** A request body may name 1000 session ids; the HTTP record keeps the first hundred. */
+export const MAX_AUDIT_SESSION_IDS = 100;
+
+/** Where the audited values come from: a request's path parameters, headers and body, or a job target's. */
+export interface AuditedValues {
+  path?: Record<string, string | undefined>;
+  /** By name in any case (the record is opened before header normalisation). */
+  headers?: Record<string, string | undefined>;
+  body?: unknown;
+}
+
+/**
+ * The audit target of one request or job target, as its contract says (`audit`). A server id is
+ * recorded in one spelling (as tenant binding compares it), so one query finds every request on a
+ * server, whichever spelling each caller sent.
+ *
+ * @example
+ * auditTargetOf(getSessionContract, { path: { serverid: 'c2VydmVy' }, headers: { 'x-nonce': nonce } })
+ * // → { serverId: 'c2VydmVy', nonceHash: 'q1Xb…' }
+ */
+export function auditTargetOf(contract: Pick<HttpContract, 'audit'>, values: AuditedValues, maxSessionIds = MAX_AUDIT_SESSION_IDS): AuditTarget {
+  const target: AuditTarget = {};
+  const audit = contract.audit;
+  if (!audit) return target;
+  for (const name in audit.path) {
+    const field = audit.path[name] as AuditedParameter;
+    const value = values.path?.[name];
+    if (value !== undefined) target[field] = (field === 'serverId' ? normaliseServerId(value) : value).slice(0, MAX_AUDIT_VALUE);
+  }
+  if (audit.nonceHeader) {
+    const headers = values.headers;
+    for (const name in headers) {
+      const value = headers[name];
+      if (value && name.toLowerCase() === audit.nonceHeader) target.nonceHash = nonceDigest(value);
+    }
+  }
+  const ids = audit.sessionIds ? (values.body as { sessionIds?: unknown } | undefined)?.sessionIds : undefined;
+  if (Array.isArray(ids)) {
+    target.sessionIds = ids
+      .filter((id): id is string => typeof id === 'string')
+      .slice(0, maxSessionIds)
+      .map((id) => id.slice(0, MAX_AUDIT_VALUE));
+  }
+  return target;
 }

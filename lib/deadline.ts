@@ -1,5 +1,4 @@
 import type { Context } from 'aws-lambda';
-import type { AuditRecord } from './audit.ts';
 
 /**
  * How long an upstream call may still take. Every attempt is bounded by it so that a slow upstream
@@ -8,8 +7,6 @@ import type { AuditRecord } from './audit.ts';
 export interface Deadline {
   /** Milliseconds left for upstream work (already less the safety margin). */
   remainingMs(): number;
-  /** The audit record of the work this deadline bounds: upstream calls report to it (audit.ts). */
-  readonly audit?: AuditRecord;
 }
 
 /**
@@ -23,7 +20,6 @@ class ContextDeadline implements Deadline {
   constructor(
     private readonly context: Pick<Context, 'getRemainingTimeInMillis'>,
     private readonly marginMs: number,
-    readonly audit?: AuditRecord,
   ) {}
 
   remainingMs(): number {
@@ -31,8 +27,8 @@ class ContextDeadline implements Deadline {
   }
 }
 
-export function deadlineFromContext(context: Pick<Context, 'getRemainingTimeInMillis'>, marginMs = DEFAULT_MARGIN_MS, audit?: AuditRecord): Deadline {
-  return new ContextDeadline(context, marginMs, audit);
+export function deadlineFromContext(context: Pick<Context, 'getRemainingTimeInMillis'>, marginMs = DEFAULT_MARGIN_MS): Deadline {
+  return new ContextDeadline(context, marginMs);
 }
 
 export function deadlineIn(ms: number): Deadline {
@@ -40,7 +36,7 @@ export function deadlineIn(ms: number): Deadline {
   return { remainingMs: () => end - Date.now() };
 }
 
-/** The earlier of two deadlines, reporting to `audit`. */
-export function earliest(a: Deadline, b: Deadline, audit?: AuditRecord): Deadline {
-  return { remainingMs: () => Math.min(a.remainingMs(), b.remainingMs()), ...(audit ? { audit } : {}) };
+/** The earlier of two deadlines. */
+export function earliest(a: Deadline, b: Deadline): Deadline {
+  return { remainingMs: () => Math.min(a.remainingMs(), b.remainingMs()) };
 }

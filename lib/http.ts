@@ -1,22 +1,25 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { type AuditRecord, type AuditTarget, nonceDigest, writeAudit } from './audit.ts';
+import { type AuditRecord, writeAudit } from './audit.ts';
+import type { CallContext, KeyedCallContext } from './call-context.ts';
 import { type Caller, callerOf, tokenHolder } from './caller.ts';
-import { type Deadline, deadlineFromContext } from './deadline.ts';
+import { auditTargetOf, type HttpContract, idempotencyKeyOf, inputReader, type OperationInput, successorLink } from './contract.ts';
+import { deadlineFromContext } from './deadline.ts';
 import { edgeOriginGuard } from './edge-origin.ts';
 import { ApiError, ConfigError, type Family, HttpError, internalErrorResponse, ValidationError } from './errors.ts';
 import { JsonTooDeepError, jsonBody } from './json-body.ts';
 import { log } from './log.ts';
 import { requestRecorder, takeMetrics } from './metrics.ts';
 import { scrubSecrets } from './redaction.ts';
-import { normaliseServerId } from './schemas/server-id.ts';
 import { assertTenant, TenantRefusal } from './tenancy.ts';
 
 /**
- * The shared middy stack of every HTTP handler (API Gateway HTTP API, payload 2.0):
- * log context → header normalisation → body size limit → JSON body → handler, with one error
- * responder that turns any thrown error into the API family's own error shape.
+ * The shared middy stack of every HTTP handler (API Gateway HTTP API, payload 2.0), configured
+ * from the operation's contract (lib/contract.ts): log context → header normalisation → edge,
+ * caller and tenant guards → body size limit → JSON body → handler, with one error responder that
+ * turns any thrown error into the API family's own error shape. `operationHandler` puts the
+ * contract's validated inputs and the call context (lib/call-context.ts) in the handler's hands.
  */
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -25,27 +28,17 @@ export type HttpResult = APIGatewayProxyStructuredResultV2;
 export type ParsedEvent = Omit<HttpEvent, 'body'> & { body: unknown };
 
 export interface Invocation {
-  deadline: Deadline;
+  /** What each upstream call of the request gets: its deadline and its audit record (call-context.ts). */
+  call: CallContext;
   requestId: string;
   /** Who is calling (caller.ts): the key of its idempotency namespace and its name in the audit trail. */
   caller: Caller;
   operation: string;
 }
 
-export interface HttpOptions {
-  /** For logs and metrics: `svix.app-portal-access`. */
-  operation: string;
-  family: Family;
-  /** `json`: a JSON body is required; `optional-json`: parsed when present; `none`: ignored. */
-  body: 'json' | 'optional-json' | 'none';
-  maxBodyBytes?: number;
-  /** Tenant binding: the path parameter naming the Svix app or nextAuth server acted on. */
-  tenant?: { kind: Family; pathParameter: string };
-  /**
-   * The route has no authorizer (Svix logout): the caller is whoever holds the bearer token it
-   * forwards. Every other route refuses a request whose authorizer names nobody (401).
-   */
-  anonymous?: true;
+/** What an operation's handler gets: for a contract with `idempotency`, a call context carrying the key to send Svix. */
+export interface OperationInvocation<C extends HttpContract> extends Invocation {
+  call: C['idempotency'] extends object ? KeyedCallContext : CallContext;
 }
 
 export type HttpFunction = (event: ParsedEvent, invocation: Invocation) => Promise<HttpResult>;
@@ -85,8 +78,8 @@ const optionalJsonBody = (): MiddlewareObj<HttpEvent> => {
 
 /**
  * The invocation's audit record rides on its Lambda context (one per invocation, also when the local
- * API runs several at once), under a key no one else uses; the upstream calls get it through the
- * deadline (deadline.ts).
+ * API runs several at once), under a key no one else uses, from the first middleware to the last;
+ * the handler hands it to the upstream calls in their call context (call-context.ts).
  */
 const AUDIT = Symbol('authgate.audit');
 type AuditedContext = Context & { [AUDIT]?: AuditRecord };
@@ -104,21 +97,22 @@ function unauthenticated(family: Family): ApiError {
  * `sub`, `client_id` or `azp`): such a caller could not be told apart from any other, so it gets
  * nothing (401) rather than a namespace shared with every other anonymous token.
  */
-const callerGuard = (options: HttpOptions): MiddlewareObj<HttpEvent, HttpResult, Error, Context> => ({
+const callerGuard = ({ anonymous, family }: HttpContract): MiddlewareObj<HttpEvent, HttpResult, Error, Context> => ({
   before: ({ event, context }) => {
     const record = auditOf(context);
     const bearer = event.headers?.authorization;
-    const caller = options.anonymous ? (bearer ? tokenHolder(bearer) : undefined) : callerOf(event.requestContext);
-    if (!caller && !options.anonymous) throw unauthenticated(options.family);
+    // An anonymous route (Svix logout) has no authorizer: the caller is whoever holds the bearer token it forwards.
+    const caller = anonymous ? (bearer ? tokenHolder(bearer) : undefined) : callerOf(event.requestContext);
+    if (!caller && !anonymous) throw unauthenticated(family);
     if (record && caller) record.caller = caller;
   },
 });
 
 /** Runs before the body is even parsed: a caller acting on another tenant learns nothing more. */
-const tenantGuard = (tenant: NonNullable<HttpOptions['tenant']>): MiddlewareObj<HttpEvent> => ({
+const tenantGuard = (family: Family, pathParameter: string): MiddlewareObj<HttpEvent> => ({
   before: ({ event, context }) => {
     try {
-      assertTenant(event.requestContext, tenant.kind, event.pathParameters?.[tenant.pathParameter]);
+      assertTenant(event.requestContext, family, event.pathParameters?.[pathParameter]);
     } catch (error) {
       // The wire says only 403; the trail says why (which claim, missing or not listing the id).
       const record = auditOf(context);
@@ -160,39 +154,8 @@ function toResult(err: unknown, family: Family, operation: string): HttpResult {
   return internalErrorResponse();
 }
 
-/** Path parameters and headers that name what an operation acts on, as the audit trail records them. */
-const TARGET_PARAMETERS: Record<string, keyof AuditTarget> = { app_id: 'appId', serverid: 'serverId', accountid: 'accountId', userid: 'userId' };
-/** Audit values are the caller's raw input (a refused request is recorded too), so they are bounded. */
-const MAX_AUDIT_VALUE = 256;
-const MAX_AUDIT_SESSION_IDS = 100;
-
-function targetOf(event: HttpEvent): AuditTarget {
-  const target: Record<string, unknown> = {};
-  const parameters = event.pathParameters;
-  for (const name in parameters) {
-    const field = TARGET_PARAMETERS[name];
-    const value = parameters[name];
-    // A server id is recorded in one spelling (as tenant binding compares it), so one query finds
-    // every request on a server, whichever spelling each caller sent.
-    if (field && value !== undefined) target[field] = (field === 'serverId' ? normaliseServerId(value) : value).slice(0, MAX_AUDIT_VALUE);
-  }
-  const headers = event.headers;
-  for (const name in headers) {
-    const value = headers[name];
-    if (value && name.toLowerCase() === 'x-nonce') target.nonceHash = nonceDigest(value);
-  }
-  return target as AuditTarget;
-}
-
-/** The session ids an expire-all names (the only part of a body the trail keeps). */
-function noteBodyTargets(record: AuditRecord | undefined, body: unknown): void {
-  const ids = (body as { sessionIds?: unknown } | undefined)?.sessionIds;
-  if (!record || !Array.isArray(ids)) return;
-  record.target.sessionIds = ids
-    .filter((id): id is string => typeof id === 'string')
-    .slice(0, MAX_AUDIT_SESSION_IDS)
-    .map((id) => id.slice(0, MAX_AUDIT_VALUE));
-}
+/** The user agent is the caller's raw input, so it is bounded like the target (contract.ts). */
+const MAX_USER_AGENT = 256;
 
 /** No registered secret leaves in a response, whatever field or header it hides in (redaction.ts). */
 function scrubResponse(response: HttpResult | null | undefined): void {
@@ -230,21 +193,21 @@ const invocationLog = (operation: string, family: Family): MiddlewareObj<HttpEve
   };
 };
 
+/** How the body is read, from the contract: required JSON, JSON when present, or ignored. */
+function bodyStageOf(contract: HttpContract): MiddlewareObj<HttpEvent, HttpResult> {
+  if (!contract.body) return ignoreBody();
+  return (contract.body.presence === 'required' ? jsonBody() : optionalJsonBody()) as MiddlewareObj<HttpEvent, HttpResult>;
+}
+
 /**
- * Wraps a handler in the shared stack.
+ * Wraps a handler in the shared stack configured from `contract`. The handler gets the parsed
+ * event; `operationHandler` is what a function uses.
  *
  * @example
- * export const handler = httpHandler(async (event, { deadline }) => json(200, await work(deadline)), {
- *   operation: 'svix.app-portal-access', family: 'svix', body: 'json',
- * });
+ * export const handler = httpHandler(contract, async (event, { call }) => json(200, await work(call)));
  */
-export function httpHandler(fn: HttpFunction, options: HttpOptions) {
-  const { operation, family } = options;
-  const bodyStage = {
-    json: () => jsonBody(),
-    'optional-json': optionalJsonBody,
-    none: ignoreBody,
-  }[options.body]();
+export function httpHandler(contract: HttpContract, fn: HttpFunction) {
+  const { operation, family } = contract;
 
   const errorResponder: MiddlewareObj<HttpEvent, HttpResult> = {
     onError: (request) => {
@@ -260,27 +223,28 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
     .use(errorResponder)
     .use(httpHeaderNormalizer())
     .use(edgeOriginGuard())
-    .use(callerGuard(options));
-  if (options.tenant) stack.use(tenantGuard(options.tenant));
+    .use(callerGuard(contract));
+  if (contract.tenant) stack.use(tenantGuard(family, contract.tenant));
   const lambda = stack
-    .use(bodyLimit(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES))
-    .use(bodyStage as MiddlewareObj<HttpEvent, HttpResult>)
+    .use(bodyLimit(contract.body?.maxBytes ?? DEFAULT_MAX_BODY_BYTES))
+    .use(bodyStageOf(contract))
     .handler((event, context) => {
       // HTTP API omits `headers` when there are none.
       event.headers ??= {};
       const record = auditOf(context);
-      noteBodyTargets(record, event.body);
+      // The session ids an expire-all names, once the body is parsed (contract.ts `audit`).
+      if (record && contract.audit?.sessionIds) Object.assign(record.target, auditTargetOf(contract, { body: event.body }));
       // callerGuard has named the caller, or refused the request (the anonymous route's handler refuses a missing bearer).
       const caller = record?.caller ?? { id: 'anonymous' };
-      const deadline = deadlineFromContext(context, undefined, record);
-      return fn(event as unknown as ParsedEvent, { deadline, requestId: context.awsRequestId, caller, operation });
+      const call: CallContext = { deadline: deadlineFromContext(context), audit: record };
+      return fn(event as unknown as ParsedEvent, { call, requestId: context.awsRequestId, caller, operation });
     });
   return (event: HttpEvent, context: Context) => {
     const record: AuditRecord = {
       operation,
-      target: targetOf(event),
+      target: auditTargetOf(contract, { path: event.pathParameters, headers: event.headers }),
       sourceIp: event.requestContext?.http?.sourceIp,
-      userAgent: event.requestContext?.http?.userAgent?.slice(0, MAX_AUDIT_VALUE),
+      userAgent: event.requestContext?.http?.userAgent?.slice(0, MAX_USER_AGENT),
       apiRequestId: event.requestContext?.requestId,
       requestId: context.awsRequestId,
       startedAt: Date.now(),
@@ -288,6 +252,33 @@ export function httpHandler(fn: HttpFunction, options: HttpOptions) {
     (context as AuditedContext)[AUDIT] = record;
     return lambda(event, context);
   };
+}
+
+/**
+ * The Lambda handler of an operation: the shared stack configured from the contract, then `fn`
+ * with the inputs validated against it and the call context to hand its upstream call (with the
+ * key to send Svix, for a contract with `idempotency`). A deprecated operation's answer gets its
+ * `Deprecation` and `Link` headers here.
+ *
+ * @example
+ * export const handler = operationHandler(getSessionContract, async ({ path, headers }, { call }) =>
+ *   json(200, await getSession(path.serverid, headers['x-nonce'], call)));
+ */
+export function operationHandler<C extends HttpContract>(
+  contract: C,
+  fn: (input: OperationInput<C>, invocation: OperationInvocation<C>) => Promise<HttpResult>,
+) {
+  const read = inputReader(contract);
+  return httpHandler(contract, async (event, invocation) => {
+    const input = read(event as Parameters<typeof read>[0]);
+    const idempotencyKey = idempotencyKeyOf(contract, input, invocation.caller);
+    const call = idempotencyKey === undefined ? invocation.call : { ...invocation.call, idempotencyKey };
+    const result = await fn(input, { ...invocation, call } as OperationInvocation<C>);
+    if (contract.successor) {
+      result.headers = { ...result.headers, deprecation: 'true', link: successorLink(contract.successor, input.path as Record<string, unknown>) };
+    }
+    return result;
+  });
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {

@@ -10,7 +10,9 @@ import { AccountId, MAX_USER_CONTEXT_BYTES, Nonce, OptionalUserContext, QrLoginQ
 const serverPath = { serverid: ServerId };
 const nonceHeader = { 'x-nonce': Nonce };
 const userContext = { schema: OptionalUserContext, presence: 'optional', maxBytes: MAX_USER_CONTEXT_BYTES } as const;
-const session = { family: 'nextauth', headers: nonceHeader, tenant: 'serverid' } as const;
+/** The server and the session (by its nonce's digest, never the nonce), as the audit trail names them. */
+const sessionAudit = { path: { serverid: 'serverId' }, nonceHeader: 'x-nonce' } as const;
+const session = { family: 'nextauth', headers: nonceHeader, tenant: 'serverid', audit: sessionAudit } as const;
 /** A push to the user's app: POST, an optional UserContext, never retried (lib/upstream/nextauth.ts). */
 const provoke = { ...session, method: 'POST', body: userContext } as const;
 
@@ -53,6 +55,7 @@ export const provokeLoginOnAccountContract = defineContract({
   operation: 'nextauth.provoke-login-on-account',
   path: '/servers/{serverid}/accounts/{accountid}/provokelogin',
   pathParameters: { ...serverPath, accountid: AccountId },
+  audit: { ...sessionAudit, path: { ...sessionAudit.path, accountid: 'accountId' } },
 });
 
 export const provokeLoginOnUserContract = defineContract({
@@ -60,4 +63,5 @@ export const provokeLoginOnUserContract = defineContract({
   operation: 'nextauth.provoke-login-on-user',
   path: '/servers/{serverid}/users/{userid}/provokelogin',
   pathParameters: { ...serverPath, userid: UserId },
+  audit: { ...sessionAudit, path: { ...sessionAudit.path, userid: 'userId' } },
 });

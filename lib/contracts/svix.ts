@@ -8,7 +8,9 @@ import { AppId, ApplicationTokenExpireIn, AppPortalAccessIn, IdempotencyKey } fr
  */
 
 const idempotencyHeader = { 'idempotency-key': v.optional(IdempotencyKey) };
-/** What the three operations on an app share: its id is the tenant and scopes the idempotency key. */
+/** The app acted on, as the audit trail names it. */
+const appAudit = { path: { app_id: 'appId' } } as const;
+/** What the three operations on an app share: its id is the tenant, scopes the idempotency key and is audited. */
 const onApp = {
   family: 'svix',
   method: 'POST',
@@ -16,6 +18,7 @@ const onApp = {
   headers: idempotencyHeader,
   tenant: 'app_id',
   idempotency: { target: 'app_id' },
+  audit: appAudit,
 } as const;
 
 export const appPortalAccessContract = defineContract({
@@ -41,9 +44,13 @@ export const expireAllContract = defineContract({
   operation: 'svix.expire-all',
   path: '/api/v1/auth/app/{app_id}/expire-all',
   body: { schema: ApplicationTokenExpireIn, presence: 'required' },
+  audit: { ...appAudit, sessionIds: true },
 });
 
-/** The caller's own app token is the credential, checked by Svix, so the route has no authorizer. */
+/**
+ * The caller's own app token is the credential, checked by Svix, so the route has no authorizer;
+ * it names no app, so the audit trail records only who called (lib/audit.ts).
+ */
 export const logoutContract = defineContract({
   operation: 'svix.logout',
   family: 'svix',

@@ -1,5 +1,6 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { type AuditRecord, bounded, writeAudit } from '../audit.ts';
+import type { KeyedCallContext } from '../call-context.ts';
 import { type Caller, jobCaller } from '../caller.ts';
 import { deadlineFromContext, deadlineIn, earliest } from '../deadline.ts';
 import { log } from '../log.ts';
@@ -176,9 +177,14 @@ export async function runBatch(
       let error: unknown;
       try {
         // Its own clock starts now, when it holds a slot, not when the batch began.
-        const targetDeadline = earliest(deadline, deadlineIn(options.targetBudgetMs ?? TARGET_BUDGET_MS), audit);
-        const ctx = { deadline: targetDeadline, idempotencyKey: targetIdempotencyKey(id, index, target) };
-        await executeTarget(job, target, ctx);
+        // The target's own context: its deadline, its audit record (the upstream client adds its
+        // status, attempts and time) and its idempotency key (lib/call-context.ts).
+        const call: KeyedCallContext = {
+          deadline: earliest(deadline, deadlineIn(options.targetBudgetMs ?? TARGET_BUDGET_MS)),
+          audit,
+          idempotencyKey: targetIdempotencyKey(id, index, target),
+        };
+        await executeTarget(job, target, call);
       } catch (err) {
         error = err;
       }

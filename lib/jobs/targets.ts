@@ -1,5 +1,8 @@
-import { type AuditTarget, nonceDigest } from '../audit.ts';
-import type { Deadline } from '../deadline.ts';
+import type { AuditTarget } from '../audit.ts';
+import type { CallContext, KeyedCallContext } from '../call-context.ts';
+import { auditTargetOf } from '../contract.ts';
+import { logoutSessionContract } from '../contracts/nextauth.ts';
+import { expireAllContract } from '../contracts/svix.ts';
 import { sha256 } from '../digest.ts';
 import type { ApplicationTokenExpireIn } from '../schemas/svix.ts';
 import type { JobKind, Target } from './schema.ts';
@@ -11,18 +14,13 @@ import type { JobKind, Target } from './schema.ts';
  */
 
 export interface SvixPort {
-  expireAll(appId: string, body: ApplicationTokenExpireIn, o: { deadline: Deadline; idempotencyKey: string }): Promise<void>;
+  expireAll(appId: string, body: ApplicationTokenExpireIn, call: KeyedCallContext): Promise<void>;
 }
 export interface NextAuthPort {
-  logoutSession(serverId: string, nonce: string, o: { deadline: Deadline }): Promise<void>;
+  logoutSession(serverId: string, nonce: string, call: CallContext): Promise<void>;
 }
 
 export type JobDefinition = { kind: 'logout'; upstream: SvixPort & NextAuthPort } | { kind: 'expire-all'; upstream: SvixPort };
-
-export interface TargetContext {
-  deadline: Deadline;
-  idempotencyKey: string;
-}
 
 /**
  * A target's content in one canonical form: what it does, whatever the key order or session id
@@ -60,22 +58,30 @@ export function targetIdempotencyKey(id: string, index: number, target: Target):
   return `job_${sha256(JSON.stringify([id, index, canonicalTarget(target)]), 'hex')}`;
 }
 
-export async function executeTarget(job: JobDefinition, target: Target, ctx: TargetContext): Promise<void> {
+/** Calls the target's upstream operation with the target's context (its deadline, audit record and key). */
+export async function executeTarget(job: JobDefinition, target: Target, call: KeyedCallContext): Promise<void> {
   if (target.op === 'svix.expire-all') {
-    await job.upstream.expireAll(target.appId, target.body, ctx);
+    await job.upstream.expireAll(target.appId, target.body, call);
     return;
   }
   if (job.kind !== 'logout') throw new Error(`a ${job.kind} job cannot run ${target.op}`);
-  await job.upstream.logoutSession(target.serverid, target.nonce, { deadline: ctx.deadline });
+  // nextAuth takes no idempotency key (a logout is idempotent of itself).
+  await job.upstream.logoutSession(target.serverid, target.nonce, { deadline: call.deadline, audit: call.audit });
 }
 
-/** A target as the audit trail names it (audit.ts): never the nonce, only its digest. */
+/**
+ * A target as the audit trail names it (audit.ts): what the contract of the same operation audits
+ * over HTTP (lib/contracts/), so a job target and a request are found by the same query, plus the
+ * target's `op` and an expire-all's `expiry`, which only a job record carries.
+ */
 export function auditTarget(target: Target): AuditTarget & { op: Target['op']; expiry?: number } {
-  if (target.op === 'nextauth.logout') return { op: target.op, serverId: target.serverid, nonceHash: nonceDigest(target.nonce) };
+  if (target.op === 'nextauth.logout') {
+    return { op: target.op, ...auditTargetOf(logoutSessionContract, { path: { serverid: target.serverid }, headers: { 'x-nonce': target.nonce } }) };
+  }
   return {
     op: target.op,
-    appId: target.appId,
-    ...(target.body.sessionIds ? { sessionIds: target.body.sessionIds } : {}),
+    // Every session id: a target is validated (at most 1000, schema.ts), unlike a request's raw body.
+    ...auditTargetOf(expireAllContract, { path: { app_id: target.appId }, body: target.body }, Number.POSITIVE_INFINITY),
     ...(target.body.expiry === undefined || target.body.expiry === null ? {} : { expiry: target.body.expiry }),
   };
 }

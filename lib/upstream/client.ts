@@ -1,6 +1,6 @@
 import * as v from 'valibot';
+import type { CallContext } from '../call-context.ts';
 import { setting, UPSTREAM_ATTEMPT_TIMEOUT_MS, type UrlVariable } from '../config.ts';
-import type { Deadline } from '../deadline.ts';
 import { type HttpError, UpstreamUnavailableError } from '../errors.ts';
 import type { CredentialSource } from './credentials.ts';
 import { callWithRetry, DEFAULT_POLICY, type RetryPolicy } from './retry.ts';
@@ -31,7 +31,8 @@ export interface UpstreamRequest {
   body?: unknown;
   /** Whether repeating the request is harmless: only then is it retried (retry.ts). */
   safe: boolean;
-  deadline: Deadline;
+  /** The work's deadline, audit record and idempotency key (call-context.ts), as the caller passed them. */
+  call: CallContext;
 }
 
 export interface UpstreamClientOptions<C, R extends UpstreamRequest> {
@@ -53,7 +54,7 @@ const USER_AGENT = 'authgate/0.1';
 /**
  * @example
  * const client = upstreamClient({ baseUrlVariable: SVIX_API_URL, credentials, headers, passThrough });
- * const reply = await client.call({ operation, method: 'POST', path, body, safe: true, deadline });
+ * const reply = await client.call({ operation, method: 'POST', path, body, safe: true, call });
  */
 export function upstreamClient<C, R extends UpstreamRequest>(options: UpstreamClientOptions<C, R>): UpstreamClient<R> {
   const endpoint = upstreamEndpoint(options.baseUrlVariable);
@@ -72,7 +73,7 @@ export function upstreamClient<C, R extends UpstreamRequest>(options: UpstreamCl
         if (body) headers['content-type'] = 'application/json';
         return send({ method: request.method, url, headers, body, timeoutMs });
       },
-      { deadline: request.deadline, policy: endpoint.policy(request.safe), operation: request.operation },
+      { deadline: request.call.deadline, audit: request.call.audit, policy: endpoint.policy(request.safe), operation: request.operation },
     );
   }
 

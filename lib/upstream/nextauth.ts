@@ -1,5 +1,5 @@
+import type { CallContext } from '../call-context.ts';
 import { NEXTAUTH_API_URL, NEXTAUTH_SECRET_ID } from '../config.ts';
-import type { Deadline } from '../deadline.ts';
 import { ApiError, type HttpError } from '../errors.ts';
 import { log } from '../log.ts';
 import { LoginStatus, type UserContext } from '../schemas/nextauth.ts';
@@ -21,10 +21,6 @@ import type { UpstreamReply } from './transport.ts';
  *   a 4xx goes back with its status and the gateway's
  *   own `{code, detail}`, never the upstream's text.
  */
-
-export interface NextAuthCallOptions {
-  deadline: Deadline;
-}
 
 interface NextAuthRequest extends UpstreamRequest {
   /** The virtual server acted on: picks the key (nextauth-credentials.ts). */
@@ -94,14 +90,14 @@ const serverPath = (serverId: string) => `/servers/${encodeURIComponent(serverId
  * sends (Node's `fetch` would refuse it).
  *
  * @example
- * const png = await getQrLogin(serverId, nonce, { img: 'png', s: 300 }, undefined, { deadline });
+ * const png = await getQrLogin(serverId, nonce, { img: 'png', s: 300 }, undefined, call);
  */
 export async function getQrLogin(
   serverId: string,
   nonce: string,
   q: { img?: 'png'; s?: number },
   userContext: UserContext | undefined,
-  o: NextAuthCallOptions,
+  call: CallContext,
 ): Promise<Buffer> {
   const query = new URLSearchParams();
   if (q.img !== undefined) query.set('img', q.img);
@@ -116,13 +112,13 @@ export async function getQrLogin(
     body: userContext,
     accept: 'application/octet-stream',
     safe: true,
-    deadline: o.deadline,
+    call,
   });
   return reply.body;
 }
 
 /** `GET /servers/{serverid}/sessions/` (the upstream path has the trailing slash): the login status. */
-export async function getSession(serverId: string, nonce: string, o: NextAuthCallOptions): Promise<LoginStatus> {
+export async function getSession(serverId: string, nonce: string, call: CallContext): Promise<LoginStatus> {
   const reply = await client.call({
     operation: 'nextauth.get-session',
     serverId,
@@ -130,7 +126,7 @@ export async function getSession(serverId: string, nonce: string, o: NextAuthCal
     path: `${serverPath(serverId)}/sessions/`,
     nonce,
     safe: true,
-    deadline: o.deadline,
+    call,
   });
   const answer = parseJson(reply.body);
   return withoutDropped(answer as Record<string, unknown>, checkedAnswer(answer, LoginStatus, 'nextAuth'));
@@ -141,9 +137,9 @@ export async function getSession(serverId: string, nonce: string, o: NextAuthCal
  * logging out once. The upstream keeps the session's last account, so a push stays possible.
  *
  * @example
- * await logoutSession(serverId, nonce, { deadline: deadlineIn(5_000) });   // from a job
+ * await logoutSession(serverId, nonce, { deadline: deadlineIn(5_000), audit });   // from a job
  */
-export async function logoutSession(serverId: string, nonce: string, o: NextAuthCallOptions): Promise<void> {
+export async function logoutSession(serverId: string, nonce: string, call: CallContext): Promise<void> {
   await client.call({
     operation: 'nextauth.logout',
     serverId,
@@ -151,7 +147,7 @@ export async function logoutSession(serverId: string, nonce: string, o: NextAuth
     path: `${serverPath(serverId)}/sessions/logout`,
     nonce,
     safe: true,
-    deadline: o.deadline,
+    call,
   });
 }
 
@@ -165,7 +161,7 @@ export async function logoutSession(serverId: string, nonce: string, o: NextAuth
 export async function provokeLogin(
   target: { serverId: string; nonce: string; accountId?: number; userId?: string },
   userContext: UserContext | undefined,
-  o: NextAuthCallOptions,
+  call: CallContext,
 ): Promise<void> {
   const { serverId, nonce, accountId, userId } = target;
   if (accountId !== undefined && userId !== undefined) throw new Error('provokeLogin: give accountId or userId, not both');
@@ -175,5 +171,5 @@ export async function provokeLogin(
       : userId !== undefined
         ? ['nextauth.provoke-login-on-user', `${serverPath(serverId)}/users/${encodeURIComponent(userId)}/provokelogin`]
         : ['nextauth.provoke-login', `${serverPath(serverId)}/sessions/provokelogin`];
-  await client.call({ operation, serverId, method: 'POST', path, nonce, body: userContext, safe: false, deadline: o.deadline });
+  await client.call({ operation, serverId, method: 'POST', path, nonce, body: userContext, safe: false, call });
 }

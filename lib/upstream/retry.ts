@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { noteUpstreamCall } from '../audit.ts';
+import { type AuditRecord, noteUpstreamCall } from '../audit.ts';
 import type { Deadline } from '../deadline.ts';
 import { UpstreamTransportError, UpstreamUnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
@@ -49,6 +49,8 @@ export type Attempt = (timeoutMs: number, attempt: number) => Promise<UpstreamRe
 
 export interface CallOptions {
   deadline: Deadline;
+  /** The record the call as a whole is added to (its upstream status, attempts and time). */
+  audit?: AuditRecord;
   policy: RetryPolicy;
   /** For logs: which operation this is, never the URL with its ids. */
   operation: string;
@@ -83,7 +85,7 @@ export async function callWithRetry(attempt: Attempt, options: CallOptions): Pro
   } finally {
     // The call as a whole: a metric, and the audit record's upstream status, attempts and time.
     recordUpstreamCall(options.operation, outcome.attempts);
-    noteUpstreamCall(options.deadline.audit, { status: outcome.status, attempts: outcome.attempts, ms: Date.now() - started });
+    noteUpstreamCall(options.audit, { status: outcome.status, attempts: outcome.attempts, ms: Date.now() - started });
   }
 }
 

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
+import type { KeyedCallContext } from '../call-context.ts';
 import { SVIX_API_URL, SVIX_SECRET_ID } from '../config.ts';
-import type { Deadline } from '../deadline.ts';
 import { type HttpError, UpstreamResponseError, UpstreamUnavailableError } from '../errors.ts';
 import { log } from '../log.ts';
 import { registerSecretValue } from '../redaction.ts';
@@ -17,14 +17,9 @@ import type { UpstreamReply } from './transport.ts';
  * 122 KB minified (17 KB zipped) for four POSTs. The SDK is still what our e2e tests drive us with.
  */
 
-export interface SvixCallOptions {
-  deadline: Deadline;
-  /** Forwarded as `idempotency-key`; it is also what makes our retries safe. */
-  idempotencyKey: string;
-}
-
 interface SvixRequest extends UpstreamRequest {
-  idempotencyKey: string;
+  /** Its `idempotencyKey` is forwarded as `idempotency-key`; it is also what makes our retries safe. */
+  call: KeyedCallContext;
   /** The caller's own app token (logout); the other operations use the org key. */
   token?: string;
 }
@@ -71,7 +66,7 @@ const svixClient = (credentials: CredentialSource<string, SvixRequest>) =>
       const headers: Record<string, string> = {
         accept: 'application/json',
         authorization: `Bearer ${token}`,
-        'idempotency-key': request.idempotencyKey,
+        'idempotency-key': request.call.idempotencyKey,
       };
       if (attempt > 1) headers['svix-retry-count'] = String(attempt - 1);
       return headers;
@@ -89,14 +84,13 @@ const withOrgKey = /* @__PURE__ */ svixClient(
 const withCallerToken = /* @__PURE__ */ svixClient(/* @__PURE__ */ givenCredentials((request: SvixRequest) => request.token ?? ''));
 
 // Every Svix POST carries an idempotency key, so repeating it is safe.
-const post = (operation: string, path: string, body: unknown, options: SvixCallOptions): SvixRequest => ({
+const post = (operation: string, path: string, body: unknown, call: KeyedCallContext): SvixRequest => ({
   operation,
   method: 'POST',
   path,
   body,
   safe: true,
-  deadline: options.deadline,
-  idempotencyKey: options.idempotencyKey,
+  call,
 });
 
 const appPath = (appId: string) => encodeURIComponent(appId);
@@ -105,22 +99,22 @@ const appPath = (appId: string) => encodeURIComponent(appId);
  * `POST /api/v1/auth/app-portal-access/{app_id}`: a magic link and token for the app portal.
  *
  * @example
- * const { url, token } = await appPortalAccess('app_123', { expiry: 3600 }, { deadline, idempotencyKey });
+ * const { url, token } = await appPortalAccess('app_123', { expiry: 3600 }, { deadline, audit, idempotencyKey });
  */
-export async function appPortalAccess(appId: string, body: AppPortalAccessIn, options: SvixCallOptions): Promise<PortalAccessOut> {
-  const reply = await withOrgKey.call(post('svix.app-portal-access', `/api/v1/auth/app-portal-access/${appPath(appId)}`, body, options));
+export async function appPortalAccess(appId: string, body: AppPortalAccessIn, call: KeyedCallContext): Promise<PortalAccessOut> {
+  const reply = await withOrgKey.call(post('svix.app-portal-access', `/api/v1/auth/app-portal-access/${appPath(appId)}`, body, call));
   return answerOf(reply.body, PortalAccessOut, 'Svix');
 }
 
 /** `POST /api/v1/auth/app/{app_id}/expire-all`: expires the app's portal tokens (204). */
-export async function expireAll(appId: string, body: ApplicationTokenExpireIn, options: SvixCallOptions): Promise<void> {
-  await withOrgKey.call(post('svix.expire-all', `/api/v1/auth/app/${appPath(appId)}/expire-all`, body, options));
+export async function expireAll(appId: string, body: ApplicationTokenExpireIn, call: KeyedCallContext): Promise<void> {
+  await withOrgKey.call(post('svix.expire-all', `/api/v1/auth/app/${appPath(appId)}/expire-all`, body, call));
 }
 
 /**
  * `POST /api/v1/auth/logout` with the caller's own app token: our org key is never involved, so a
  * caller cannot log out anything but the token it holds.
  */
-export async function logout(appToken: string, options: SvixCallOptions): Promise<void> {
-  await withCallerToken.call({ ...post('svix.logout', '/api/v1/auth/logout', undefined, options), token: appToken });
+export async function logout(appToken: string, call: KeyedCallContext): Promise<void> {
+  await withCallerToken.call({ ...post('svix.logout', '/api/v1/auth/logout', undefined, call), token: appToken });
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type AuditRecord, type AuditTarget, nonceDigest, noteUpstreamCall, writeAudit } from '#lib/audit';
 import type { Caller } from '#lib/caller';
-import { deadlineIn, earliest } from '#lib/deadline';
+import { deadlineIn } from '#lib/deadline';
 import { callWithRetry, DEFAULT_POLICY } from '#lib/upstream/retry';
 import { logLines, parsedLogs } from '../support/logs.ts';
 
@@ -11,7 +11,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-describe('upstream calls report to the record their deadline carries', () => {
+describe('upstream calls report to the record their call context carries', () => {
   it('keeps concurrent operations apart across awaits', async () => {
     // Prepare
     const a = record({ operation: 'a' });
@@ -21,7 +21,8 @@ describe('upstream calls report to the record their deadline carries', () => {
       return { status, headers: {}, body: Buffer.alloc(0) };
     };
     const options = (audit: AuditRecord) => ({
-      deadline: earliest(deadlineIn(5_000), deadlineIn(5_000), audit),
+      deadline: deadlineIn(5_000),
+      audit,
       policy: DEFAULT_POLICY,
       operation: audit.operation,
     });

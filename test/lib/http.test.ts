@@ -1,7 +1,9 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import * as v from 'valibot';
 import { afterEach, describe, expect, it } from 'vitest';
+import { defineContract, type HttpContract } from '#lib/contract';
 import { ApiError } from '#lib/errors';
-import { binary, empty, type HttpOptions, header, httpHandler, type Invocation, json, type ParsedEvent } from '#lib/http';
+import { binary, empty, header, httpHandler, type Invocation, json, type ParsedEvent } from '#lib/http';
 import { clearSecretValues, registerSecretValue } from '#lib/redaction';
 import { type HttpEventInput, httpEvent } from '#local/events';
 import { testContext } from '../support/context.ts';
@@ -15,16 +17,31 @@ interface Seen {
   invocation: Invocation;
 }
 
+/** A contract for the tiny handler, audited as expire-all is: a required JSON body unless `over` says otherwise. */
+const tinyContract = (over: Partial<HttpContract> = {}): HttpContract =>
+  defineContract({
+    operation: 'unit.tiny',
+    family: 'svix',
+    method: 'POST',
+    path: '/api/v1/auth/app/{app_id}/expire-all',
+    pathParameters: {},
+    headers: {},
+    body: { schema: v.unknown(), presence: 'required' },
+    audit: { path: { app_id: 'appId' }, sessionIds: true },
+    ...over,
+  });
+/** A body read when present (`optional`), or none read (`undefined`), with the largest size allowed. */
+const bodyOf = (presence?: 'required' | 'optional', maxBytes?: number): Pick<HttpContract, 'body'> => ({
+  body: presence ? { schema: v.unknown(), presence, ...(maxBytes ? { maxBytes } : {}) } : undefined,
+});
+
 /** A tiny handler in the shared stack that records what it was given and answers `answer`. */
-function tinyHandler(options: Partial<HttpOptions> = {}, answer: (event: ParsedEvent) => Promise<APIGatewayProxyStructuredResultV2> = async () => empty(204)) {
+function tinyHandler(over: Partial<HttpContract> = {}, answer: (event: ParsedEvent) => Promise<APIGatewayProxyStructuredResultV2> = async () => empty(204)) {
   const seen: Seen[] = [];
-  const handler = httpHandler(
-    async (event, invocation) => {
-      seen.push({ event, invocation });
-      return answer(event);
-    },
-    { operation: 'unit.tiny', family: 'svix', body: 'json', ...options },
-  );
+  const handler = httpHandler(tinyContract(over), async (event, invocation) => {
+    seen.push({ event, invocation });
+    return answer(event);
+  });
   return { handler, seen };
 }
 
@@ -63,8 +80,8 @@ describe('httpHandler: a request that passes', () => {
     expect(header(event, 'x-trace')).toBe('t-1');
     expect(invocation.caller).toEqual({ id: 'jwt:billing', sub: 'billing' });
     expect(invocation.operation).toBe('unit.tiny');
-    expect(invocation.deadline.remainingMs()).toBeGreaterThan(0);
-    expect(invocation.deadline.remainingMs()).toBeLessThanOrEqual(10_000 - 250);
+    expect(invocation.call.deadline.remainingMs()).toBeGreaterThan(0);
+    expect(invocation.call.deadline.remainingMs()).toBeLessThanOrEqual(10_000 - 250);
   });
 
   it('writes one audit record naming the caller, the target and the status', async () => {
@@ -78,8 +95,8 @@ describe('httpHandler: a request that passes', () => {
   });
 
   it('ignores the body of a `none` operation and parses an optional one only when present', async () => {
-    const none = tinyHandler({ body: 'none' });
-    const optional = tinyHandler({ body: 'optional-json', family: 'nextauth' });
+    const none = tinyHandler(bodyOf());
+    const optional = tinyHandler({ ...bodyOf('optional'), family: 'nextauth' });
 
     await call(none.handler, post({ body: 'not json at all' }));
     await call(optional.handler, post({ body: undefined, headers: {} }));
@@ -153,7 +170,7 @@ describe('httpHandler: callers', () => {
   });
 
   it('names the anonymous route caller by a digest of its bearer token', async () => {
-    const { handler, seen } = tinyHandler({ anonymous: true, body: 'none' });
+    const { handler, seen } = tinyHandler({ anonymous: true, ...bodyOf() });
     const bearer = 'Bearer appsk_unit_token_0123456789';
 
     await call(handler, post({ authorizer: undefined, headers: { authorization: bearer } }));
@@ -165,7 +182,7 @@ describe('httpHandler: callers', () => {
 
   it('refuses a caller acting on an app its token does not list (tenant binding), before the handler', async () => {
     process.env.SVIX_TENANT_CLAIM = 'svix_app_ids';
-    const { handler, seen } = tinyHandler({ tenant: { kind: 'svix', pathParameter: 'app_id' } });
+    const { handler, seen } = tinyHandler({ tenant: 'app_id' });
     const bound = (apps: string) => ({ jwt: { claims: { sub: 'billing', svix_app_ids: apps }, scopes: [] } });
 
     const other = await call(handler, post({ authorizer: bound('[app_2]') }));
@@ -180,7 +197,7 @@ describe('httpHandler: callers', () => {
 
 describe('httpHandler: body limits', () => {
   it('takes a body of exactly the limit and refuses one byte more with 413', async () => {
-    const { handler, seen } = tinyHandler({ maxBodyBytes: 16 });
+    const { handler, seen } = tinyHandler(bodyOf('required', 16));
     const exact = '{"k":"0123456"}';
 
     expect(Buffer.byteLength(`${exact} `)).toBe(16);
@@ -196,7 +213,7 @@ describe('httpHandler: body limits', () => {
   // API Gateway base64-encodes any body without a text content type (nextAuth clients send
   // provokeLoginOnAccount's so); 16 bytes are 24 characters ending in `==`, and the padding is not body.
   it('takes a base64-encoded body of exactly the limit (padding is not body)', async () => {
-    const { handler } = tinyHandler({ maxBodyBytes: 16, body: 'optional-json', family: 'nextauth' });
+    const { handler } = tinyHandler({ ...bodyOf('optional', 16), family: 'nextauth' });
     const event = post({ headers: {}, body: '{"k":"01234567"}' });
 
     expect(event.isBase64Encoded).toBe(true);
@@ -206,7 +223,7 @@ describe('httpHandler: body limits', () => {
   });
 
   it('counts bytes, not characters', async () => {
-    const { handler } = tinyHandler({ maxBodyBytes: 16 });
+    const { handler } = tinyHandler(bodyOf('required', 16));
 
     // 12 characters, 18 bytes in UTF-8.
     const result = await call(handler, post({ body: '{"k":"ééééé"}' }));

@@ -70,7 +70,7 @@ const request = (over: Partial<TestRequest> = {}): TestRequest => ({
   method: 'POST',
   path: '/things/a%2Fb',
   safe: true,
-  deadline: deadlineIn(5_000),
+  call: { deadline: deadlineIn(5_000) },
   key: 'k1',
   ...over,
 });

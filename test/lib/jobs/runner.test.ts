@@ -1,0 +1,178 @@
+import type { SQSRecord } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import type { DeadLetter, DeadLetterNote } from '#lib/jobs/dead-letter';
+import { Pacer } from '#lib/jobs/pacing';
+import { type RunnerOptions, runBatch } from '#lib/jobs/runner';
+import { DETAIL_TYPES } from '#lib/jobs/schema';
+import { type JobDefinition, targetIdempotencyKey } from '#lib/jobs/targets';
+import { logoutSession } from '#lib/upstream/nextauth';
+import { expireAll } from '#lib/upstream/svix';
+import { eventBridgeBody, localProvenance, sqsEvent } from '#local/events';
+import { createNextAuthSandbox } from '#local/sandbox/nextauth';
+import { createSvixSandbox } from '#local/sandbox/svix';
+import { frozenContext } from '../../support/context.ts';
+import { parsedLogs } from '../../support/logs.ts';
+import { mockSecrets } from '../../support/secrets.ts';
+import { useTestUpstream } from '../../support/upstream.ts';
+
+/**
+ * `runBatch` on its own, without the middy adapter (handler.ts): real SQS records carrying
+ * EventBridge events, the real upstream clients over HTTP to the sandbox, and each target's call
+ * context (its deadline, audit record and idempotency key) followed to the wire and to the trail.
+ */
+
+const ORG_KEY = 'sk_canary_runner_org_key';
+const NEXTAUTH_KEY = 'canary-runner-nextauth-key';
+const SERVER_ID = 'c2VydmVyL3J1bm5lcj4+';
+const NONCE = 'nonce-runner-0123456789abcdef';
+mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NEXTAUTH_KEY }) });
+const upstream = useTestUpstream(
+  () => [createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream],
+  (url) => ({
+    SVIX_API_URL: url,
+    SVIX_SECRET_ID: 'test/svix',
+    NEXTAUTH_API_URL: url,
+    NEXTAUTH_SECRET_ID: 'test/nextauth',
+    UPSTREAM_ATTEMPT_TIMEOUT_MS: '400',
+  }),
+);
+
+const expireAllJob: JobDefinition = { kind: 'expire-all', upstream: { expireAll } };
+const logoutJob: JobDefinition = { kind: 'logout', upstream: { expireAll, logoutSession } };
+
+/** The options handler.ts would give, with a recording dead letter. */
+function options(kind: JobDefinition['kind'], over: Partial<RunnerOptions> = {}) {
+  const deadLettered: Array<{ record: SQSRecord; note: DeadLetterNote }> = [];
+  const deadLetter: DeadLetter = async (record, note) => {
+    deadLettered.push({ record, note });
+  };
+  const runner: RunnerOptions = { concurrency: 4, startMarginMs: 500, finishMarginMs: 200, deadLetter, provenance: localProvenance(kind), ...over };
+  return { runner, deadLettered };
+}
+
+const auditLines = () => parsedLogs().filter((line) => line.msg === 'audit');
+
+describe('runBatch: an expire-all event, target by target', () => {
+  it('calls Svix once per target with its own key, and writes one audit record per target with its upstream call', async () => {
+    const eventId = 'c0ffee00-0000-4000-8000-000000000001';
+    const targets = [
+      { appId: 'app_demo', sessionIds: ['s1', 's2'] },
+      { appId: 'app_2', expiry: 60 },
+    ];
+    const event = sqsEvent([eventBridgeBody(DETAIL_TYPES['expire-all'], { targets }, { id: eventId })]);
+    const { runner } = options('expire-all');
+
+    const report = await runBatch(expireAllJob, event.Records, frozenContext(20_000), runner);
+
+    expect(report.response).toEqual({ batchItemFailures: [] });
+    expect(report.messages[0]).toMatchObject({ result: 'done', via: 'eventbridge' });
+    const keys = upstream.requests.map((r) => r.headers['idempotency-key']).sort();
+    const expected = [
+      targetIdempotencyKey(eventId, 0, { op: 'svix.expire-all', appId: 'app_demo', body: { sessionIds: ['s1', 's2'] } }),
+      targetIdempotencyKey(eventId, 1, { op: 'svix.expire-all', appId: 'app_2', body: { expiry: 60 } }),
+    ].sort();
+    expect(keys).toEqual(expected);
+    const records = auditLines().sort((a, b) => Number(a.targetIndex) - Number(b.targetIndex));
+    expect(records).toHaveLength(2);
+    expect(records[0]).toMatchObject({
+      operation: 'job.expire-all',
+      messageId: event.Records[0]?.messageId,
+      targetIndex: 0,
+      target: { op: 'svix.expire-all', appId: 'app_demo', sessionIds: ['s1', 's2'] },
+      outcome: 'done',
+      upstreamStatus: 204,
+      attempts: 1,
+    });
+    expect(records[1]).toMatchObject({ targetIndex: 1, target: { appId: 'app_2', expiry: 60 }, upstreamStatus: 204, attempts: 1 });
+  });
+
+  it("keeps each target's record apart when targets run concurrently: a retried one counts its own attempts", async () => {
+    upstream.script({ status: 503, body: { code: 'busy', detail: 'once' } });
+    const event = sqsEvent([JSON.stringify({ targets: [{ appId: 'app_demo' }, { appId: 'app_2' }] })]);
+    const { runner } = options('expire-all');
+
+    await runBatch(expireAllJob, event.Records, frozenContext(20_000), runner);
+
+    const attempts = auditLines().map((line) => line.attempts);
+    expect(attempts.sort()).toEqual([1, 2]);
+  });
+
+  it('dead-letters a target Svix refuses for good (an unknown app), naming it', async () => {
+    const event = sqsEvent([JSON.stringify({ appId: 'app_unknown' })]);
+    const { runner, deadLettered } = options('expire-all');
+
+    const report = await runBatch(expireAllJob, event.Records, frozenContext(20_000), runner);
+
+    expect(report.messages[0]).toMatchObject({ result: 'dead-lettered' });
+    expect(deadLettered.map((d) => d.note)).toMatchObject([{ job: 'expire-all', failedTargets: [0] }]);
+    expect(auditLines()[0]).toMatchObject({ outcome: 'permanent', upstreamStatus: 404 });
+  });
+});
+
+describe('runBatch: pacing and continuation', () => {
+  it('continues a record Svix rate-limited after its Retry-After, halving the pace and sending nothing more meanwhile', async () => {
+    upstream.script({ status: 429, body: { code: 'rate_limit_exceeded', detail: 'slow down' }, headers: { 'retry-after': '30' } });
+    const pacer = new Pacer({ ratePerSecond: 100 });
+    const continued: Array<{ done: number[]; delaySeconds: number }> = [];
+    // One target at a time: the first meets the 429, which pushes the org key's next slot past the Retry-After.
+    const { runner } = options('expire-all', {
+      concurrency: 1,
+      pacer,
+      carryOn: async (_record, state, delaySeconds) => {
+        continued.push({ done: state.done, delaySeconds });
+      },
+    });
+    const event = sqsEvent([JSON.stringify({ targets: [{ appId: 'app_demo' }, { appId: 'app_2' }] })]);
+
+    const report = await runBatch(expireAllJob, event.Records, frozenContext(20_000), runner);
+
+    expect(report.messages[0]).toMatchObject({ result: 'deferred' });
+    expect(report.response.batchItemFailures).toEqual([]);
+    expect(continued).toEqual([{ done: [], delaySeconds: 30 }]);
+    expect(upstream.requests).toHaveLength(1);
+    expect(pacer.rateOf('svix')).toBeCloseTo(50, 0);
+    expect(auditLines().map((line) => [line.targetIndex, line.outcome, line.upstreamStatus])).toEqual([
+      [0, 'rate-limited', 429],
+      [1, 'rate-limited', undefined],
+    ]);
+  });
+
+  it('starts no target with too little time left, and leaves the record to SQS without a continuation', async () => {
+    const event = sqsEvent([JSON.stringify({ appId: 'app_demo' })]);
+    const { runner } = options('expire-all', { startMarginMs: 5_000 });
+
+    const report = await runBatch(expireAllJob, event.Records, frozenContext(3_000), runner);
+
+    expect(upstream.requests).toHaveLength(0);
+    expect(report.response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0]?.messageId }]);
+    expect(auditLines()[0]).toMatchObject({ outcome: 'not-started' });
+  });
+});
+
+describe('runBatch: a logout job', () => {
+  it('logs a nextAuth session out with no idempotency key, recording the nonce only as its digest', async () => {
+    const event = sqsEvent([eventBridgeBody(DETAIL_TYPES.logout, { targets: [{ serverid: SERVER_ID, nonce: NONCE }] })]);
+    const { runner } = options('logout');
+
+    const report = await runBatch(logoutJob, event.Records, frozenContext(20_000), runner);
+
+    expect(report.messages[0]).toMatchObject({ result: 'done' });
+    expect(upstream.requests[0]?.path).toBe(`/servers/${encodeURIComponent(SERVER_ID)}/sessions/logout`);
+    expect(upstream.requests[0]?.headers['idempotency-key']).toBeUndefined();
+    const [line] = auditLines();
+    expect(line).toMatchObject({ operation: 'job.logout', target: { op: 'nextauth.logout', serverId: SERVER_ID }, upstreamStatus: 200, attempts: 1 });
+    expect(JSON.stringify(line)).not.toContain(NONCE);
+  });
+
+  it('refuses an event from a source the job does not accept, dead-lettering it unread', async () => {
+    const event = sqsEvent([eventBridgeBody(DETAIL_TYPES.logout, { targets: [{ serverid: SERVER_ID, nonce: NONCE }] }, { source: 'someone.else' })]);
+    const { runner, deadLettered } = options('logout');
+
+    const report = await runBatch(logoutJob, event.Records, frozenContext(20_000), runner);
+
+    expect(report.messages[0]).toMatchObject({ result: 'dead-lettered' });
+    expect(deadLettered).toHaveLength(1);
+    expect(upstream.requests).toHaveLength(0);
+    expect(auditLines()[0]).toMatchObject({ outcome: 'refused' });
+  });
+});
