@@ -44,7 +44,7 @@ describe.each(['expire-all', 'logout'] as const)('a bulk %s job under the upstre
   it('overloaded (unpaced, short Lambda time): refused calls and unfinished records are continued, never dead-lettered', async () => {
     const f = await harness.run({
       kind,
-      targets: 80,
+      targets: 150,
       targetsPerMessage: 10,
       rateLimit: { rate: 100, burst: 20 },
       jobRequestsPerSecond: 0,
