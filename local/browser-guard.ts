@@ -26,9 +26,10 @@ function isLoopback(hostname: string): boolean {
 
 /**
  * The request is addressed (`Host`) to a loopback name or address, on the port it came in on
- * (so a page served by another local port cannot be rebound onto this one either).
+ * (so a page served by another local port cannot be rebound onto this one either), or on
+ * one of `forwardedPorts`, local hops the caller knows forward to this port.
  */
-export function loopbackHost(req: IncomingMessage): boolean {
+export function loopbackHost(req: IncomingMessage, forwardedPorts?: ReadonlySet<number>): boolean {
   const host = req.headers.host;
   if (!host) return false;
   let url: URL;
@@ -39,7 +40,12 @@ export function loopbackHost(req: IncomingMessage): boolean {
   }
   // `new URL` drops a port equal to the scheme's default; an absent port means 80.
   const port = url.port === '' ? 80 : Number(url.port);
-  return url.username === '' && url.pathname === '/' && isLoopback(url.hostname.replace(/^\[|\]$/g, '')) && port === req.socket.localPort;
+  return (
+    url.username === '' &&
+    url.pathname === '/' &&
+    isLoopback(url.hostname.replace(/^\[|\]$/g, '')) &&
+    (port === req.socket.localPort || forwardedPorts?.has(port) === true)
+  );
 }
 
 /** No `Origin` (not a browser, or a same-origin GET), or exactly the origin the request is addressed to. */

@@ -146,9 +146,12 @@ export function portalAccessEvent() {
 export async function coldRequest(options: ColdRequestOptions): Promise<Array<{ label: string; ratio: number }>> {
   const { out, secretLatencyMs, connectionLatencyMs } = options;
   const key = 'sk_bench_cold_key';
-  const sandbox = await startSandbox({ svixKey: key, nextauth: { apiKey: 'bench', serverId: 'YmVuY2g=' } });
+  // The probes reach the sandbox through slowed hops, whose ports their Host headers name.
+  const hops = new Set<number>();
+  const sandbox = await startSandbox({ svixKey: key, nextauth: { apiKey: 'bench', serverId: 'YmVuY2g=' }, forwardedPorts: hops });
   const near = await place(sandbox.url, key, 0, 0);
   const far = await place(sandbox.url, key, secretLatencyMs, connectionLatencyMs);
+  for (const hop of [near, far]) hops.add(Number(new URL(hop.env.SVIX_API_URL).port));
   const event = JSON.stringify(portalAccessEvent());
   const probe = join(import.meta.dirname, 'cold-request-probe.cjs');
   const runProbe = async (file: string, env: Record<string, string | undefined>): Promise<ProbeResult> => {

@@ -26,6 +26,12 @@ export interface SandboxOptions {
   rateLimit?: RateLimitSettings;
   /** Told of every request once answered, with its status (the bench counts calls per target with it). */
   observe?: (request: SandboxRequest, status: number) => void;
+  /**
+   * Local ports that forward to this one (read at each request, so ports opened later count):
+   * requests addressed (`Host`) to them are answered as if to the sandbox's own port. The
+   * cold-request bench puts slowed TCP hops in front (scripts/cold-request.ts).
+   */
+  forwardedPorts?: ReadonlySet<number>;
 }
 
 export interface Sandbox {
@@ -54,8 +60,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   server.on('request', async (req, res) => {
     // Pending nonces, phone actions and fault switches: loopback callers only, and no page of
     // another origin (docs/local.md#the-sandbox-answers-this-machine-only).
-    if (!loopbackHost(req) || !sameOrigin(req)) {
-      const detail = loopbackHost(req)
+    const addressed = loopbackHost(req, options.forwardedPorts);
+    if (!addressed || !sameOrigin(req)) {
+      const detail = addressed
         ? 'the sandbox refuses requests from another Origin'
         : 'the sandbox answers requests addressed to 127.0.0.1, localhost or [::1] on its own port only';
       res.writeHead(403, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ code: 'forbidden', detail }));
