@@ -4,22 +4,16 @@ import { handler as provokeLoginOnUser } from '#functions/nextauth-provoke-login
 import { handler as appPortalAccess } from '#functions/svix-app-portal-access';
 import { handler as expireAll } from '#functions/svix-expire-all';
 import { handler as logout } from '#functions/svix-logout';
-import { createNextAuthSandbox, DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
-import { createSvixSandbox } from '#local/sandbox/svix';
+import { DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
 import { invoke } from '../support/invoke.ts';
 import { logLines, parsedLogs } from '../support/logs.ts';
-import { mockSecrets } from '../support/secrets.ts';
-import { useTestUpstream } from '../support/upstream.ts';
+import { useBothSandboxes } from '../support/upstream.ts';
 
 const ORG_KEY = 'sk_canary_audit_org_key';
 const NEXTAUTH_KEY = 'canary-audit-nextauth-key';
 const SID = DEFAULT_SANDBOX_SERVER_ID;
 const NONCE = 'audit-nonce-canary-0123456789';
-mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NEXTAUTH_KEY }) });
-const upstream = useTestUpstream(
-  () => [createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SID }).upstream],
-  (url) => ({ SVIX_API_URL: url, SVIX_SECRET_ID: 'test/svix', NEXTAUTH_API_URL: url, NEXTAUTH_SECRET_ID: 'test/nextauth' }),
-);
+const upstream = useBothSandboxes({ svix: ORG_KEY, nextauth: NEXTAUTH_KEY, serverId: SID });
 
 const jwt = (claims: Record<string, unknown>) => ({ jwt: { claims, scopes: ['svix/app-portal-access'] } });
 const portal = (authorizer: unknown, headers: Record<string, string> = {}) =>

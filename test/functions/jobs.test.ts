@@ -18,31 +18,24 @@ import { eventBridgeBody, LOCAL_EVENTBRIDGE_SENDER, lambdaContext, localProvenan
 /** parseMessage as the local consumers run it (the default jobEventSources, the local rule). */
 const parse = (kind: JobKind, record: Parameters<typeof parseMessage>[1]) => parseMessage(kind, record, localProvenance(kind));
 
-import { base64urlServerId, createNextAuthSandbox } from '#local/sandbox/nextauth';
-import { createSvixSandbox } from '#local/sandbox/svix';
+import { base64urlServerId } from '#local/sandbox/nextauth';
 import { fakeAws } from '../support/fake-aws.ts';
 import { logLines, parsedLogs } from '../support/logs.ts';
-import { mockSecrets } from '../support/secrets.ts';
-import { useTestUpstream } from '../support/upstream.ts';
+import { useBothSandboxes } from '../support/upstream.ts';
 
 const ORG_KEY = 'sk_canary_jobs_org_key';
 const NEXTAUTH_KEY = 'canary-jobs-nextauth-key';
 const SERVER_ID = 'c2VydmVyL2pvYnM+Pz4='; // holds '/' and '=': must be percent-encoded upstream
 const NONCE = 'nonce-canary-0123456789abcdef';
-mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NEXTAUTH_KEY }) });
-const upstream = useTestUpstream(
-  () => [createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream],
-  (url) => ({
-    SVIX_API_URL: url,
-    SVIX_SECRET_ID: 'test/svix',
-    NEXTAUTH_API_URL: url,
-    NEXTAUTH_SECRET_ID: 'test/nextauth',
+const upstream = useBothSandboxes(
+  { svix: ORG_KEY, nextauth: NEXTAUTH_KEY, serverId: SERVER_ID },
+  {
     UPSTREAM_ATTEMPT_TIMEOUT_MS: '400',
     METRICS_NAMESPACE: 'authgate/test',
     // The deployed handlers' (serverless.yml); `consumer` passes the same as options.
     JOB_EVENT_SOURCES: localProvenance('expire-all').eventSources.join(','),
     JOB_RULE_ARN: localRuleArn('expire-all'),
-  }),
+  },
 );
 
 type Handler = (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;

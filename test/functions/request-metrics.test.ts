@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { handler as getSession } from '#functions/nextauth-get-session';
 import { handler as appPortalAccess } from '#functions/svix-app-portal-access';
-import { createNextAuthSandbox } from '#local/sandbox/nextauth';
-import { createSvixSandbox } from '#local/sandbox/svix';
 import { invoke } from '../support/invoke.ts';
 import { parsedLogs } from '../support/logs.ts';
-import { mockSecrets } from '../support/secrets.ts';
-import { useTestUpstream } from '../support/upstream.ts';
+import { useBothSandboxes } from '../support/upstream.ts';
 
 /**
  * What one invocation writes as CloudWatch metrics: one record, its audit record, carrying its own
@@ -16,17 +13,12 @@ import { useTestUpstream } from '../support/upstream.ts';
 const ORG_KEY = 'sk_metrics_org_key_0123';
 const NEXTAUTH_KEY = 'metrics-nextauth-key-0123';
 const SERVER_ID = 'bWV0cmljcw==';
-mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NEXTAUTH_KEY }) });
-const upstream = useTestUpstream(
-  () => [createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream],
-  (url) => ({
-    SVIX_API_URL: url,
-    SVIX_SECRET_ID: 'test/svix',
-    NEXTAUTH_API_URL: url,
-    NEXTAUTH_SECRET_ID: 'test/nextauth',
+const upstream = useBothSandboxes(
+  { svix: ORG_KEY, nextauth: NEXTAUTH_KEY, serverId: SERVER_ID },
+  {
     UPSTREAM_ATTEMPT_TIMEOUT_MS: '300',
     METRICS_NAMESPACE: 'authgate/test',
-  }),
+  },
 );
 
 const portal = (body: unknown) =>

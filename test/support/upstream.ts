@@ -2,7 +2,10 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { useSecretSource } from '#lib/secrets';
+import { createNextAuthSandbox } from '#local/sandbox/nextauth';
+import { createSvixSandbox } from '#local/sandbox/svix';
 import type { SandboxRequest, SandboxUpstream } from '#local/sandbox/types';
+import { mockSecrets } from './secrets.ts';
 
 /**
  * A loopback upstream for handler tests: records every request it gets (so a test can prove
@@ -98,4 +101,20 @@ export function useTestUpstream(upstreams: () => SandboxUpstream[], env: (url: s
     script: (...replies) => live().script(...replies),
     close: () => live().close(),
   };
+}
+
+/**
+ * Both sandboxes behind one test upstream, their keys in (fake) Secrets Manager under `test/svix`
+ * and `test/nextauth`, and the variables that point the functions at them, plus `env`: the setup
+ * every test of Svix and nextAuth handlers together starts from.
+ *
+ * @example
+ * const upstream = useBothSandboxes({ svix: 'sk_canary', nextauth: 'canary-key', serverId: 'c2VydmVy' }, { UPSTREAM_ATTEMPT_TIMEOUT_MS: '400' });
+ */
+export function useBothSandboxes(keys: { svix: string; nextauth: string; serverId: string }, env: Record<string, string> = {}): TestUpstream {
+  mockSecrets({ 'test/svix': keys.svix, 'test/nextauth': JSON.stringify({ apiKey: keys.nextauth }) });
+  return useTestUpstream(
+    () => [createSvixSandbox({ orgKey: keys.svix }), createNextAuthSandbox({ apiKey: keys.nextauth, serverId: keys.serverId }).upstream],
+    (url) => ({ SVIX_API_URL: url, SVIX_SECRET_ID: 'test/svix', NEXTAUTH_API_URL: url, NEXTAUTH_SECRET_ID: 'test/nextauth', ...env }),
+  );
 }

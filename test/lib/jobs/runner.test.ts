@@ -8,12 +8,9 @@ import { type JobDefinition, targetIdempotencyKey } from '#lib/jobs/targets';
 import { logoutSession } from '#lib/upstream/nextauth';
 import { expireAll } from '#lib/upstream/svix';
 import { eventBridgeBody, localProvenance, sqsEvent } from '#local/events';
-import { createNextAuthSandbox } from '#local/sandbox/nextauth';
-import { createSvixSandbox } from '#local/sandbox/svix';
 import { frozenContext } from '../../support/context.ts';
 import { parsedLogs } from '../../support/logs.ts';
-import { mockSecrets } from '../../support/secrets.ts';
-import { useTestUpstream } from '../../support/upstream.ts';
+import { useBothSandboxes } from '../../support/upstream.ts';
 
 /**
  * `runBatch` on its own, without the middy adapter (handler.ts): real SQS records carrying
@@ -25,16 +22,11 @@ const ORG_KEY = 'sk_canary_runner_org_key';
 const NEXTAUTH_KEY = 'canary-runner-nextauth-key';
 const SERVER_ID = 'c2VydmVyL3J1bm5lcj4+';
 const NONCE = 'nonce-runner-0123456789abcdef';
-mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: NEXTAUTH_KEY }) });
-const upstream = useTestUpstream(
-  () => [createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: NEXTAUTH_KEY, serverId: SERVER_ID }).upstream],
-  (url) => ({
-    SVIX_API_URL: url,
-    SVIX_SECRET_ID: 'test/svix',
-    NEXTAUTH_API_URL: url,
-    NEXTAUTH_SECRET_ID: 'test/nextauth',
+const upstream = useBothSandboxes(
+  { svix: ORG_KEY, nextauth: NEXTAUTH_KEY, serverId: SERVER_ID },
+  {
     UPSTREAM_ATTEMPT_TIMEOUT_MS: '400',
-  }),
+  },
 );
 
 const expireAllJob: JobDefinition = { kind: 'expire-all', upstream: { expireAll } };
