@@ -21,6 +21,12 @@ export interface CallContext {
   audit?: AuditRecord;
   /** Sent as Svix's `idempotency-key` (lib/idempotency.ts, lib/jobs/targets.ts); nextAuth takes none. */
   idempotencyKey?: string;
+  /**
+   * `false`: a 429 comes straight back, even with a short `Retry-After` the call would otherwise
+   * wait out (lib/upstream/retry.ts). The job runner says so: its pacer must see every refusal to
+   * slow down, and its continuation waits in the queue, not in a Lambda (lib/jobs/pacing.ts).
+   */
+  waitOutRateLimits?: boolean;
 }
 
 /** The context of a call that must carry an idempotency key (every Svix call). */

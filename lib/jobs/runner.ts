@@ -183,6 +183,8 @@ export async function runBatch(
           deadline: earliest(deadline, deadlineIn(options.targetBudgetMs ?? TARGET_BUDGET_MS)),
           audit,
           idempotencyKey: targetIdempotencyKey(id, index, target),
+          // Every 429 to the pacer (it halves the rate) and the continuation (it waits in the queue).
+          waitOutRateLimits: false,
         };
         await executeTarget(job, target, call);
       } catch (err) {

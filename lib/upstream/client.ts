@@ -73,7 +73,13 @@ export function upstreamClient<C, R extends UpstreamRequest>(options: UpstreamCl
         if (body) headers['content-type'] = 'application/json';
         return send({ method: request.method, url, headers, body, timeoutMs });
       },
-      { deadline: request.call.deadline, audit: request.call.audit, policy: endpoint.policy(request.safe), operation: request.operation },
+      {
+        deadline: request.call.deadline,
+        audit: request.call.audit,
+        policy: endpoint.policy(request.safe),
+        operation: request.operation,
+        ...(request.call.waitOutRateLimits === false ? { waitOutRateLimits: false } : {}),
+      },
     );
   }
 

@@ -54,6 +54,8 @@ export interface CallOptions {
   policy: RetryPolicy;
   /** For logs: which operation this is, never the URL with its ids. */
   operation: string;
+  /** `false`: a 429 is returned, never waited out (lib/call-context.ts). */
+  waitOutRateLimits?: boolean;
   random?: () => number;
 }
 
@@ -66,8 +68,9 @@ export function retryAfterMs(header: string | string[] | undefined, now = Date.n
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-function isRetryableStatus(reply: UpstreamReply): boolean {
-  return reply.status >= 500 || (reply.status === 429 && retryAfterMs(reply.headers['retry-after']) !== undefined);
+function isRetryableStatus(reply: UpstreamReply, options: CallOptions): boolean {
+  if (reply.status === 429) return options.waitOutRateLimits !== false && retryAfterMs(reply.headers['retry-after']) !== undefined;
+  return reply.status >= 500;
 }
 
 /**
@@ -106,7 +109,7 @@ async function attemptUnderPolicy(attempt: Attempt, options: CallOptions, outcom
     try {
       reply = await attempt(Math.min(policy.attemptTimeoutMs, remaining), n);
       recordUpstreamAttempt(operation, reply.status, Date.now() - attemptStarted);
-      if (!isRetryableStatus(reply)) return reply;
+      if (!isRetryableStatus(reply, options)) return reply;
     } catch (err) {
       // Each attempt is metered (lib/metrics.ts), whatever became of it.
       recordUpstreamAttempt(operation, err instanceof UpstreamTransportError ? err.kind : 'invalid', Date.now() - attemptStarted);

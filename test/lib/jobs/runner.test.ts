@@ -129,6 +129,24 @@ describe('runBatch: pacing and continuation', () => {
     ]);
   });
 
+  it('hands even a 1 s Retry-After to the pacer and the continuation rather than waiting it out in the Lambda', async () => {
+    upstream.script({ status: 429, body: { code: 'rate_limit_exceeded', detail: 'slow down' }, headers: { 'retry-after': '1' } });
+    const pacer = new Pacer({ ratePerSecond: 100 });
+    const continued: number[] = [];
+    const { runner } = options('expire-all', {
+      concurrency: 1,
+      pacer,
+      carryOn: async (_record, _state, delaySeconds) => {
+        continued.push(delaySeconds);
+      },
+    });
+    const report = await runBatch(expireAllJob, sqsEvent([JSON.stringify({ appId: 'app_demo' })]).Records, frozenContext(20_000), runner);
+    expect(report.messages[0]).toMatchObject({ result: 'deferred' });
+    expect(upstream.requests).toHaveLength(1);
+    expect(continued).toEqual([1]);
+    expect(pacer.rateOf('svix')).toBeCloseTo(50, 0);
+  });
+
   it('starts no target with too little time left, and leaves the record to SQS without a continuation', async () => {
     const event = sqsEvent([JSON.stringify({ appId: 'app_demo' })]);
     const { runner } = options('expire-all', { startMarginMs: 5_000 });

@@ -63,6 +63,18 @@ describe('callWithRetry', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  it('returns a 429 at once, short Retry-After and all, to a caller that does not wait out rate limits (a job)', async () => {
+    const { attempt, timeouts } = scripted(reply(429, { 'retry-after': '0' }), reply(200));
+    const out = await callWithRetry(attempt, { deadline: deadlineIn(5000), policy: { ...fast, safe: true }, operation: 't', waitOutRateLimits: false });
+    expect(out.status).toBe(429);
+    expect(timeouts).toHaveLength(1);
+    // A 5xx is still retried for it.
+    const flaky = scripted(reply(503), reply(200));
+    expect(
+      (await callWithRetry(flaky.attempt, { deadline: deadlineIn(5000), policy: { ...fast, safe: true }, operation: 't', waitOutRateLimits: false })).status,
+    ).toBe(200);
+  });
+
   it('leaves a Retry-After longer than maxRetryAfterMs to the caller, even when the deadline would allow it', async () => {
     const long = scripted(reply(503, { 'retry-after': '3' }), reply(200));
     const out = await callWithRetry(long.attempt, { deadline: deadlineIn(10_000), policy: { ...fast, safe: true }, operation: 't' });
