@@ -1,5 +1,4 @@
-import { bounded } from './audit.ts';
-import { sha256 } from './digest.ts';
+import { bounded, sha256 } from './digest.ts';
 
 /**
  * Who is calling, as API Gateway or SQS vouches for it. Every caller is its own tenant: the
@@ -46,7 +45,7 @@ const claim = (value: unknown): string | undefined => (typeof value === 'string'
 
 /**
  * What an id part must not hold as it is: the separator `|`, the escape `%` itself, the `…` that
- * marks a shortened value (audit.ts `bounded`), and anything that breaks or hides a line.
+ * marks a shortened value (digest.ts `bounded`), and anything that breaks or hides a line.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const ID_UNSAFE = /[%|\u0000-\u001f\u007f-\u009f\u2026\u2028\u2029]/g;
@@ -82,7 +81,7 @@ export function jwtCallerId(sub: string | undefined, clientId: string | undefine
 /**
  * The identity API Gateway's authorizer established, or `undefined` when it names nobody (no
  * authorizer on the route, or a JWT without `sub`, `client_id` and `azp`). Claims are kept as they
- * came, bounded (audit.ts `bounded`); the id escapes them.
+ * came, bounded (digest.ts `bounded`); the id escapes them.
  *
  * @example
  * callerOf({ authorizer: { jwt: { claims: { sub: 'billing', client_id: 'web' } } } })

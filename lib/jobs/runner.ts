@@ -1,8 +1,9 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { type AuditRecord, bounded, writeAudit } from '../audit.ts';
+import { type AuditRecord, writeAudit } from '../audit.ts';
 import type { KeyedCallContext } from '../call-context.ts';
 import { type Caller, jobCaller } from '../caller.ts';
 import { deadlineFromContext, deadlineIn, earliest } from '../deadline.ts';
+import { bounded } from '../digest.ts';
 import { log } from '../log.ts';
 import { publishMetrics, recordJobBatch } from '../metrics.ts';
 import { type ContinuationSecret, type ContinuationState, type Continue, clampDelaySeconds, readContinuation } from './continuation.ts';
