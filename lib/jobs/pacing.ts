@@ -49,6 +49,9 @@ interface Schedule {
   cutAt: number;
 }
 
+/** Schedules kept before idle ones are forgotten: far more credentials than one stage has servers. */
+const MAX_SCHEDULES = 1_000;
+
 export type Slot = { ok: true } | { ok: false; retryAfterMs: number };
 
 export class Pacer {
@@ -67,6 +70,11 @@ export class Pacer {
     this.recovery = options.recoveryPerSecond ?? tenth;
     this.clock = options.clock ?? Date.now;
     this.wait = options.wait ?? sleep;
+  }
+
+  /** How many credentials it holds a schedule for. */
+  get size(): number {
+    return this.schedules.size;
   }
 
   /** The credential's current rate, after recovery up to now. */
@@ -103,12 +111,25 @@ export class Pacer {
     const now = this.clock();
     let s = this.schedules.get(credential);
     if (!s) {
+      if (this.schedules.size >= MAX_SCHEDULES) this.forgetIdle(now);
       s = { rate: this.share, at: now, next: now, cutAt: Number.NEGATIVE_INFINITY };
       this.schedules.set(credential, s);
     }
     if (s.rate < this.share) s.rate = Math.min(this.share, s.rate + (this.recovery * (now - s.at)) / 1000);
     s.at = now;
     return s;
+  }
+
+  /**
+   * Drops the schedules a fresh one would equal: back at the full share and with no slot ahead.
+   * The credentials are the messages' (a nextAuth server id per target), so without this any
+   * sender could grow the map for the life of the container.
+   */
+  private forgetIdle(now: number): void {
+    for (const [credential, s] of this.schedules) {
+      const rate = Math.min(this.share, s.rate + (this.recovery * (now - s.at)) / 1000);
+      if (rate >= this.share && s.next <= now) this.schedules.delete(credential);
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import * as v from 'valibot';
+import { bounded } from '../audit.ts';
 import type { Issue } from '../errors.ts';
 import { Nonce, ServerId } from '../schemas/nextauth.ts';
 import { AppId, ApplicationTokenExpireIn } from '../schemas/svix.ts';
@@ -97,7 +98,16 @@ const RuleDelivery = v.strictObject({
   event: v.custom<Record<string, unknown>>(isObject, 'event must be a JSON object'),
 });
 
-const describe = (issues: Issue[]) => issues.map((i) => `${i.loc.join('.') || '(message)'}: ${i.msg}`).join('; ');
+/**
+ * A target's issues in words, for the dead-letter reason and the log line. An issue names the key it
+ * is about (in its location and in valibot's "received" text), and a key is the sender's: the
+ * first two issues, each bounded (audit.ts), so no sender decides the size of a line.
+ */
+const describe = (issues: Issue[]) =>
+  issues
+    .slice(0, 2)
+    .map((i) => bounded(`${i.loc.join('.') || '(message)'}: ${i.msg}`, 200))
+    .join('; ');
 
 type TargetResult = { ok: true; target: Target } | { ok: false; reason: string };
 

@@ -140,6 +140,25 @@ describe('who sent a message: the SQS sender, never what the body claims', () =>
   });
 });
 
+describe('what a refused message puts in the logs', () => {
+  it('is bounded: a key of 100,000 characters (in a message, five targets, an event) never makes a line of that size', async () => {
+    const { handler, deadLettered } = consumer(logoutJob);
+    const key = 'k'.repeat(100_000);
+    const bodies = [
+      json({ ...svixLogout(), [key]: 1 }),
+      json({ targets: Array.from({ length: 5 }, () => ({ ...nextauthTarget, [key]: 1 })) }),
+      eventBridgeBody(DETAIL_TYPES.logout, { ...nextauthTarget, [key]: 1 }),
+    ];
+    expect(failedIds(await run(handler, sqsEvent(bodies)))).toEqual([]);
+
+    expect(deadLettered).toHaveLength(3);
+    for (const { note } of deadLettered) expect(note.reason).toMatch(/^invalid message: /);
+    // Still says which key: its first characters, and a digest of the whole.
+    expect(deadLettered[0]?.note.reason).toContain('kkkkkkkk');
+    for (const line of logLines) expect(line.length).toBeLessThan(8_000);
+  });
+});
+
 describe('a mixed batch', () => {
   it('reports exactly the transient failures; dead-letters permanent and invalid ones and an unknown app (404)', async () => {
     // concurrency 1: upstream calls happen in record order, so the scripted answers meet the

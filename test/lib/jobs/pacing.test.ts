@@ -29,6 +29,19 @@ describe('Pacer', () => {
     expect(clock.now).toBe(before);
   });
 
+  it('forgets idle credentials at full rate, so a stream of distinct nextAuth servers cannot grow it without bound', async () => {
+    const { pacer, clock } = pacerAt(10);
+    pacer.rateLimited('nextauth:busy', 600_000);
+    // A direct sender names any server id it likes (100 targets a message, 256 characters each).
+    for (let i = 0; i < 100_000; i++) {
+      await pacer.acquire(`nextauth:${'s'.repeat(240)}${i}`, Number.POSITIVE_INFINITY);
+      clock.now += 1;
+    }
+    expect(pacer.size).toBeLessThanOrEqual(1_000);
+    // What a 429 taught it is kept (its Retry-After is still ahead): only a schedule a fresh one would equal is dropped.
+    expect(await pacer.acquire('nextauth:busy', clock.now + 1_000)).toMatchObject({ ok: false });
+  });
+
   it('refuses a slot past the latest start, with how long it would have waited, and reserves nothing', async () => {
     const { pacer } = pacerAt(2);
     expect(await pacer.acquire('svix', 1_000)).toEqual({ ok: true });
