@@ -1,6 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import * as v from 'valibot';
-import { bounded } from '../audit.ts';
+import { bounded } from '../digest.ts';
 import type { Issue } from '../errors.ts';
 import { Nonce, ServerId } from '../schemas/nextauth.ts';
 import { AppId, ApplicationTokenExpireIn } from '../schemas/svix.ts';
