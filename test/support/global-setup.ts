@@ -37,7 +37,9 @@ export const LIMITS_PARAMS = {
  * and thresholds of their own, and logs with and without a customer KMS key.
  */
 export const ALARM_PARAMS_IAM = {
-  alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:authgate-test-alarms',
+  // The topic under its older name, which stages deployed before alarmTopicArn still give: every
+  // alarm must reach it just the same (test/infra/observability-template.test.ts).
+  jobAlarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:authgate-test-alarms',
   apiErrorRateAlarmPercent: '2',
   apiLatencyP99AlarmMs: '1500',
   functionErrorsAlarmThreshold: '3',
