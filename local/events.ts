@@ -103,6 +103,8 @@ export interface SqsEventOptions {
   messageIds?: string[];
   /** Per body: `ApproximateReceiveCount` (1 on the first delivery). */
   receiveCounts?: number[];
+  /** Per body: `ApproximateFirstReceiveTimestamp` (epoch ms; default now), kept across redeliveries as SQS does. */
+  firstReceivedAt?: number[];
   /** Per body: the `SenderId` SQS records (default `LOCAL_DIRECT_SENDER`; `LOCAL_EVENTBRIDGE_SENDER` for a rule's delivery). */
   senderIds?: string[];
   /** Per body: message attributes as they were sent (SendMessage's shape), delivered in Lambda's. */
@@ -154,7 +156,7 @@ export function sqsEvent(bodies: string[], opts: SqsEventOptions = {}): SQSEvent
           ApproximateReceiveCount: String(opts.receiveCounts?.[i] ?? 1),
           SentTimestamp: now,
           SenderId: opts.senderIds?.[i] ?? LOCAL_DIRECT_SENDER,
-          ApproximateFirstReceiveTimestamp: now,
+          ApproximateFirstReceiveTimestamp: String(opts.firstReceivedAt?.[i] ?? now),
         },
         messageAttributes: lambdaMessageAttributes(opts.messageAttributes?.[i]),
         md5OfBody: createHash('md5').update(body).digest('hex'),

@@ -1,35 +1,36 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { DeadLetter, DeadLetterNote } from '#lib/jobs/dead-letter';
-import { jobHandler } from '#lib/jobs/handler';
+import { JOB_MAX_CONCURRENCY, JOB_REQUESTS_PER_SECOND, setting } from '#lib/config';
+import { invocationShare } from '#lib/jobs/pacing';
 import { DETAIL_TYPES, JOB_KINDS, type JobKind } from '#lib/jobs/schema';
-import type { JobDefinition } from '#lib/jobs/targets';
 import { setLogSink } from '#lib/log';
 import { printable } from './audit.ts';
 import { removeOnExit } from './cleanup.ts';
-import { eventBridgeBody, LOCAL_DIRECT_SENDER, LOCAL_EVENTBRIDGE_SENDER, lambdaContext, localProvenance, sqsEvent } from './events.ts';
+import { localProvenance } from './events.ts';
 import { whenOrphaned } from './orphan-watch.ts';
-import { PROJECT_ROOT, queueFunctions } from './routes.ts';
+import { queueFunctions } from './routes.ts';
+import { type Delivery, describeDelivery, LOCAL_JOB_BOUNDS, runJobInProcess } from './run-job.ts';
 import { startGatewaySandbox } from './sandbox/for-gateway.ts';
 import { DEFAULT_SANDBOX_SERVER_ID } from './sandbox/nextauth.ts';
 import type { Sandbox } from './sandbox/server.ts';
 import { useSecretsFile } from './secrets-file.ts';
 
 /**
- * `npm run --silent job -- <logout|expire-all> <json | @file | @-> [--eventbridge] [--logs]`
+ * `npm run --silent job -- <logout|expire-all> <json | @file | @-> [--eventbridge] [--rate=R] [--logs]`
  *
- * Runs a job consumer locally, as SQS would: the given message(s) become a real SQS event (in
- * batches of 10, like the event source mapping), optionally each wrapped as our EventBridge rule
- * delivers an event (`{"rule", "event"}`, sent by EventBridge), and the consumer declared in serverless.yml handles it with a Lambda context of
- * its configured timeout. Upstream: a fresh sandbox (Svix + nextAuth) on an ephemeral port, or a
- * running one when SVIX_API_URL, NEXTAUTH_API_URL and SECRETS_FILE are all set. Dead-lettering
- * prints instead of sending to SQS. Exit code 0 when every message is done, 1 otherwise.
+ * Runs a job consumer locally, as SQS and Lambda would (run-job.ts): the given message(s) go into
+ * a simulated queue, optionally each wrapped as our EventBridge rule delivers an event
+ * (`{"rule", "event"}`, sent by EventBridge), and the consumer declared in serverless.yml handles
+ * real SQS events of them with a Lambda context of its configured timeout. A record the upstream
+ * was too busy for is continued and delivered again after its delay, as in AWS, within the bounds
+ * of LOCAL_JOB_BOUNDS. Upstream: a fresh sandbox (Svix + nextAuth) on an ephemeral port, or a
+ * running one when SVIX_API_URL, NEXTAUTH_API_URL and SECRETS_FILE are all set (`npm start --
+ * --rate-limit=R` runs a rate-limited one). Dead-lettering prints instead of sending to SQS.
+ * Exit code 0 when every message is done, 1 otherwise.
  */
 
-const USAGE = `usage: npm run --silent job -- <${JOB_KINDS.join('|')}> <json | @file | @-> [--eventbridge] [--logs]
+const USAGE = `usage: npm run --silent job -- <${JOB_KINDS.join('|')}> <json | @file | @-> [--eventbridge] [--rate=R] [--logs]
 
   <json | @file>   a message or a JSON array of messages; a string in the array is sent as the raw body
                    (@file reads it from a file, @- from standard input: use them for messages holding
@@ -37,7 +38,13 @@ const USAGE = `usage: npm run --silent job -- <${JOB_KINDS.join('|')}> <json | @
   --eventbridge    wrap each message as our rule delivers an event (detail-type ${Object.values(DETAIL_TYPES).join(' / ')},
                    source ${localProvenance('logout').eventSources[0] ?? '-'}); a string in the array is sent as it is,
                    so a bare or forged event can be tried too
+  --rate=R         pace the job as the stage param jobRequestsPerSecond does (JOB_REQUESTS_PER_SECOND):
+                   R requests per second per upstream credential for all invocations, each its share
+                   R ÷ JOB_MAX_CONCURRENCY (default 5); default 0, unpaced, as deployed by default
   --logs           also print the consumer's JSON log lines (stderr)
+
+A record the upstream refuses with 429 is continued and delivered again after its delay, as in AWS,
+until every message is done or dead-lettered, for at most ${LOCAL_JOB_BOUNDS.maxWaitMs / 1000} s and ${LOCAL_JOB_BOUNDS.maxDeliveries} deliveries of a message.
 
 examples:
   npm run --silent job -- logout @offboarding.json      # {"serverid":"${DEFAULT_SANDBOX_SERVER_ID}","nonce":"…"}
@@ -52,7 +59,7 @@ const { positionals, values } = (() => {
   try {
     return parseArgs({
       allowPositionals: true,
-      options: { eventbridge: { type: 'boolean' }, logs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { eventbridge: { type: 'boolean' }, rate: { type: 'string' }, logs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
     return fail((err as Error).message);
@@ -89,13 +96,12 @@ function readMessages(raw: string): unknown[] {
     return fail('the message is not JSON (quote it for the shell, or use @file)');
   }
 }
+// The deployed handler reads its pace from the environment (lib/config.ts): so does this run.
+if (values.rate !== undefined) {
+  if (!/^\d+$/.test(values.rate)) fail(`--rate: a whole number of requests per second per upstream credential (JOB_REQUESTS_PER_SECOND), 0 for unpaced`);
+  process.env.JOB_REQUESTS_PER_SECOND = values.rate;
+}
 const messages = readMessages(input);
-const bodies = messages.map((m) => {
-  if (typeof m === 'string') return m;
-  return values.eventbridge ? eventBridgeBody(DETAIL_TYPES[kind], m) : JSON.stringify(m);
-});
-// Who SQS says sent each one: EventBridge for our rule's deliveries, a local IAM user otherwise.
-const senderIds = bodies.map((_, i) => (values.eventbridge && typeof messages[i] !== 'string' ? LOCAL_EVENTBRIDGE_SENDER : undefined));
 
 // ---- upstream: a running sandbox, or our own ------------------------------------------------
 let sandbox: Sandbox | undefined;
@@ -112,20 +118,7 @@ if (!(process.env.SVIX_API_URL && process.env.NEXTAUTH_API_URL && process.env.SE
   process.env.NEXTAUTH_SECRET_ID ??= 'local/nextauth';
 }
 
-// ---- the consumer, as declared in serverless.yml ---------------------------------------------
-const spec = queueFunctions().find((f) => f.modulePath === `functions/job-${kind}`);
-if (!spec) fail(`serverless.yml declares no SQS function with handler functions/job-${kind}`);
-const module = (await import(pathToFileURL(join(PROJECT_ROOT, `${spec.modulePath}.ts`)).href)) as { job: JobDefinition };
-
-const deadLettered = new Map<string, DeadLetterNote>();
-const deadLetter: DeadLetter = async (record: SQSRecord, note) => {
-  deadLettered.set(record.messageId, note);
-};
-const handler = jobHandler(module.job, { deadLetter, provenance: localProvenance(kind) }) as unknown as (
-  event: SQSEvent,
-  context: ReturnType<typeof lambdaContext>,
-) => Promise<SQSBatchResponse>;
-
+// ---- the consumer, on a simulated queue (run-job.ts) -----------------------------------------
 const lines: Array<Record<string, unknown>> = [];
 setLogSink((line) => {
   lines.push(JSON.parse(line) as Record<string, unknown>);
@@ -139,49 +132,48 @@ function describeCaller(caller: unknown): string {
   return `${c.id ?? '-'}${via.length ? ` (${via.join(', ')})` : ''}`;
 }
 
-// ---- run, in batches of 10 as the event source mapping delivers ------------------------------
+/** A delivery's outcome line, who sent it, then each target as its audit record tells it. */
+function printDelivery(d: Delivery): void {
+  out();
+  out(describeDelivery(d));
+  const records = lines.filter((l) => l.msg === 'audit' && l.messageId === d.messageId);
+  out(`  from ${describeCaller(records[0]?.caller)}`);
+  for (const target of d.targets) {
+    if (target.before) {
+      out(`  target ${target.index}  done on an earlier delivery, not called again`);
+      continue;
+    }
+    const t = records.find((l) => l.targetIndex === target.index) ?? {};
+    const what = describeTarget((t.target ?? {}) as Record<string, unknown>);
+    const outcome = target.outcome === 'done' ? 'done' : `${target.outcome}: ${target.reason ?? ''}`;
+    out(`  target ${target.index}  ${what}  →  ${outcome}${t.durationMs !== undefined ? `  (${String(t.durationMs)} ms)` : ''}`);
+  }
+}
+
+function describeTarget(target: Record<string, unknown>): string {
+  if (target.op === 'nextauth.logout') return `nextAuth logout, server ${String(target.serverId)}`;
+  const sessions = Array.isArray(target.sessionIds) ? target.sessionIds.length : 'all';
+  return `Svix expire-all, app ${String(target.appId)}, sessions: ${String(sessions)}${target.expiry !== undefined ? `, expiry ${String(target.expiry)}` : ''}`;
+}
+
+// ---- run: each delivery printed as it ends ---------------------------------------------------
 // Everything printed is escaped (audit.ts): a message's values must not write lines of their own.
 const out = (s = '') => process.stdout.write(`${printable(s)}\n`);
-out(`${spec.functionName} (${kind}): ${bodies.length} message(s) ${values.eventbridge ? 'as EventBridge events' : 'as plain SQS messages'}`);
+const spec = queueFunctions().find((f) => f.modulePath === `functions/job-${kind}`);
+if (!spec) fail(`serverless.yml declares no SQS function with handler functions/job-${kind}`);
+out(`${spec.functionName} (${kind}): ${messages.length} message(s) ${values.eventbridge ? 'as EventBridge events' : 'as plain SQS messages'}`);
 out(`upstream ${process.env.SVIX_API_URL}${sandbox ? ' (a fresh sandbox)' : ''}`);
+const rate = setting(JOB_REQUESTS_PER_SECOND);
+const share = invocationShare(rate, setting(JOB_MAX_CONCURRENCY));
+out(
+  rate > 0
+    ? `paced at ${rate} request(s)/s per upstream credential (${Number(share.toFixed(3))}/s per invocation)`
+    : 'unpaced (--rate=R paces the job as jobRequestsPerSecond does)',
+);
 
-let allDone = true;
-const totals = { done: 0, retry: 0, 'dead-lettered': 0 };
-for (let start = 0; start < bodies.length; start += 10) {
-  const senders = senderIds.slice(start, start + 10);
-  const event = sqsEvent(bodies.slice(start, start + 10), { queueName: `authgate-local-${kind}`, senderIds: senders.map((id) => id ?? LOCAL_DIRECT_SENDER) });
-  const response = await handler(event, lambdaContext({ functionName: spec.functionName, timeoutMs: spec.timeoutSeconds * 1000 }));
-  const retried = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-  event.Records.forEach((record, i) => {
-    const note = deadLettered.get(record.messageId);
-    const result = retried.has(record.messageId) ? 'retry' : note ? 'dead-lettered' : 'done';
-    totals[result]++;
-    if (result !== 'done') allDone = false;
-    const why =
-      result === 'retry'
-        ? ` (SQS would deliver it again): ${lines.find((l) => l.msg === 'job message' && l.messageId === record.messageId)?.reason ?? ''}`
-        : note
-          ? `: ${note.reason}`
-          : '';
-    out();
-    out(`message ${start + i + 1}  ${record.messageId}  ${result}${why}`);
-    const records = lines.filter((l) => l.msg === 'audit' && l.messageId === record.messageId);
-    out(`  from ${describeCaller(records[0]?.caller)}`);
-    const targets = records.filter((l) => l.targetIndex !== undefined).sort((a, b) => Number(a.targetIndex) - Number(b.targetIndex));
-    for (const t of targets) {
-      const target = (t.target ?? {}) as Record<string, unknown>;
-      const sessions = Array.isArray(target.sessionIds) ? target.sessionIds.length : 'all';
-      const what =
-        target.op === 'nextauth.logout'
-          ? `nextAuth logout, server ${String(target.serverId)}`
-          : `Svix expire-all, app ${String(target.appId)}, sessions: ${String(sessions)}${target.expiry !== undefined ? `, expiry ${String(target.expiry)}` : ''}`;
-      const outcome = t.outcome === 'done' ? 'done' : `${String(t.outcome)}: ${String(t.reason ?? '')}`;
-      out(`  target ${String(t.targetIndex)}  ${what}  →  ${outcome}${t.durationMs !== undefined ? `  (${String(t.durationMs)} ms)` : ''}`);
-    }
-  });
-}
+const run = await runJobInProcess(kind, messages, { eventBridge: Boolean(values.eventbridge), onDelivery: printDelivery });
 out();
-out(`done ${totals.done}, retried ${totals.retry}, dead-lettered ${totals['dead-lettered']}`);
+for (const line of run.lines.slice(run.deliveries.length)) out(line);
 
 await sandbox?.close();
-process.exit(allDone ? 0 : 1);
+process.exit(run.counts.done === messages.length ? 0 : 1);

@@ -11,7 +11,8 @@ import { lambdaContext, sqsEvent } from './events.ts';
  * a received message invisible for `visibilityTimeoutMs`, `DelaySeconds` on sends, message
  * attributes and `SenderId`, and the redrive policy (a message failed on its `maxReceiveCount`-th
  * receive goes to the DLQ). Left out: the 1 s batching window (a batch is taken as soon as a
- * message is visible) and SQS's at-least-once duplicates.
+ * message is visible) and SQS's at-least-once duplicates. Also used by `npm run job` and the
+ * console's Jobs card (run-job.ts), which stop it early with `drain`'s `stopWhen`.
  */
 
 export interface SimulatedQueueOptions {
@@ -24,6 +25,24 @@ export interface SimulatedQueueOptions {
   lambdaTimeoutMs?: number;
   /** The `SenderId` SQS records for what the job function itself sends (its role). */
   jobSenderId?: string;
+  /** The function name in each invocation's Lambda context. Default: the queue's name. */
+  functionName?: string;
+}
+
+/** A message waiting in the queue (or in flight), as `pending()` lists them. */
+export interface PendingMessage {
+  messageId: string;
+  /** When it is (or, in flight, would again be) visible to a receive (epoch ms). */
+  visibleAt: number;
+  receiveCount: number;
+}
+
+export interface DrainOptions {
+  /**
+   * Asked before each receive: true stops taking batches, and `drain` returns once nothing is in
+   * flight; what is left stays in `pending()`. Default: drain until the queue is empty.
+   */
+  stopWhen?: (pending: PendingMessage[]) => boolean;
 }
 
 interface Held {
@@ -33,6 +52,8 @@ interface Held {
   senderId: string;
   visibleAt: number;
   receiveCount: number;
+  /** When it was first received (SQS's `ApproximateFirstReceiveTimestamp`). */
+  firstReceivedAt?: number;
 }
 
 export interface QueueStats {
@@ -66,39 +87,54 @@ export class SimulatedQueue {
       maxReceiveCount: 5,
       lambdaTimeoutMs: 30_000,
       jobSenderId: 'AROAJOBROLELOCAL:authgate-local-job',
+      functionName: options.name,
       ...options,
     };
   }
 
-  /** A producer's SendMessage. */
-  enqueue(body: string, senderId: string): void {
+  /** A producer's SendMessage; returns the message id. */
+  enqueue(body: string, senderId: string): string {
     this.stats.produced++;
-    this.held.push({ messageId: randomUUID(), body, senderId, visibleAt: Date.now(), receiveCount: 0 });
+    const messageId = randomUUID();
+    this.held.push({ messageId, body, senderId, visibleAt: Date.now(), receiveCount: 0 });
+    return messageId;
   }
 
-  /** The job function's own SendMessage (its continuations), as it would reach this queue. */
-  readonly sendMessage = async (input: SendMessageInput): Promise<void> => {
+  /** The messages not yet deleted or moved to the DLQ. */
+  pending(): PendingMessage[] {
+    return this.held.map(({ messageId, visibleAt, receiveCount }) => ({ messageId, visibleAt, receiveCount }));
+  }
+
+  /** The job function's own SendMessage (its continuations), as it would reach this queue; answers as SQS does. */
+  readonly sendMessage = async (input: SendMessageInput): Promise<{ MessageId: string }> => {
     this.stats.continuations++;
+    const messageId = randomUUID();
     this.held.push({
-      messageId: randomUUID(),
+      messageId,
       body: input.MessageBody,
       attributes: input.MessageAttributes,
       senderId: this.o.jobSenderId,
       visibleAt: Date.now() + (input.DelaySeconds ?? 0) * 1000,
       receiveCount: 0,
     });
+    return { MessageId: messageId };
   };
 
   /**
    * Runs the mapping until the queue is empty: `handlerFor(i)` is container i's handler (each
    * container keeps its own state, as Lambda's do).
    */
-  async drain(handlerFor: (container: number) => SqsHandler): Promise<void> {
+  async drain(handlerFor: (container: number) => SqsHandler, options: DrainOptions = {}): Promise<void> {
     let inFlight = 0;
     const poll = async (container: number): Promise<void> => {
       const handler = handlerFor(container);
       for (;;) {
         const now = Date.now();
+        if (options.stopWhen?.(this.pending())) {
+          if (inFlight === 0) return;
+          await sleep(10);
+          continue;
+        }
         const batch = this.held.filter((m) => m.visibleAt <= now).slice(0, this.o.batchSize);
         if (batch.length === 0) {
           if (this.held.length === 0 && inFlight === 0) return;
@@ -108,6 +144,7 @@ export class SimulatedQueue {
         }
         for (const m of batch) {
           m.receiveCount++;
+          m.firstReceivedAt ??= now;
           m.visibleAt = now + this.o.visibilityTimeoutMs;
         }
         inFlight++;
@@ -119,12 +156,13 @@ export class SimulatedQueue {
             queueName: this.o.name,
             messageIds: batch.map((m) => m.messageId),
             receiveCounts: batch.map((m) => m.receiveCount),
+            firstReceivedAt: batch.map((m) => m.firstReceivedAt ?? now),
             senderIds: batch.map((m) => m.senderId),
             messageAttributes: batch.map((m) => m.attributes),
           },
         );
         const started = Date.now();
-        const response = await handler(event, lambdaContext({ functionName: this.o.name, timeoutMs: this.o.lambdaTimeoutMs }));
+        const response = await handler(event, lambdaContext({ functionName: this.o.functionName, timeoutMs: this.o.lambdaTimeoutMs }));
         this.stats.invocationMs.push(Date.now() - started);
         const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
         this.stats.batchItemFailures += failed.size;

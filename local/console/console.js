@@ -291,6 +291,16 @@ function exampleJob(kind) {
   };
 }
 
+/**
+ * A run as `npm run job` prints it: one line a delivery (done, deferred and continued, dead-lettered),
+ * then the summary; the whole report (targets, continuation state) below it.
+ */
+function showJobRun(res) {
+  if (!Array.isArray(res.data?.lines)) return `${res.status} ${res.data !== undefined ? JSON.stringify(res.data, null, 2) : res.text}`;
+  const { lines, ...report } = res.data;
+  return `${lines.join('\n')}\n\n${JSON.stringify(report, null, 2)}`;
+}
+
 function fillJobExample() {
   $('job-message').value = JSON.stringify(exampleJob($('job-kind').value), null, 2);
 }
@@ -465,9 +475,9 @@ async function main() {
       $('job-result').textContent = `not JSON: ${err instanceof Error ? err.message : String(err)}`;
       return;
     }
-    $('job-result').textContent = 'running…';
+    $('job-result').textContent = 'running… (a message the upstream was too busy for is delivered again after its delay)';
     const res = await call('POST', `/_console/jobs/${kind}`, { body: text });
-    $('job-result').textContent = `${res.status} ${res.data !== undefined ? JSON.stringify(res.data, null, 2) : res.text}`;
+    $('job-result').textContent = showJobRun(res);
   });
 
   on('fault-apply', async () => {

@@ -7,6 +7,7 @@ import { log } from '#lib/log';
 import { AuditFeed } from '#local/audit';
 import { type ConsoleOptions, consoleRoutes } from '#local/console/serve';
 import { PROJECT_ROOT } from '#local/routes';
+import { runJobInProcess } from '#local/run-job';
 import { base64urlServerId } from '#local/sandbox/nextauth';
 import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
 import { decodeQrPng } from '../support/qr.ts';
@@ -285,6 +286,36 @@ describe.skipIf(!executablePath)('console page in headless Chromium', () => {
     await byId('rate-limit-off').click();
     await page.locator('[data-testid="rate-limit-state"]', { hasText: 'off' }).waitFor();
   });
+
+  it('runs a job from the Jobs card against a rate-limited sandbox: deferred, then delivered again and done', async () => {
+    configure({ runJob: (kind, messages) => runJobInProcess(kind, messages) });
+    const rateLimit = `${stack.sandbox.url}/_sandbox/rate-limit`;
+    try {
+      // One call at a time on the Svix org key: of the two targets, the second is refused with 429.
+      expect((await fetch(rateLimit, { method: 'PUT', body: JSON.stringify({ rate: 1, burst: 1 }) })).status).toBe(200);
+      await byId('job-kind').selectOption('expire-all');
+      await byId('job-message').fill(
+        JSON.stringify({
+          targets: [
+            { appId: 'app_demo', sessionIds: ['s-1'] },
+            { appId: 'app_demo', sessionIds: ['s-2'] },
+          ],
+        }),
+      );
+      await byId('job-submit').click();
+      await page.locator('[data-testid="job-result"]', { hasText: 'done 1, unfinished 0' }).waitFor({ timeout: 20_000 });
+      // Read as `npm run job` prints it: a line a delivery, then the summary (the full report below).
+      const lines = (await byId('job-result').innerText()).split('\n');
+      expect(lines.slice(0, 3)).toEqual([
+        expect.stringMatching(/^message 1 +delivery 1 +\S+ +deferred 1 s: target 1: 429/),
+        expect.stringMatching(/^message 1 +delivery 2 +\S+ +continued \(verified\): done$/),
+        'done 1, unfinished 0, dead-lettered 0 (2 deliveries, 1 continuation)',
+      ]);
+    } finally {
+      await fetch(rateLimit, { method: 'DELETE' });
+      configure();
+    }
+  }, 30_000);
 
   it('shows an audit row for an operation: caller, operation, target, status', async () => {
     await byId('svix-app').fill('app_2');

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '#local/routes';
+import { type GatewaySandbox, startGatewaySandbox } from '#local/sandbox/for-gateway';
 import { DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
-import { tempDir } from '../support/temp-dir.ts';
+import { removeAfterTests, tempDir } from '../support/temp-dir.ts';
 
 /**
  * `npm run job` as the README shows it, for a message that holds a session nonce: npm itself
@@ -31,19 +32,27 @@ beforeAll(() => {
 });
 
 /** Runs npm with these arguments from `cwd`, the way a developer's shell would. */
-const npm = (args: string[], options: { cwd?: string; stdin?: string } = {}) => run('npm', args, options);
+const npm = (args: string[], options: RunOptions = {}) => run('npm', args, options);
 
 /**
  * Runs local/job.ts as `npm run job` does (`tsx local/job.ts`), without npm: for the tests of the
  * job itself rather than of how npm passes its arguments, which saves npm's own start-up.
  */
-const job = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'local/job.ts', ...args]);
+const job = (args: string[], env: Record<string, string> = {}) => run(process.execPath, ['--import', 'tsx', 'local/job.ts', ...args], { env });
 
-function run(command: string, args: string[], options: { cwd?: string; stdin?: string } = {}): Promise<Run> {
+interface RunOptions {
+  cwd?: string;
+  stdin?: string;
+  /** Set for the child only, after the test environment's upstream variables are removed. */
+  env?: Record<string, string>;
+}
+
+function run(command: string, args: string[], options: RunOptions = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    // A fresh sandbox per run: no SVIX_API_URL / SECRETS_FILE from the test environment.
+    // A fresh sandbox per run unless `options.env` names a running one: not the test environment's.
     const env = { ...process.env };
-    for (const name of ['SVIX_API_URL', 'NEXTAUTH_API_URL', 'SECRETS_FILE']) delete env[name];
+    for (const name of ['SVIX_API_URL', 'NEXTAUTH_API_URL', 'SECRETS_FILE', 'JOB_REQUESTS_PER_SECOND']) delete env[name];
+    Object.assign(env, options.env);
     const child = spawn(command, args, { cwd: options.cwd ?? PROJECT_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let output = '';
@@ -70,7 +79,7 @@ describe.concurrent('npm run job with a message that holds a nonce', () => {
   it('`npm run --silent job -- logout @file` does the job and prints no nonce; the path is relative to the caller', async () => {
     writeFileSync(join(dir, 'offboarding.json'), MESSAGE);
     const run = await npm(['--prefix', PROJECT_ROOT, 'run', '--silent', 'job', '--', 'logout', '@offboarding.json'], { cwd: dir });
-    expect(run.output).toContain('done 1, retried 0, dead-lettered 0');
+    expect(run.output).toContain('done 1, unfinished 0, dead-lettered 0');
     expect(run.code).toBe(0);
     expect(run.output).not.toContain(NONCE);
   });
@@ -101,5 +110,61 @@ describe.concurrent('the job (local/job.ts): who sent a message', () => {
     expect(run.stdout).toMatch(
       /from sqs:AIDAEVENTBRIDGELOCAL\|arn:aws:events:\S+:rule\/authgate-local-expire-all-requested \(through rule \S+, claims source "authgate.requests"\)/,
     );
+  });
+});
+
+/**
+ * A running sandbox with a rate limit (as `npm start -- --rate-limit=1 --rate-burst=1` runs one),
+ * which the job is pointed at through SVIX_API_URL, NEXTAUTH_API_URL and SECRETS_FILE: two Svix
+ * targets on the one org key, of which the bucket lets one through at a time.
+ */
+describe('the job against a rate-limited upstream: continued as SQS would deliver it', () => {
+  let limited: GatewaySandbox;
+  let runningSandbox: Record<string, string>;
+  const TWO_TARGETS = JSON.stringify({
+    targets: [
+      { appId: 'app_demo', sessionIds: ['s-1'] },
+      { appId: 'app_demo', sessionIds: ['s-2'] },
+    ],
+  });
+  beforeAll(async () => {
+    limited = await startGatewaySandbox({ rateLimit: { rate: 1, burst: 1 } });
+    removeAfterTests(dirname(limited.secretsFile));
+    runningSandbox = { SVIX_API_URL: limited.sandbox.url, NEXTAUTH_API_URL: limited.sandbox.url, SECRETS_FILE: limited.secretsFile };
+  });
+  afterAll(() => limited?.sandbox.close());
+  /** Calls the sandbox refused with 429, all credentials. */
+  const refused = () => Object.values(limited.sandbox.rateLimit.stats()).reduce((sum, c) => sum + c.refused, 0);
+
+  it('defers the target refused with 429, delivers the continuation after its delay, and ends done (exit 0)', async () => {
+    // A quiet spell first, so the bucket holds its one token.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const run = await job(['expire-all', TWO_TARGETS], runningSandbox);
+    expect(run.stdout).toMatch(/message 1 +delivery 1 +\S+ +deferred 1 s: target 1: .*429/);
+    expect(run.stdout).toMatch(/message 1 +delivery 2 +\S+ +continued \(verified\): done/);
+    // The continuation does not call target 0 again: it was done on the first delivery.
+    expect(run.stdout).toContain('target 0  done on an earlier delivery, not called again');
+    expect(run.stdout).toContain('done 1, unfinished 0, dead-lettered 0 (2 deliveries, 1 continuation)');
+    expect(run.code, run.output).toBe(0);
+    expect(refused()).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('--rate=R paces the job as jobRequestsPerSecond does in AWS: its share of R, so no 429 and one delivery', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const refusedBefore = refused();
+    // jobMaxConcurrency 2 (the least the stage allows): each invocation's share is 1 call every 2 s.
+    const run = await job(['expire-all', TWO_TARGETS, '--rate=1'], { ...runningSandbox, JOB_MAX_CONCURRENCY: '2' });
+    expect(run.stdout).toContain('paced at 1 request(s)/s per upstream credential (0.5/s per invocation)');
+    expect(run.stdout).toMatch(/message 1 +delivery 1 +\S+ +done/);
+    expect(run.stdout).not.toContain('deferred');
+    expect(run.code, run.output).toBe(0);
+    expect(refused()).toBe(refusedBefore);
+  }, 30_000);
+
+  it('refuses a --rate that is not a whole number of requests per second, naming the setting', async () => {
+    const run = await job(['expire-all', TWO_TARGETS, '--rate=fast'], runningSandbox);
+    expect(run.code).toBe(2);
+    expect(run.output).toContain('--rate');
+    expect(run.output).toContain('JOB_REQUESTS_PER_SECOND');
   });
 });
