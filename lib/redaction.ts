@@ -41,7 +41,7 @@ export const REDACTED = '[redacted]';
  * each, and looks the hash up in a bit filter of every `GRAM`-character piece of every spelling of
  * every key: one array read per piece decides nearly all of them. Only on a hit are the windows that
  * could hold that piece compared. This keeps the scrub that every response and log line goes through
- * at a few microseconds per KB (docs/isolation.md has the figures). The filter grows with the keys
+ * at a few microseconds per KB (docs/performance.md#the-scrub has the figures). The filter grows with the keys
  * (a secret may list a thousand servers' keys) so that it stays nearly empty: 128 KiB, at most 2 MiB.
  */
 const GRAM = 4;

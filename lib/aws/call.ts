@@ -11,7 +11,7 @@ import { recordSuccess, retryDelayMs } from './retry.ts';
 /**
  * One signed AWS JSON-protocol call (the two the functions make: Secrets Manager GetSecretValue and
  * SQS SendMessage), in place of the AWS SDK clients, whose ~150 KB per zip cost every cold start
- * ~55 ms for two calls (docs/decisions.md). Signed with SigV4 by `aws4`; sent on the upstreams'
+ * ~55 ms for two calls (docs/performance.md; why not the SDK: docs/decisions.md). Signed with SigV4 by `aws4`; sent on the upstreams'
  * keep-alive transport (upstream/transport.ts); retried as the SDK's standard mode does (retry.ts).
  */
 
