@@ -6,25 +6,27 @@ import { lambdaContext, sqsEvent } from './events.ts';
 
 /**
  * A standard SQS queue and the Lambda event source mapping that drains it, in memory and in real
- * time, for the bulk-job bench and its scaled run in the tests: batches of `batchSize`, at most
+ * time, for the bulk-job bench and its scaled run in the tests: batches of 10, at most
  * `maxConcurrency` invocations at once (the mapping's `maximumConcurrency`, one container each),
  * a received message invisible for `visibilityTimeoutMs`, `DelaySeconds` on sends, message
- * attributes and `SenderId`, and the redrive policy (a message failed on its `maxReceiveCount`-th
- * receive goes to the DLQ). Left out: the 1 s batching window (a batch is taken as soon as a
- * message is visible) and SQS's at-least-once duplicates. Also used by `npm run job` and the
+ * attributes and `SenderId`, and the redrive policy (a message failed on its 5th receive goes to
+ * the DLQ). Left out: the 1 s batching window (a batch is taken as soon as a message is visible)
+ * and SQS's at-least-once duplicates. Also used by `npm run job` and the
  * console's Jobs card (run-job.ts), which stop it early with `drain`'s `stopWhen`.
  */
 
+/** As serverless.yml's queue event and resources/jobs.cjs's redrive policy set them. */
+const BATCH_SIZE = 10;
+const MAX_RECEIVE_COUNT = 5;
+/** The `SenderId` SQS records for what the job function itself sends (its role). */
+const JOB_SENDER_ID = 'AROAJOBROLELOCAL:authgate-local-job';
+
 export interface SimulatedQueueOptions {
   name: string;
-  batchSize?: number;
   maxConcurrency?: number;
   visibilityTimeoutMs?: number;
-  maxReceiveCount?: number;
   /** Each invocation's Lambda timeout. */
   lambdaTimeoutMs?: number;
-  /** The `SenderId` SQS records for what the job function itself sends (its role). */
-  jobSenderId?: string;
   /** The function name in each invocation's Lambda context. Default: the queue's name. */
   functionName?: string;
 }
@@ -81,12 +83,9 @@ export class SimulatedQueue {
 
   constructor(options: SimulatedQueueOptions) {
     this.o = {
-      batchSize: 10,
       maxConcurrency: 5,
       visibilityTimeoutMs: 190_000,
-      maxReceiveCount: 5,
       lambdaTimeoutMs: 30_000,
-      jobSenderId: 'AROAJOBROLELOCAL:authgate-local-job',
       functionName: options.name,
       ...options,
     };
@@ -113,7 +112,7 @@ export class SimulatedQueue {
       messageId,
       body: input.MessageBody,
       attributes: input.MessageAttributes,
-      senderId: this.o.jobSenderId,
+      senderId: JOB_SENDER_ID,
       visibleAt: Date.now() + (input.DelaySeconds ?? 0) * 1000,
       receiveCount: 0,
     });
@@ -135,7 +134,7 @@ export class SimulatedQueue {
           await sleep(10);
           continue;
         }
-        const batch = this.held.filter((m) => m.visibleAt <= now).slice(0, this.o.batchSize);
+        const batch = this.held.filter((m) => m.visibleAt <= now).slice(0, BATCH_SIZE);
         if (batch.length === 0) {
           if (this.held.length === 0 && inFlight === 0) return;
           const next = Math.min(...this.held.map((m) => m.visibleAt));
@@ -167,7 +166,7 @@ export class SimulatedQueue {
         const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
         this.stats.batchItemFailures += failed.size;
         for (const m of batch) {
-          if (failed.has(m.messageId) && m.receiveCount < this.o.maxReceiveCount) continue;
+          if (failed.has(m.messageId) && m.receiveCount < MAX_RECEIVE_COUNT) continue;
           if (failed.has(m.messageId)) this.stats.redriven++;
           this.held.splice(this.held.indexOf(m), 1);
         }

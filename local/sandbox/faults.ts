@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { readSetting, replyJson as reply } from './admin.ts';
 import type { SandboxRequest } from './types.ts';
 
 /**
@@ -104,30 +105,20 @@ export class FaultTable {
     const match = /^\/_sandbox\/faults(?:\/([^/]+))?\/?$/.exec(req.url.pathname);
     if (!match) return false;
     const route = match[1] ? decodeURIComponent(match[1]) : undefined;
-    const reply = (status: number, body: unknown): true => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      return true;
-    };
-    if (req.method === 'GET') return reply(200, { routes: FAULT_ROUTES, faults: this.list() });
+    if (req.method === 'GET') return reply(res, 200, { routes: FAULT_ROUTES, faults: this.list() });
     if (req.method === 'DELETE') {
       this.clear(route);
-      return reply(200, { faults: this.list() });
+      return reply(res, 200, { faults: this.list() });
     }
-    if (req.method !== 'PUT' || !route) return reply(405, { error: 'use GET, PUT /_sandbox/faults/{route} or DELETE' });
-    let body: unknown;
-    try {
-      body = JSON.parse(req.body.toString('utf8'));
-    } catch {
-      return reply(400, { error: 'body must be JSON' });
-    }
-    const fault = parseFault(body);
-    if (typeof fault === 'string') return reply(400, { error: fault });
+    if (req.method !== 'PUT' || !route) return reply(res, 405, { error: 'use GET, PUT /_sandbox/faults/{route} or DELETE' });
+    const fault = readSetting(req, res, parseFault);
+    if (fault === undefined) return true;
     try {
       this.set(route, fault);
     } catch (err) {
-      return reply(404, { error: (err as Error).message, routes: FAULT_ROUTES });
+      return reply(res, 404, { error: (err as Error).message, routes: FAULT_ROUTES });
     }
-    return reply(200, { faults: this.list() });
+    return reply(res, 200, { faults: this.list() });
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { readSetting, replyJson as reply } from './admin.ts';
 import { routeOf } from './faults.ts';
 import type { Clock, SandboxRequest } from './types.ts';
 
@@ -136,27 +137,17 @@ export class RateLimiter {
   /** The admin route. Returns true when it answered. */
   admin(req: SandboxRequest, res: ServerResponse): boolean {
     if (!/^\/_sandbox\/rate-limit\/?$/.test(req.url.pathname)) return false;
-    const reply = (status: number, body: unknown): true => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      return true;
-    };
     const state = () => ({ limit: this.limit ?? null, credentials: this.stats() });
-    if (req.method === 'GET') return reply(200, state());
+    if (req.method === 'GET') return reply(res, 200, state());
     if (req.method === 'DELETE') {
       this.set(undefined);
-      return reply(200, state());
+      return reply(res, 200, state());
     }
-    if (req.method !== 'PUT') return reply(405, { error: 'use GET, PUT {rate, burst?} or DELETE /_sandbox/rate-limit' });
-    let body: unknown;
-    try {
-      body = JSON.parse(req.body.toString('utf8'));
-    } catch {
-      return reply(400, { error: 'body must be JSON' });
-    }
-    const parsed = parseRateLimit(body);
-    if (typeof parsed === 'string') return reply(400, { error: parsed });
-    this.set(parsed);
-    return reply(200, state());
+    if (req.method !== 'PUT') return reply(res, 405, { error: 'use GET, PUT {rate, burst?} or DELETE /_sandbox/rate-limit' });
+    const settings = readSetting(req, res, parseRateLimit);
+    if (settings === undefined) return true;
+    this.set(settings);
+    return reply(res, 200, state());
   }
 }
 

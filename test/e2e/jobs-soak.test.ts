@@ -11,10 +11,6 @@ import { type JobDefinition, type NextAuthPort, type SvixPort, targetIdempotency
 import { logoutSession } from '#lib/upstream/nextauth';
 import { expireAll } from '#lib/upstream/svix';
 import { eventBridgeBody, localProvenance } from '#local/events';
-
-/** parseMessage as the local consumers run it (the default jobEventSources, the local rule). */
-const parse = (kind: JobKind, record: Parameters<typeof parseMessage>[1]) => parseMessage(kind, record, localProvenance(kind));
-
 import { createNextAuthSandbox } from '#local/sandbox/nextauth';
 import { createSvixSandbox } from '#local/sandbox/svix';
 import type { SandboxUpstream } from '#local/sandbox/types';
@@ -35,6 +31,9 @@ import { startTestUpstream, type TestUpstream } from '../support/upstream.ts';
  * are fixed. So every message's end (done, dead-lettered or redriven) and the receive it ends on
  * are known before the run, and the test checks exactly those, on any machine, at any load.
  */
+
+/** parseMessage as the local consumers run it (the default jobEventSources, the local rule). */
+const parse = (kind: JobKind, record: Parameters<typeof parseMessage>[1]) => parseMessage(kind, record, localProvenance(kind));
 
 const ORG_KEY = 'sk_canary_soak_org_key';
 const NEXTAUTH_KEY = 'canary-soak-nextauth-key';
