@@ -76,13 +76,17 @@ const sendMessage = (input: SendMessageInput) => sqsSendMessage(input, DLQ_CALL_
  */
 const svixSecretValue: ContinuationSecret = () => getSecret(setting(SVIX_SECRET_ID));
 
-/** Built once per queue URL, like the dead-letter sender. */
-let carryOnFor: { url: string | undefined; carryOn: Continue | undefined } | undefined;
+/**
+ * Built once per job kind and queue URL, like the dead-letter sender. The kind is part of the key:
+ * the continuation's MAC covers it, so a sender built for another job's kind would sign what its
+ * own job then refuses to trust.
+ */
+let carryOnFor: { kind: JobDefinition['kind']; url: string | undefined; carryOn: Continue | undefined } | undefined;
 function envCarryOn(kind: JobDefinition['kind']): Continue | undefined {
   const url = setting(JOB_QUEUE_URL);
-  if (carryOnFor && carryOnFor.url === url) return carryOnFor.carryOn;
+  if (carryOnFor && carryOnFor.kind === kind && carryOnFor.url === url) return carryOnFor.carryOn;
   const carryOn = url ? queueContinuation(kind, url, sendMessage, svixSecretValue) : undefined;
-  carryOnFor = { url, carryOn };
+  carryOnFor = { kind, url, carryOn };
   return carryOn;
 }
 
