@@ -38,10 +38,10 @@ export interface JobHandlerOptions extends Partial<Omit<RunnerOptions, 'deadLett
   deadLetter?: DeadLetter;
   /**
    * Where a record the upstream was too busy for is continued. Default: the job's own queue at
-   * JOB_QUEUE_URL, through the same SendMessage as the DLQ copy; without it (or with `null`), such
-   * records are retried by SQS.
+   * JOB_QUEUE_URL, through the same SendMessage as the DLQ copy; without it, such records are
+   * retried by SQS.
    */
-  carryOn?: Continue | null;
+  carryOn?: Continue;
 }
 
 /**
@@ -120,7 +120,7 @@ export function jobHandler(job: JobDefinition, options: JobHandlerOptions = {}) 
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(invocationLog(jobOperation(job.kind)))
     .handler(async (event, context) => {
-      const carryOn = options.carryOn === undefined ? envCarryOn(job.kind) : (options.carryOn ?? undefined);
+      const carryOn = options.carryOn ?? envCarryOn(job.kind);
       const runner: RunnerOptions = {
         concurrency: options.concurrency ?? setting(JOB_CONCURRENCY),
         startMarginMs: options.startMarginMs ?? JOB_DEFAULTS.startMarginMs,
