@@ -43,11 +43,12 @@ const queuePolicy = (queue, sid, rule) => ({
 function jobResources(job, { service, stage, eventBusName, eventSources, topic }) {
   const { kind } = job;
   const { queue, dlq, rule, dlqAlarm } = jobIds(job);
+  const queueName = `${service}-${stage}-${kind}`;
   return {
     [dlq]: {
       Type: 'AWS::SQS::Queue',
       Properties: {
-        QueueName: `${service}-${stage}-${kind}-dlq`,
+        QueueName: `${queueName}-dlq`,
         MessageRetentionPeriod: 1209600, // 14 days (the maximum): time to look, fix and redrive
         SqsManagedSseEnabled: true,
         // Only the job's own queue may use this one as its dead-letter queue (CT.SQS.PR.1). Its ARN
@@ -55,14 +56,14 @@ function jobResources(job, { service, stage, eventBusName, eventSources, topic }
         // refuses a reference both ways.
         RedriveAllowPolicy: {
           redrivePermission: 'byQueue',
-          sourceQueueArns: [{ 'Fn::Sub': `arn:\${AWS::Partition}:sqs:\${AWS::Region}:\${AWS::AccountId}:${service}-${stage}-${kind}` }],
+          sourceQueueArns: [{ 'Fn::Sub': `arn:\${AWS::Partition}:sqs:\${AWS::Region}:\${AWS::AccountId}:${queueName}` }],
         },
       },
     },
     [queue]: {
       Type: 'AWS::SQS::Queue',
       Properties: {
-        QueueName: `${service}-${stage}-${kind}`,
+        QueueName: queueName,
         VisibilityTimeout: 190, // ≥ 6 × the 30 s function timeout + the 1 s batching window
         MessageRetentionPeriod: 345600, // 4 days
         SqsManagedSseEnabled: true,

@@ -55,7 +55,7 @@ export type ReadContinuation = { verified: true; state: ContinuationState } | { 
 /** The key material the MAC key is derived from (the job's Svix secret value). */
 export type ContinuationSecret = () => Promise<string>;
 
-/** Sends a continuation of `record` (the runner has decided its state and delay). */
+/** Sends a continuation of `record` (the runner has decided its state, and its delay within SQS's bounds: `clampDelaySeconds`). */
 export type Continue = (record: SQSRecord, state: ContinuationState, delaySeconds: number) => Promise<void>;
 
 /** SQS's bounds on `DelaySeconds`; at least 1 so that a continuation never spins. */
@@ -147,7 +147,7 @@ export function queueContinuation(
     await sendMessage({
       QueueUrl: queueUrl,
       MessageBody: record.body,
-      DelaySeconds: clampDelaySeconds(delaySeconds),
+      DelaySeconds: delaySeconds,
       MessageAttributes: await continuationAttributes(kind, record.body, state, secret),
     });
   };

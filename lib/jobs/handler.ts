@@ -38,10 +38,10 @@ export interface JobHandlerOptions extends Partial<Omit<RunnerOptions, 'deadLett
   deadLetter?: DeadLetter;
   /**
    * Where a record the upstream was too busy for is continued. Default: the job's own queue at
-   * JOB_QUEUE_URL, through the same SendMessage as the DLQ copy; without it (or with `null`), such
-   * records are retried by SQS.
+   * JOB_QUEUE_URL, through the same SendMessage as the DLQ copy; without it, such records are
+   * retried by SQS.
    */
-  carryOn?: Continue | null;
+  carryOn?: Continue;
 }
 
 /**
@@ -76,13 +76,17 @@ const sendMessage = (input: SendMessageInput) => sqsSendMessage(input, DLQ_CALL_
  */
 const svixSecretValue: ContinuationSecret = () => getSecret(setting(SVIX_SECRET_ID));
 
-/** Built once per queue URL, like the dead-letter sender. */
-let carryOnFor: { url: string | undefined; carryOn: Continue | undefined } | undefined;
+/**
+ * Built once per job kind and queue URL, like the dead-letter sender. The kind is part of the key:
+ * the continuation's MAC covers it, so a sender built for another job's kind would sign what its
+ * own job then refuses to trust.
+ */
+let carryOnFor: { kind: JobDefinition['kind']; url: string | undefined; carryOn: Continue | undefined } | undefined;
 function envCarryOn(kind: JobDefinition['kind']): Continue | undefined {
   const url = setting(JOB_QUEUE_URL);
-  if (carryOnFor && carryOnFor.url === url) return carryOnFor.carryOn;
+  if (carryOnFor && carryOnFor.kind === kind && carryOnFor.url === url) return carryOnFor.carryOn;
   const carryOn = url ? queueContinuation(kind, url, sendMessage, svixSecretValue) : undefined;
-  carryOnFor = { url, carryOn };
+  carryOnFor = { kind, url, carryOn };
   return carryOn;
 }
 
@@ -116,7 +120,7 @@ export function jobHandler(job: JobDefinition, options: JobHandlerOptions = {}) 
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(invocationLog(jobOperation(job.kind)))
     .handler(async (event, context) => {
-      const carryOn = options.carryOn === undefined ? envCarryOn(job.kind) : (options.carryOn ?? undefined);
+      const carryOn = options.carryOn ?? envCarryOn(job.kind);
       const runner: RunnerOptions = {
         concurrency: options.concurrency ?? setting(JOB_CONCURRENCY),
         startMarginMs: options.startMarginMs ?? JOB_DEFAULTS.startMarginMs,

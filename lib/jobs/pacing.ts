@@ -115,9 +115,14 @@ export class Pacer {
       s = { rate: this.share, at: now, next: now, cutAt: Number.NEGATIVE_INFINITY };
       this.schedules.set(credential, s);
     }
-    if (s.rate < this.share) s.rate = Math.min(this.share, s.rate + (this.recovery * (now - s.at)) / 1000);
+    s.rate = this.recovered(s, now);
     s.at = now;
     return s;
+  }
+
+  /** The schedule's rate at `now`: grown back by `recovery` a second since it was last brought up to date, never above the share. */
+  private recovered(s: Schedule, now: number): number {
+    return s.rate < this.share ? Math.min(this.share, s.rate + (this.recovery * (now - s.at)) / 1000) : s.rate;
   }
 
   /**
@@ -127,8 +132,7 @@ export class Pacer {
    */
   private forgetIdle(now: number): void {
     for (const [credential, s] of this.schedules) {
-      const rate = Math.min(this.share, s.rate + (this.recovery * (now - s.at)) / 1000);
-      if (rate >= this.share && s.next <= now) this.schedules.delete(credential);
+      if (this.recovered(s, now) >= this.share && s.next <= now) this.schedules.delete(credential);
     }
   }
 }

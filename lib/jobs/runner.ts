@@ -291,21 +291,24 @@ export async function runBatch(
     );
     if (limited.length) {
       const reason = summarise(['rate-limited', 'not-started']);
-      const firstReceivedAt = earlier?.firstReceivedAt ?? Number(record.attributes?.ApproximateFirstReceiveTimestamp ?? Date.now());
-      const hours = (Date.now() - firstReceivedAt) / 3_600_000;
-      if (Date.now() - firstReceivedAt >= (options.maxDeferralMs ?? MAX_DEFERRAL_MS)) {
+      const now = Date.now();
+      const firstReceivedAt = earlier?.firstReceivedAt ?? Number(record.attributes?.ApproximateFirstReceiveTimestamp ?? now);
+      if (now - firstReceivedAt >= (options.maxDeferralMs ?? MAX_DEFERRAL_MS)) {
         const failed = targets.filter((t) => t.outcome === 'rate-limited' || t.outcome === 'not-started').map((t) => t.index);
+        const hours = (now - firstReceivedAt) / 3_600_000;
         return sendToDeadLetter(record, { ...base, reason: `upstream rate-limited for ${hours.toFixed(1)} h: ${reason}` }, failed);
       }
       if (!options.carryOn) {
         log.warn('job message', { ...note, result: 'retry', reason });
         return { ...base, result: 'retry', reason };
       }
+      // The original sender: the verified continuation's, or SQS's for a first delivery.
+      const sender = earlier ? earlier.sender : record.attributes?.SenderId;
       const state: ContinuationState = {
         done: targets.filter((t) => t.outcome === 'done').map((t) => t.index),
         deferrals: (earlier?.deferrals ?? 0) + 1,
         firstReceivedAt,
-        ...((earlier ? earlier.sender : record.attributes?.SenderId) === undefined ? {} : { sender: earlier ? earlier.sender : record.attributes.SenderId }),
+        ...(sender === undefined ? {} : { sender }),
         originalId: id,
       };
       // When the upstream said to come back (the longest of its answers), or when our pacing expects a slot.

@@ -1,8 +1,9 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { handler as expireAllHandler, job as expireAllJob } from '#functions/job-expire-all';
+import { job as logoutJob } from '#functions/job-logout';
 import type { SendMessageInput } from '#lib/aws/sqs';
-import { CONTINUATION_ATTRIBUTES, type ContinuationState, continuationAttributes, queueContinuation } from '#lib/jobs/continuation';
+import { CONTINUATION_ATTRIBUTES, type ContinuationState, continuationAttributes, queueContinuation, readContinuation } from '#lib/jobs/continuation';
 import type { DeadLetter, DeadLetterNote } from '#lib/jobs/dead-letter';
 import { type JobHandlerOptions, jobHandler } from '#lib/jobs/handler';
 import { Pacer } from '#lib/jobs/pacing';
@@ -210,6 +211,32 @@ describe('the deployed handler', () => {
       expect(more).toEqual([]);
       expect(input).toMatchObject({ QueueUrl: QUEUE_URL, MessageBody: body, DelaySeconds: 5 });
       expect(input?.MessageAttributes?.[CONTINUATION_ATTRIBUTES.mac]?.StringValue).toMatch(/^[\w-]{43}$/);
+    } finally {
+      delete process.env.JOB_QUEUE_URL;
+    }
+  });
+
+  it('continues each job kind under its own kind, however many jobs one process runs', async () => {
+    const sqs = fakeAws();
+    sqs.on('SendMessage').resolves({ MessageId: 'continued-1' });
+    process.env.JOB_QUEUE_URL = QUEUE_URL;
+    try {
+      const sentBefore = sqs.commandCalls('SendMessage').length;
+      busyApp2 = '5';
+      // Both jobs with the deployed defaults (continuations on JOB_QUEUE_URL), each with a pacer of its own.
+      const handlerOf = (job: typeof logoutJob) => jobHandler(job, { pacer: new Pacer({ ratePerSecond: Number.POSITIVE_INFINITY }) }) as unknown as Handler;
+      await handlerOf(expireAllJob)(sqsEvent([body]), lambdaContext());
+      // The logout job's Svix target on the same busy app.
+      const logoutBody = json({ appId: 'app_2', sessionIds: ['s1'] });
+      await handlerOf(logoutJob)(sqsEvent([logoutBody]), lambdaContext());
+      const inputs = sqs
+        .commandCalls('SendMessage')
+        .slice(sentBefore)
+        .map((c) => c.input as unknown as SendMessageInput);
+      expect(inputs.map((i) => i.MessageBody)).toEqual([body, logoutBody]);
+      const [expireAllContinued, logoutContinued] = inputs.map((i) => delivered(i).Records[0]!);
+      expect(await readContinuation('expire-all', expireAllContinued!, secret)).toMatchObject({ verified: true });
+      expect(await readContinuation('logout', logoutContinued!, secret)).toMatchObject({ verified: true });
     } finally {
       delete process.env.JOB_QUEUE_URL;
     }
