@@ -1,15 +1,14 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { JOB_CONCURRENCY, JOB_MAX_CONCURRENCY, JOB_MAX_DEFERRAL_HOURS, JOB_REQUESTS_PER_SECOND, SVIX_SECRET_ID, setting } from '#lib/config';
-import { type ContinuationSecret, queueContinuation, readContinuation } from '#lib/jobs/continuation';
+import { JOB_MAX_CONCURRENCY, JOB_REQUESTS_PER_SECOND, setting } from '#lib/config';
+import { queueContinuation, readContinuation } from '#lib/jobs/continuation';
 import type { DeadLetterNote } from '#lib/jobs/dead-letter';
-import { JOB_DEFAULTS } from '#lib/jobs/handler';
+import { runnerOptions, svixSecretValue } from '#lib/jobs/handler';
 import { invocationShare, Pacer } from '#lib/jobs/pacing';
 import { type MessageReport, runBatch } from '#lib/jobs/runner';
 import { DETAIL_TYPES, type JobKind } from '#lib/jobs/schema';
 import type { JobDefinition } from '#lib/jobs/targets';
-import { getSecret } from '#lib/secrets';
 import { eventBridgeBody, LOCAL_DIRECT_SENDER, LOCAL_EVENTBRIDGE_SENDER, localProvenance } from './events.ts';
 import { PROJECT_ROOT, queueFunctions } from './routes.ts';
 import { SimulatedQueue } from './simulated-queue.ts';
@@ -80,7 +79,6 @@ export interface LocalJobResult {
 type SqsLambda = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 /** What continuation attributes are authenticated with, as the deployed handler reads it. */
-const svixSecretValue: ContinuationSecret = () => getSecret(setting(SVIX_SECRET_ID));
 
 /**
  * @example
@@ -115,29 +113,30 @@ export async function runJobInProcess(kind: JobKind, messages: unknown[], option
     const pacer = new Pacer({ ratePerSecond: perInvocation });
     return async (event, context) => {
       const deadLettered = new Map<string, DeadLetterNote>();
-      const report = await runBatch(job, event.Records, context, {
-        concurrency: setting(JOB_CONCURRENCY),
-        startMarginMs: JOB_DEFAULTS.startMarginMs,
-        finishMarginMs: JOB_DEFAULTS.finishMarginMs,
-        pacer,
-        maxDeferralMs: setting(JOB_MAX_DEFERRAL_HOURS) * 3_600_000,
-        continuationSecret: svixSecretValue,
-        // Each record's continuation is a new message of the same given message.
-        carryOn: (record, state, delaySeconds) =>
-          queueContinuation(
-            kind,
-            `local:${queueName}`,
-            async (input) => {
-              const sent = await queue.sendMessage(input);
-              messageOf.set(sent.MessageId, messageOf.get(record.messageId) ?? 0);
-            },
-            svixSecretValue,
-          )(record, state, delaySeconds),
-        deadLetter: async (record, note) => {
-          deadLettered.set(record.messageId, note);
-        },
-        provenance: localProvenance(kind),
-      });
+      // The deployed handler's options (lib/jobs/handler.ts), with this run's queue and dead letters.
+      const report = await runBatch(
+        job,
+        event.Records,
+        context,
+        runnerOptions(job, {
+          pacer,
+          // Each record's continuation is a new message of the same given message.
+          carryOn: (record, state, delaySeconds) =>
+            queueContinuation(
+              kind,
+              `local:${queueName}`,
+              async (input) => {
+                const sent = await queue.sendMessage(input);
+                messageOf.set(sent.MessageId, messageOf.get(record.messageId) ?? 0);
+              },
+              svixSecretValue,
+            )(record, state, delaySeconds),
+          deadLetter: async (record, note) => {
+            deadLettered.set(record.messageId, note);
+          },
+          provenance: localProvenance(kind),
+        }),
+      );
       for (const [i, m] of report.messages.entries()) {
         const record = event.Records[i];
         if (!record) continue;

@@ -74,7 +74,7 @@ const sendMessage = (input: SendMessageInput) => sqsSendMessage(input, DLQ_CALL_
  * What continuation attributes are authenticated with: the Svix secret's value, which both job roles
  * read and no direct sender can (lib/jobs/continuation.ts). Read through the secrets cache.
  */
-const svixSecretValue: ContinuationSecret = () => getSecret(setting(SVIX_SECRET_ID));
+export const svixSecretValue: ContinuationSecret = () => getSecret(setting(SVIX_SECRET_ID));
 
 /**
  * Built once per job kind and queue URL, like the dead-letter sender. The kind is part of the key:
@@ -119,21 +119,26 @@ const invocationLog = (operation: string): MiddlewareObj<SQSEvent, SQSBatchRespo
 export function jobHandler(job: JobDefinition, options: JobHandlerOptions = {}) {
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(invocationLog(jobOperation(job.kind)))
-    .handler(async (event, context) => {
-      const carryOn = options.carryOn ?? envCarryOn(job.kind);
-      const runner: RunnerOptions = {
-        concurrency: options.concurrency ?? setting(JOB_CONCURRENCY),
-        startMarginMs: options.startMarginMs ?? JOB_DEFAULTS.startMarginMs,
-        finishMarginMs: options.finishMarginMs ?? JOB_DEFAULTS.finishMarginMs,
-        ...(options.targetBudgetMs === undefined ? {} : { targetBudgetMs: options.targetBudgetMs }),
-        deadLetter: options.deadLetter ?? envDeadLetter(),
-        pacer: options.pacer ?? envPacer(),
-        maxDeferralMs: options.maxDeferralMs ?? setting(JOB_MAX_DEFERRAL_HOURS) * 3_600_000,
-        continuationSecret: options.continuationSecret ?? svixSecretValue,
-        ...(carryOn ? { carryOn } : {}),
-        // Read before any record: a function without them fails the batch with the variable's name.
-        provenance: options.provenance ?? { eventSources: setting(JOB_EVENT_SOURCES), ruleArn: setting(JOB_RULE_ARN) },
-      };
-      return (await runBatch(job, event.Records, context, runner)).response;
-    });
+    .handler(async (event, context) => (await runBatch(job, event.Records, context, runnerOptions(job, options))).response);
+}
+
+/**
+ * What `runBatch` runs a job's batch with: each option given, or what the stage configured. The
+ * local job runner (local/run-job.ts) takes the same, with its own queue and dead letters.
+ */
+export function runnerOptions(job: JobDefinition, options: JobHandlerOptions = {}): RunnerOptions {
+  const carryOn = options.carryOn ?? envCarryOn(job.kind);
+  return {
+    concurrency: options.concurrency ?? setting(JOB_CONCURRENCY),
+    startMarginMs: options.startMarginMs ?? JOB_DEFAULTS.startMarginMs,
+    finishMarginMs: options.finishMarginMs ?? JOB_DEFAULTS.finishMarginMs,
+    ...(options.targetBudgetMs === undefined ? {} : { targetBudgetMs: options.targetBudgetMs }),
+    deadLetter: options.deadLetter ?? envDeadLetter(),
+    pacer: options.pacer ?? envPacer(),
+    maxDeferralMs: options.maxDeferralMs ?? setting(JOB_MAX_DEFERRAL_HOURS) * 3_600_000,
+    continuationSecret: options.continuationSecret ?? svixSecretValue,
+    ...(carryOn ? { carryOn } : {}),
+    // Read before any record: a function without them fails the batch with the variable's name.
+    provenance: options.provenance ?? { eventSources: setting(JOB_EVENT_SOURCES), ruleArn: setting(JOB_RULE_ARN) },
+  };
 }
