@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '#local/routes';
+import { tempDir } from '../support/temp-dir.ts';
 
 /**
  * `npm start` and `npm run job` write this run's upstream keys to a temporary secrets file; it
@@ -17,7 +17,8 @@ const children: ChildProcess[] = [];
 let tmp: string;
 
 beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'authgate-cleanup-test-'));
+  // Removed after the file's tests (../support/temp-dir.ts).
+  tmp = tempDir('cleanup-test');
 });
 afterEach(() => {
   for (const child of children.splice(0)) {
@@ -52,7 +53,6 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<boole
   for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((r) => setTimeout(r, 100))) if (condition()) return true;
   return condition();
 }
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 // Each test judges its own run: what an earlier (failed) one left does not count against it.
 beforeEach(() => {
   for (const name of leftovers()) rmSync(join(tmp, name), { recursive: true, force: true });
