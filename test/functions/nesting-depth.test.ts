@@ -3,12 +3,10 @@ import { handler as provokeLogin } from '#functions/nextauth-provoke-login';
 import { handler as appPortalAccess } from '#functions/svix-app-portal-access';
 import { MAX_JSON_DEPTH } from '#lib/json-body';
 import { clearSecretCache } from '#lib/secrets';
-import { createNextAuthSandbox, DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
-import { createSvixSandbox } from '#local/sandbox/svix';
+import { DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
 import { invoke } from '../support/invoke.ts';
 import { logLines } from '../support/logs.ts';
-import { mockSecrets } from '../support/secrets.ts';
-import { useTestUpstream } from '../support/upstream.ts';
+import { useBothSandboxes } from '../support/upstream.ts';
 
 /**
  * Any caller could raise the 5xx alarm with one request: a body nested 60,000 deep made something
@@ -18,11 +16,7 @@ import { useTestUpstream } from '../support/upstream.ts';
 
 const ORG_KEY = 'sk_canary_depth_org_key_01';
 const API_KEY = 'nextauth-depth-canary-key-01';
-mockSecrets({ 'test/svix': ORG_KEY, 'test/nextauth': JSON.stringify({ apiKey: API_KEY }) });
-const upstream = useTestUpstream(
-  () => [createSvixSandbox({ orgKey: ORG_KEY }), createNextAuthSandbox({ apiKey: API_KEY, serverId: DEFAULT_SANDBOX_SERVER_ID }).upstream],
-  (url) => ({ SVIX_API_URL: url, SVIX_SECRET_ID: 'test/svix', NEXTAUTH_API_URL: url, NEXTAUTH_SECRET_ID: 'test/nextauth' }),
-);
+const upstream = useBothSandboxes({ svix: ORG_KEY, nextauth: API_KEY, serverId: DEFAULT_SANDBOX_SERVER_ID });
 afterEach(() => clearSecretCache());
 
 /** `{"a":{"a":…{}…}}`, `depth` objects deep, as text (JSON.stringify of it would recurse too). */

@@ -95,6 +95,7 @@ describe('log retention and encryption', () => {
   });
 
   it('takes the retention from logRetentionDays', () => {
+    expect(groups(iam).length).toBe(resourcesOfType(iam, 'AWS::Lambda::Function').length + 1);
     for (const [id, group] of groups(iam)) expect(group.Properties.RetentionInDays, id).toBe(Number(ALARM_PARAMS_IAM.logRetentionDays));
   });
 

@@ -5,12 +5,14 @@ import { logLines } from '../support/logs.ts';
 import { mockSecrets } from '../support/secrets.ts';
 
 const sm = mockSecrets({ 'app/key': 'value-1' });
+/** What Secrets Manager answers for app/key from now on (a rotation, an extension). */
+const secretIs = (SecretString: string) => sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString });
 
 beforeEach(() => {
   process.env.AWS_REGION = 'eu-west-1';
   clearSecretCache();
   sm.resetHistory();
-  sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'value-1' });
+  secretIs('value-1');
   vi.useFakeTimers({ toFake: ['Date'] });
 });
 afterEach(() => {
@@ -23,7 +25,7 @@ describe('getSecret', () => {
     vi.advanceTimersByTime(299_000);
     expect(await getSecret('app/key')).toBe('value-1');
     expect(sm.commandCalls('GetSecretValue')).toHaveLength(1);
-    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'value-2' });
+    secretIs('value-2');
     vi.advanceTimersByTime(2_000);
     expect(await getSecret('app/key')).toBe('value-2');
     expect(sm.commandCalls('GetSecretValue')).toHaveLength(2);
@@ -37,9 +39,9 @@ describe('getSecret', () => {
 
   it('refetches on demand (after an upstream 401), but at most every 30 s', async () => {
     await getSecret('app/key');
-    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'rotated' });
+    secretIs('rotated');
     expect(await getSecret('app/key', { refetch: 'rejected' })).toBe('rotated');
-    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'rotated-again' });
+    secretIs('rotated-again');
     // An upstream that keeps answering 401 does not turn every request into a Secrets Manager call.
     expect(await getSecret('app/key', { refetch: 'rejected' })).toBe('rotated');
     expect(sm.commandCalls('GetSecretValue')).toHaveLength(2);
@@ -49,12 +51,12 @@ describe('getSecret', () => {
 
   it('keeps the two refetch budgets apart: spending one leaves the other, and each stays rate limited', async () => {
     await getSecret('app/key');
-    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'extended' });
+    secretIs('extended');
     expect(await getSecret('app/key', { refetch: 'missing' })).toBe('extended');
-    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'rotated' });
+    secretIs('rotated');
     expect(await getSecret('app/key', { refetch: 'missing' })).toBe('extended');
     expect(await getSecret('app/key', { refetch: 'rejected' })).toBe('rotated');
-    sm.on('GetSecretValue', { SecretId: 'app/key' }).resolves({ SecretString: 'rotated-again' });
+    secretIs('rotated-again');
     expect(await getSecret('app/key', { refetch: 'rejected' })).toBe('rotated');
     expect(await getSecret('app/key', { refetch: 'missing' })).toBe('rotated');
     expect(sm.commandCalls('GetSecretValue')).toHaveLength(3);

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '#local/routes';
+import { tempDir } from '../support/temp-dir.ts';
 
 /**
  * `npm start` and `npm run job` write this run's upstream keys to a temporary secrets file; it
@@ -17,7 +17,8 @@ const children: ChildProcess[] = [];
 let tmp: string;
 
 beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'authgate-cleanup-test-'));
+  // Removed after the file's tests (../support/temp-dir.ts).
+  tmp = tempDir('cleanup-test');
 });
 afterEach(() => {
   for (const child of children.splice(0)) {
@@ -52,7 +53,6 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<boole
   for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((r) => setTimeout(r, 100))) if (condition()) return true;
   return condition();
 }
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 // Each test judges its own run: what an earlier (failed) one left does not count against it.
 beforeEach(() => {
   for (const name of leftovers()) rmSync(join(tmp, name), { recursive: true, force: true });
@@ -104,6 +104,8 @@ function run(script: string, args: string[], env: Record<string, string> = {}, {
 /** What startGatewaySandbox left under the runs' TMPDIR: `authgate-*` directories (with a secrets.json). */
 const leftovers = () => readdirSync(tmp).filter((name) => name.startsWith('authgate-'));
 const secretsFiles = () => leftovers().filter((name) => existsSync(join(tmp, name, 'secrets.json')));
+/** The local API's and the sandbox's URLs, as `npm start` printed them. */
+const serverUrls = (start: Run) => [...start.output().matchAll(/^(?:authgate local API|sandbox upstream) +(http:\/\/\S+)/gm)].map((m) => m[1] as string);
 
 describe('temporary secrets files', () => {
   it('npm start: the secrets file exists while it runs and is gone after Ctrl-C', async () => {
@@ -123,7 +125,7 @@ describe('temporary secrets files', () => {
     async (signal, code) => {
       const start = run('local/start.ts', []);
       await start.printed('Ctrl-C stops both.');
-      const urls = [...start.output().matchAll(/^(?:authgate local API|sandbox upstream) +(http:\/\/\S+)/gm)].map((m) => m[1] as string);
+      const urls = serverUrls(start);
       expect(urls).toHaveLength(2);
       start.child.kill(signal);
       expect(await start.exited).toBe(code);
@@ -136,7 +138,7 @@ describe('temporary secrets files', () => {
   it('`kill -HUP` of npm alone (npm forwards no SIGHUP): the whole `npm start` tree exits, nothing listens, no secrets file', async () => {
     const start = run('start', [], {}, { npm: true });
     await start.printed('Ctrl-C stops both.');
-    const urls = [...start.output().matchAll(/^(?:authgate local API|sandbox upstream) +(http:\/\/\S+)/gm)].map((m) => m[1] as string);
+    const urls = serverUrls(start);
     expect(urls).toHaveLength(2);
     expect(secretsFiles()).toHaveLength(1);
     const group = start.child.pid as number;
@@ -155,15 +157,22 @@ describe('temporary secrets files', () => {
     expect(leftovers()).toEqual([]);
   }, 30_000);
 
-  it('npm run job: gone after Ctrl-C in the middle of a run', async () => {
-    // Every upstream call hangs, so the job is surely mid-run when interrupted.
-    const job = run('local/job.ts', ['expire-all', '{"appId":"app_demo"}'], { SANDBOX_FAULTS: '{"*":{"hang":true}}' });
-    await job.printed('upstream ');
-    expect(secretsFiles()).toHaveLength(1);
-    job.child.kill('SIGINT');
-    expect(await job.exited).toBe(130);
-    expect(leftovers()).toEqual([]);
-  }, 30_000);
+  it.each([
+    { how: 'Ctrl-C', signal: 'SIGINT', code: 130 },
+    { how: 'SIGHUP (a closed terminal)', signal: 'SIGHUP', code: 129 },
+  ] as const)(
+    'npm run job: gone after $how in the middle of a run, exit $code',
+    async ({ signal, code }) => {
+      // Every upstream call hangs, so the job is surely mid-run when interrupted.
+      const job = run('local/job.ts', ['expire-all', '{"appId":"app_demo"}'], { SANDBOX_FAULTS: '{"*":{"hang":true}}' });
+      await job.printed('upstream ');
+      expect(secretsFiles()).toHaveLength(1);
+      job.child.kill(signal);
+      expect(await job.exited).toBe(code);
+      expect(leftovers()).toEqual([]);
+    },
+    30_000,
+  );
 
   it('`kill -HUP` of npm alone during `npm run job`: the whole tree exits, no secrets file', async () => {
     const job = run('run', ['job', '--', 'expire-all', '{"appId":"app_demo"}'], { SANDBOX_FAULTS: '{"*":{"hang":true}}' }, { npm: true });
@@ -176,13 +185,4 @@ describe('temporary secrets files', () => {
     expect(await until(() => !groupAlive(group), 5_000), job.output()).toBe(true);
     expect(leftovers()).toEqual([]);
   }, 40_000);
-
-  it('npm run job: gone after SIGHUP (a closed terminal) in the middle of a run, exit 129', async () => {
-    const job = run('local/job.ts', ['expire-all', '{"appId":"app_demo"}'], { SANDBOX_FAULTS: '{"*":{"hang":true}}' });
-    await job.printed('upstream ');
-    expect(secretsFiles()).toHaveLength(1);
-    job.child.kill('SIGHUP');
-    expect(await job.exited).toBe(129);
-    expect(leftovers()).toEqual([]);
-  }, 30_000);
 });

@@ -115,7 +115,7 @@ export interface ControlTowerException {
   variants?: Variant[];
 }
 
-export const EXCEPTIONS_FILE = join(import.meta.dirname, '..', '..', 'resources', 'control-tower-exceptions.yml');
+const EXCEPTIONS_FILE = join(import.meta.dirname, '..', '..', 'resources', 'control-tower-exceptions.yml');
 
 /** resources/control-tower-exceptions.yml: control id → why the template fails it. */
 export function controlTowerExceptions(): Record<string, ControlTowerException> {

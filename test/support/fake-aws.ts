@@ -88,7 +88,11 @@ interface Rule {
 }
 
 const STATUS: Record<string, number> = { InternalServiceError: 500, InternalFailure: 500, ServiceUnavailable: 503 };
-const SERVICE_OF: Record<AwsOperation, string> = { GetSecretValue: 'secretsmanager', SendMessage: 'sqs' };
+/** The `X-Amz-Target` each operation is called with, and the service its signature must name. */
+const TARGETS: Record<string, { operation: AwsOperation; service: string }> = {
+  'secretsmanager.GetSecretValue': { operation: 'GetSecretValue', service: 'secretsmanager' },
+  'AmazonSQS.SendMessage': { operation: 'SendMessage', service: 'sqs' },
+};
 
 /** Every live handle's rules (a handle's `restore()` removes its own, as mockClient does per client). */
 const handles = new Set<Rule[]>();
@@ -136,17 +140,16 @@ const server = createServer(async (req, res) => {
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const body = Buffer.concat(chunks);
   const target = String(req.headers['x-amz-target'] ?? '');
-  const operation = target.split('.')[1] as AwsOperation;
   const protocol = target.startsWith('AmazonSQS.') ? '1.0' : '1.1';
-  if (!(operation in SERVICE_OF) || target !== `${operation === 'SendMessage' ? 'AmazonSQS' : 'secretsmanager'}.${operation}`) {
-    return answer(res, protocol, 400, { __type: 'UnknownOperationException', message: `fake AWS: ${target} is not served here` });
-  }
+  const served = Object.hasOwn(TARGETS, target) ? TARGETS[target] : undefined;
+  if (!served) return answer(res, protocol, 400, { __type: 'UnknownOperationException', message: `fake AWS: ${target} is not served here` });
+  const { operation, service } = served;
   const input = JSON.parse(body.toString('utf8') || '{}') as Input;
   calls.push({ operation, input, headers: req.headers });
   const check = await checkSignature({ method: req.method ?? '', path: req.url ?? '/', headers: req.headers, body }, (id) =>
     id === FAKE_AWS_CREDENTIALS.AWS_ACCESS_KEY_ID ? { secretAccessKey: FAKE_AWS_CREDENTIALS.AWS_SECRET_ACCESS_KEY } : undefined,
   );
-  if (!check.ok || check.service !== SERVICE_OF[operation]) {
+  if (!check.ok || check.service !== service) {
     const message = 'The request signature we calculated does not match the signature you provided.';
     return protocol === '1.0'
       ? answer(res, protocol, 403, { __type: 'com.amazonaws.sqs#SignatureDoesNotMatch', message }, { 'x-amzn-query-error': 'SignatureDoesNotMatch;Sender' })

@@ -9,6 +9,9 @@ import { thrown } from '../../support/thrown.ts';
 const SECRET_ID = 'unit/nextauth';
 const SERVER = 'c2VydmVyLTE=';
 const OTHER = 'c2VydmVyLTI=';
+/** A server id whose standard and base64url spellings differ. */
+const STANDARD = 'c2FuZGJveC1zZXJ2ZXI/Pj4+MQ==';
+const URL_SAFE = 'c2FuZGJveC1zZXJ2ZXI_Pj4-MQ';
 
 afterEach(() => {
   clearSecretValues();
@@ -56,6 +59,19 @@ describe('credentialsFor: one key per server', () => {
 
   it('does not take a key inherited from Object.prototype for a server', () => {
     expect(thrown(() => credentialsFor(secret, 'toString', SECRET_ID))).toBeInstanceOf(MissingCredentialsError);
+  });
+
+  it('finds a server listed in either spelling by its standard id, the one the schema outputs', () => {
+    for (const listed of [STANDARD, URL_SAFE, `${URL_SAFE}==`]) {
+      const secret = JSON.stringify({ servers: { b3RoZXI: { apiKey: 'other-key' }, [listed]: { apiKey: 'sandbox-key', su: 'role' } } });
+      expect(credentialsFor(secret, STANDARD, SECRET_ID)).toEqual({ apiKey: 'sandbox-key', su: 'role' });
+    }
+    expect(credentialsFor(JSON.stringify({ servers: { b3RoZXI: { apiKey: 'other-key' } } }), 'b3RoZXI=', SECRET_ID)).toEqual({ apiKey: 'other-key' });
+  });
+
+  it('gives no key for a server it does not list, in any spelling', () => {
+    const secret = JSON.stringify({ servers: { [URL_SAFE]: { apiKey: 'sandbox-key' } } });
+    expect(() => credentialsFor(secret, 'c2FuZGJveC1zZXJ2ZXI/Pj4+Mg==', SECRET_ID)).toThrow(MissingCredentialsError);
   });
 });
 
@@ -115,23 +131,5 @@ describe('sameCredentials', () => {
     expect(sameCredentials({ apiKey: 'a' }, { apiKey: 'a' })).toBe(true);
     expect(sameCredentials({ apiKey: 'a', su: 'x' }, { apiKey: 'a' })).toBe(false);
     expect(sameCredentials({ apiKey: 'a' }, { apiKey: 'b' })).toBe(false);
-  });
-});
-
-const STANDARD = 'c2FuZGJveC1zZXJ2ZXI/Pj4+MQ==';
-const URL_SAFE = 'c2FuZGJveC1zZXJ2ZXI_Pj4-MQ';
-
-describe('credentialsFor (one key per server)', () => {
-  it('finds a server listed in either spelling by its standard id, the one the schema outputs', () => {
-    for (const listed of [STANDARD, URL_SAFE, `${URL_SAFE}==`]) {
-      const secret = JSON.stringify({ servers: { b3RoZXI: { apiKey: 'other-key' }, [listed]: { apiKey: 'sandbox-key', su: 'role' } } });
-      expect(credentialsFor(secret, STANDARD, 'test/nextauth')).toEqual({ apiKey: 'sandbox-key', su: 'role' });
-    }
-    expect(credentialsFor(JSON.stringify({ servers: { b3RoZXI: { apiKey: 'other-key' } } }), 'b3RoZXI=', 'test/nextauth')).toEqual({ apiKey: 'other-key' });
-  });
-
-  it('gives no key for a server it does not list, in any spelling', () => {
-    const secret = JSON.stringify({ servers: { [URL_SAFE]: { apiKey: 'sandbox-key' } } });
-    expect(() => credentialsFor(secret, 'c2FuZGJveC1zZXJ2ZXI/Pj4+Mg==', 'test/nextauth')).toThrow(MissingCredentialsError);
   });
 });
