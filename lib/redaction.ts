@@ -101,7 +101,9 @@ function firstWindowIn(text: string, from = 0, to = text.length): number {
   }
   const { filter, grams, windows, base64Windows, bits } = index;
   for (let step = 0; step + GRAM <= part.length; step += STEP) {
-    if (first >= 0 && step > first) break;
+    // A window starting before `first` holds the piece at the first multiple of `STEP` from its start:
+    // one at most `STEP - 1` past `first` (a short key found at `first` leaves those to look at).
+    if (first >= 0 && step >= first + STEP) break;
     const at = gramHash(part, step, bits);
     if (((filter[at >>> 5] as number) & (1 << (at & 31))) === 0 || !grams.has(part.slice(step, step + GRAM))) continue;
     // The windows that can hold this piece whole start at most a base64 window's length before it ends.
