@@ -66,7 +66,7 @@ const ID_PART_CHARS = 120;
  * @example
  * idPart('billing|web') // 'billing%7Cweb'
  */
-export function idPart(value: string): string {
+function idPart(value: string): string {
   return bounded(
     value.replace(ID_UNSAFE, (c) => encodeURIComponent(c)),
     ID_PART_CHARS,
