@@ -51,7 +51,7 @@ const claim = (value: unknown): string | undefined => (typeof value === 'string'
 const ID_UNSAFE = /[%|\u0000-\u001f\u007f-\u009f\u2026\u2028\u2029]/g;
 
 /**
- * The most characters of one id part: two parts and their prefix stay within audit.ts's
+ * The most characters of one id part: two parts and their prefix stay within digest.ts's
  * MAX_VALUE_CHARS (so the id is never shortened as a whole), and a role session id
  * (`AROA…:<session>`, at most 86) or a rule ARN is kept whole.
  */
