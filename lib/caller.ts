@@ -51,7 +51,7 @@ const claim = (value: unknown): string | undefined => (typeof value === 'string'
 const ID_UNSAFE = /[%|\u0000-\u001f\u007f-\u009f\u2026\u2028\u2029]/g;
 
 /**
- * The most characters of one id part: two parts and their prefix stay within audit.ts's
+ * The most characters of one id part: two parts and their prefix stay within digest.ts's
  * MAX_VALUE_CHARS (so the id is never shortened as a whole), and a role session id
  * (`AROA…:<session>`, at most 86) or a rule ARN is kept whole.
  */
@@ -66,7 +66,7 @@ const ID_PART_CHARS = 120;
  * @example
  * idPart('billing|web') // 'billing%7Cweb'
  */
-export function idPart(value: string): string {
+function idPart(value: string): string {
   return bounded(
     value.replace(ID_UNSAFE, (c) => encodeURIComponent(c)),
     ID_PART_CHARS,

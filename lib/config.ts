@@ -44,7 +44,7 @@ export function envUrl(name: string): URL {
 }
 
 /** A required comma-separated list: at least one item, none blank. */
-export function envList(name: string): readonly string[] {
+function envList(name: string): readonly string[] {
   const items = requireEnv(name)
     .split(',')
     .map((item) => item.trim());

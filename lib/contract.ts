@@ -157,8 +157,6 @@ export function idempotencyKeyOf<C extends HttpContract>(contract: C, input: Ope
   return upstreamIdempotencyKey(callerKey, { caller, operation, target });
 }
 
-/** Audit values are often the caller's raw input (a refused request is recorded too), so they are bounded. */
-const MAX_AUDIT_VALUE = 256;
 /** A request body may name 1000 session ids; the HTTP record keeps the first hundred. */
 export const MAX_AUDIT_SESSION_IDS = 100;
 
@@ -173,7 +171,8 @@ export interface AuditedValues {
 /**
  * The audit target of one request or job target, as its contract says (`audit`). A server id is
  * recorded in one spelling (as tenant binding compares it), so one query finds every request on a
- * server, whichever spelling each caller sent.
+ * server, whichever spelling each caller sent. Values are kept whole: the caller's raw input (a
+ * refused request is recorded too) is bounded where every record is written (audit.ts `writeAudit`).
  *
  * @example
  * auditTargetOf(getSessionContract, { path: { serverid: 'c2VydmVy' }, headers: { 'x-nonce': nonce } })
@@ -186,7 +185,7 @@ export function auditTargetOf(contract: Pick<HttpContract, 'audit'>, values: Aud
   for (const name in audit.path) {
     const field = audit.path[name] as AuditedParameter;
     const value = values.path?.[name];
-    if (value !== undefined) target[field] = (field === 'serverId' ? normaliseServerId(value) : value).slice(0, MAX_AUDIT_VALUE);
+    if (value !== undefined) target[field] = field === 'serverId' ? normaliseServerId(value) : value;
   }
   if (audit.nonceHeader) {
     const headers = values.headers;
@@ -197,10 +196,7 @@ export function auditTargetOf(contract: Pick<HttpContract, 'audit'>, values: Aud
   }
   const ids = audit.sessionIds ? (values.body as { sessionIds?: unknown } | undefined)?.sessionIds : undefined;
   if (Array.isArray(ids)) {
-    target.sessionIds = ids
-      .filter((id): id is string => typeof id === 'string')
-      .slice(0, maxSessionIds)
-      .map((id) => id.slice(0, MAX_AUDIT_VALUE));
+    target.sessionIds = ids.filter((id): id is string => typeof id === 'string').slice(0, maxSessionIds);
   }
   return target;
 }

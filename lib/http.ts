@@ -154,9 +154,6 @@ function toResult(err: unknown, family: Family, operation: string): HttpResult {
   return internalErrorResponse();
 }
 
-/** The user agent is the caller's raw input, so it is bounded like the target (contract.ts). */
-const MAX_USER_AGENT = 256;
-
 /** No registered secret leaves in a response, whatever field or header it hides in (redaction.ts). */
 function scrubResponse(response: HttpResult | null | undefined): void {
   if (!response) return;
@@ -244,7 +241,7 @@ export function httpHandler(contract: HttpContract, fn: HttpFunction) {
       operation,
       target: auditTargetOf(contract, { path: event.pathParameters, headers: event.headers }),
       sourceIp: event.requestContext?.http?.sourceIp,
-      userAgent: event.requestContext?.http?.userAgent?.slice(0, MAX_USER_AGENT),
+      userAgent: event.requestContext?.http?.userAgent,
       apiRequestId: event.requestContext?.requestId,
       requestId: context.awsRequestId,
       startedAt: Date.now(),

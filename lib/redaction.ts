@@ -101,7 +101,9 @@ function firstWindowIn(text: string, from = 0, to = text.length): number {
   }
   const { filter, grams, windows, base64Windows, bits } = index;
   for (let step = 0; step + GRAM <= part.length; step += STEP) {
-    if (first >= 0 && step > first) break;
+    // A window starting before `first` holds the piece at the first multiple of `STEP` from its start:
+    // one at most `STEP - 1` past `first` (a short key found at `first` leaves those to look at).
+    if (first >= 0 && step >= first + STEP) break;
     const at = gramHash(part, step, bits);
     if (((filter[at >>> 5] as number) & (1 << (at & 31))) === 0 || !grams.has(part.slice(step, step + GRAM))) continue;
     // The windows that can hold this piece whole start at most a base64 window's length before it ends.
@@ -292,8 +294,7 @@ function firstShowing(text: string): number {
  * give away the key's length, and a longer key sharing the window its end. What followed the key in
  * that string is lost with it: a price only paid when a key shows.
  */
-function scrubString(text: string): string {
-  const cut = firstShowing(text);
+function scrubString(text: string, cut = firstShowing(text)): string {
   return cut < 0 ? text : text.slice(0, cut) + REDACTED;
 }
 
@@ -318,18 +319,21 @@ function scrubValue(value: unknown): unknown {
  * scrubSecrets('{"detail":"echo: sk_live_0123456789ab, retry"}') // → '{"detail":"echo: [redacted]"}'
  */
 export function scrubSecrets(text: string): string {
-  if (registered.size === 0 || firstShowing(text) < 0) return text;
+  if (registered.size === 0) return text;
+  // Searched once: a text that is not JSON is cut where this found the key.
+  const cut = firstShowing(text);
+  if (cut < 0) return text;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return scrubString(text);
+    return scrubString(text, cut);
   }
   try {
     return JSON.stringify(scrubValue(parsed));
   } catch {
     // Nested deeper than the stack allows: scrubbed as one string (what it hides, it hides whole).
-    return scrubString(text);
+    return scrubString(text, cut);
   }
 }
 

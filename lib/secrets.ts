@@ -70,7 +70,7 @@ const settings = () => ({
  * Bounded so that a hung Secrets Manager gives a 503 well inside the Lambda's time (and inside a
  * job's margins), not a timeout: at worst two attempts of 1.2 s each, connection included.
  */
-export const SECRETS_CALL_LIMITS = { maxAttempts: 2, timeoutMs: 1_200 } satisfies AwsCallLimits;
+const SECRETS_CALL_LIMITS = { maxAttempts: 2, timeoutMs: 1_200 } satisfies AwsCallLimits;
 
 const fetchFromAws = (secretId: string): Promise<string> => getSecretValue(secretId, SECRETS_CALL_LIMITS);
 

@@ -135,6 +135,24 @@ describe('the audit trail', () => {
     expect(refused?.upstreamStatus).toBeUndefined();
   });
 
+  it('keeps long user agents and session ids that differ only past the bound apart, as audit.ts bounds them', async () => {
+    const long = (c: string, end: string) => `${c.repeat(6_000)}${end}`;
+    for (const end of ['1', '2']) {
+      await invoke(expireAll, {
+        method: 'POST',
+        rawPath: '/api/v1/auth/app/app_x/expire-all',
+        pathParameters: { app_id: 'app_x' },
+        headers: { 'user-agent': long('u', end) },
+        body: { sessionIds: [long('s', end)] },
+      });
+    }
+    const [a, b] = audits() as Array<{ userAgent: string; target: { sessionIds: string[] } }>;
+    expect(a?.userAgent).toMatch(/^u{239}…[0-9a-f]{16}$/);
+    expect(a?.userAgent).not.toBe(b?.userAgent);
+    expect(a?.target.sessionIds[0]).toMatch(/^s{239}…[0-9a-f]{16}$/);
+    expect(a?.target.sessionIds[0]).not.toBe(b?.target.sessionIds[0]);
+  });
+
   it('names nextAuth targets by server, user and a digest of the nonce, never the nonce', async () => {
     await invoke(provokeLoginOnUser, {
       method: 'POST',

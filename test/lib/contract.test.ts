@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { nonceDigest } from '#lib/audit';
+import { type AuditTarget, nonceDigest, writeAudit } from '#lib/audit';
 import { auditTargetOf, type HttpContract, type InputEvent, idempotencyKeyOf, inputReader, MAX_AUDIT_SESSION_IDS, successorLink } from '#lib/contract';
 import { nextauth, svix } from '#lib/contracts/index';
 import { type HttpEventInput, httpEvent } from '#local/events';
 import { base64urlServerId, DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
+import { parsedLogs } from '../support/logs.ts';
 
 /**
  * lib/contract.ts on its own: what an operation's contract makes of a request (the event as
@@ -134,10 +135,12 @@ describe('auditTargetOf', () => {
     expect(auditTargetOf(svix.appPortalAccessContract, { body: { sessionIds } })).toEqual({});
   });
 
-  it("bounds a caller's raw values: 256 characters each", () => {
+  it("bounds a caller's raw values: 256 characters each, in the record written (audit.ts)", () => {
     const long = `app_${'x'.repeat(1000)}`;
+    writeAudit({ operation: svix.expireAllContract.operation, target: auditTargetOf(svix.expireAllContract, { path: { app_id: long } }) });
+    const written = parsedLogs().find((line) => line.msg === 'audit')?.target as AuditTarget | undefined;
 
-    expect(auditTargetOf(svix.expireAllContract, { path: { app_id: long } }).appId).toHaveLength(256);
+    expect(written?.appId).toHaveLength(256);
   });
 });
 

@@ -168,6 +168,14 @@ describe('scrubSecrets', () => {
     expect(JSON.parse(right)).toEqual({ detail: `received "${REDACTED}` });
   });
 
+  it('cuts at the earliest window when a short key shows a few characters after another key starts', () => {
+    // A window of the long key starts at 1; the short key (under 12 characters, searched whole) at 8.
+    registerSecretValue('ABCDEFGHIJKLMNOP');
+    registerSecretValue('HIJKLzzz');
+
+    expect(scrubSecrets('-ABCDEFGHIJKLzzz')).toBe(`-${REDACTED}`);
+  });
+
   it('keeps a thousand keys apart at the cost of one pass per text', () => {
     const keys = Array.from({ length: 1000 }, (_, i) => `server-key-${String(i).padStart(4, '0')}-${(i * 7919).toString(36).padStart(8, 'x')}q`);
     for (const key of keys) registerSecretValue(key);
