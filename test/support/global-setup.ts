@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -58,9 +59,9 @@ export const CORS_TEST_ORIGIN = 'https://app.example.com';
  * temporary folder of links to the project's files. Nor is a developer's `.serverless/` (what
  * `npm start -- --packaged` reuses) overwritten by a test run any more.
  */
-export default async function setup(): Promise<void> {
-  if (process.env.SKIP_PACKAGE === '1') return;
-  const root = join(import.meta.dirname, '..', '..');
+export default function setup(): () => Promise<void> {
+  if (process.env.SKIP_PACKAGE === '1') return async () => {};
+  const root = ROOT;
   const pack = async (dir: string, ...extra: string[]) => {
     const service = linkedServiceFolder(root);
     try {
@@ -75,7 +76,11 @@ export default async function setup(): Promise<void> {
       rmSync(service, { recursive: true, force: true });
     }
   };
-  await Promise.all([
+  // In the background: vitest starts no test file until every global setup has returned, and the
+  // other layers need no package (docs/testing.md, where the time goes). The packaged files wait
+  // for the status file instead (packagesReady, in their setup file).
+  writeStatus({ state: 'running' });
+  const packaging = Promise.all([
     pack(PACKAGE_DIR),
     pack(
       PACKAGE_DIR_IAM,
@@ -85,7 +90,36 @@ export default async function setup(): Promise<void> {
       ...Object.entries(ALARM_PARAMS_IAM).map(([name, value]) => `--param=${name}=${value}`),
     ),
     pack(PACKAGE_DIR_LIMITS, ...Object.entries(LIMITS_PARAMS).map(([name, value]) => `--param=${name}=${value}`)),
-  ]);
+  ]).then(
+    () => writeStatus({ state: 'done' }),
+    (err: Error & { stdout?: string }) => writeStatus({ state: 'failed', error: `${err.message}\n${err.stdout ?? ''}` }),
+  );
+  // The teardown: the run does not end, nor leave a `serverless package` behind, before it has.
+  return async () => {
+    await packaging;
+  };
+}
+
+const ROOT = join(import.meta.dirname, '..', '..');
+/** How the background packaging went, for the packaged files to wait on. */
+const STATUS_FILE = join(ROOT, '.serverless-test-status.json');
+type Status = { state: 'running' | 'done' } | { state: 'failed'; error: string };
+const writeStatus = (status: Status) => writeFileSync(STATUS_FILE, JSON.stringify(status));
+
+/**
+ * Resolves once the three packages are written; throws what `serverless package` printed if it
+ * failed. The packaged project's setup file (packages-ready.ts) awaits it before each file.
+ */
+export async function packagesReady({ timeoutMs = 180_000 } = {}): Promise<void> {
+  if (process.env.SKIP_PACKAGE === '1') return;
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const status = JSON.parse(readFileSync(STATUS_FILE, 'utf8')) as Status;
+    if (status.state === 'done') return;
+    if (status.state === 'failed') throw new Error(`serverless package failed in the global setup:\n${status.error}`);
+    if (Date.now() > until) throw new Error(`serverless package still running after ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
 }
 
 /**
