@@ -252,6 +252,25 @@ describe('a mixed batch', () => {
   });
 });
 
+describe('a 429 is never waited out in a job, whatever the upstream', () => {
+  // Retry-After 1 s: short enough that an interactive call waits it out (lib/upstream/retry.ts).
+  const busy = { status: 429, body: { code: 'rate_limit_exceeded', detail: 'scripted 429' }, headers: { 'retry-after': '1' } };
+
+  it.each([
+    ['a Svix expire-all', json(svixLogout())],
+    ['a nextAuth logout', json(nextauthTarget)],
+  ])('%s target is called once and left to the queue, its slot freed at once', async (_name, body) => {
+    const { handler } = consumer(logoutJob, { concurrency: 1 });
+    upstream.script(busy);
+    const started = Date.now();
+    const res = await run(handler, sqsEvent([body]));
+    expect(upstream.requests).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(res.batchItemFailures).toHaveLength(1);
+    expect(parsedLogs().find((l) => l.msg === 'audit')).toMatchObject({ outcome: 'rate-limited', upstreamStatus: 429, attempts: 1 });
+  });
+});
+
 describe('message formats', () => {
   it('runs plain and EventBridge-enveloped bodies alike, for both jobs, against the real upstream paths', async () => {
     const logout = consumer(logoutJob);
