@@ -137,7 +137,7 @@ export async function getSession(serverId: string, nonce: string, call: CallCont
  * logging out once. The upstream keeps the session's last account, so a push stays possible.
  *
  * @example
- * await logoutSession(serverId, nonce, { deadline: deadlineIn(5_000), audit });   // from a job
+ * await logoutSession(serverId, nonce, { deadline: deadlineIn(5_000), audit, waitOutRateLimits: false });   // from a job
  */
 export async function logoutSession(serverId: string, nonce: string, call: CallContext): Promise<void> {
   await client.call({
