@@ -3,8 +3,8 @@ import { decodeJwt } from 'jose';
 import { scopesOf } from '../../local/jwt.ts';
 import { httpRoutes, type RouteSpec } from '../../local/routes.ts';
 import { base64urlServerId } from '../../local/sandbox/nextauth.ts';
-import { decodeQrPng } from '../../test/support/qr.ts';
 import { QR_PNG_SIDE, refusePng } from './png.ts';
+import { decodeQrPng } from './qr.ts';
 import { AnswerTooLarge, describeReply, type Reply, type StageCall, type StageRequest } from './stage.ts';
 
 /**

@@ -3,8 +3,8 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventBridgeBody, sqsEvent } from '#local/events';
 import { packagedRuleArn } from '#local/packaged/start';
+import { decodeQrPng } from '../../scripts/smoke/qr.ts';
 import { type PackagedStack, startPackagedStack } from '../support/packaged-stack.ts';
-import { decodeQrPng } from '../support/qr.ts';
 
 /**
  * What ships, run: every one of the twelve functions served from the zip `serverless package`

@@ -9,8 +9,8 @@ import { type ConsoleOptions, consoleRoutes } from '#local/console/serve';
 import { PROJECT_ROOT } from '#local/routes';
 import { runJobInProcess } from '#local/run-job';
 import { base64urlServerId } from '#local/sandbox/nextauth';
+import { decodeQrPng } from '../../scripts/smoke/qr.ts';
 import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
-import { decodeQrPng } from '../support/qr.ts';
 
 /**
  * The local console (docs/local.md) in a real browser: Debian's `chromium` driven by playwright-core,

@@ -6,8 +6,8 @@ import { MAX_JSON_DEPTH } from '#lib/json-body';
 import { type LocalApi, startLocalApi } from '#local/api';
 import { TENANT_CLAIMS } from '#local/jwt';
 import { base64urlServerId, type PushRecord } from '#local/sandbox/nextauth';
+import { decodeQrPng } from '../../scripts/smoke/qr.ts';
 import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
-import { decodeQrPng } from '../support/qr.ts';
 
 /**
  * nextAuth through the local API over real HTTP, against the sandbox: a web server's back end

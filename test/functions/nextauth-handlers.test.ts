@@ -12,9 +12,9 @@ import { MAX_LOGO_CHARS, MAX_USER_CONTEXT_BYTES } from '#lib/schemas/nextauth';
 import { clearSecretCache } from '#lib/secrets';
 import { httpEvent, lambdaContext } from '#local/events';
 import { base64urlServerId, createNextAuthSandbox, DEFAULT_SANDBOX_SERVER_ID } from '#local/sandbox/nextauth';
+import { decodeQrPng } from '../../scripts/smoke/qr.ts';
 import { type InvokeResult, invoke } from '../support/invoke.ts';
 import { logLines } from '../support/logs.ts';
-import { decodeQrPng } from '../support/qr.ts';
 import { mockSecrets } from '../support/secrets.ts';
 import { useTestUpstream } from '../support/upstream.ts';
 

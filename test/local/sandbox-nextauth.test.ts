@@ -11,7 +11,7 @@ import {
   SECOND_SANDBOX_SERVER_ID,
 } from '../../local/sandbox/nextauth.ts';
 import type { SandboxUpstream } from '../../local/sandbox/types.ts';
-import { decodeQrPng } from '../support/qr.ts';
+import { decodeQrPng } from '../../scripts/smoke/qr.ts';
 
 const API_KEY = 'sandbox-key';
 const SECOND_KEY = 'second-server-key';

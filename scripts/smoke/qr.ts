@@ -2,7 +2,7 @@ import jsqr from 'jsqr';
 import { PNG } from 'pngjs';
 
 /**
- * Decodes a PNG containing one QR code and returns the raw bytes of its payload.
+ * Decodes a PNG containing one QR code (for the smoke checks and the tests) and returns the raw bytes of its payload.
  * jsQR's `binaryData` holds the byte-mode payload untouched, whereas `data` is a
  * text decoding that would mangle binary payloads such as nextAuth's login QR data.
  */
