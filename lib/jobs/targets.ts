@@ -65,9 +65,10 @@ export async function executeTarget(job: JobDefinition, target: Target, call: Ke
     return;
   }
   if (job.kind !== 'logout') throw new Error(`a ${job.kind} job cannot run ${target.op}`);
-  // The whole context, `waitOutRateLimits: false` included (a 429 goes back to the queue, never
-  // waited out in a slot): the nextAuth client sends no idempotency key (a logout is idempotent of itself).
-  await job.upstream.logoutSession(target.serverid, target.nonce, call);
+  // nextAuth takes no idempotency key (a logout is idempotent of itself); the rest of the context
+  // goes as is, `waitOutRateLimits: false` included: a 429 goes back to the queue, never waited out.
+  const { idempotencyKey: _none, ...unkeyed } = call;
+  await job.upstream.logoutSession(target.serverid, target.nonce, unkeyed);
 }
 
 /**

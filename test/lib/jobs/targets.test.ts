@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nonceDigest } from '#lib/audit';
+import { type AuditRecord, nonceDigest } from '#lib/audit';
 import { deadlineIn } from '#lib/deadline';
 import type { Target } from '#lib/jobs/schema';
 import { auditTarget, canonicalTarget, executeTarget, type JobDefinition, jobOperation, targetIdempotencyKey } from '#lib/jobs/targets';
@@ -53,17 +53,18 @@ describe('executeTarget', () => {
     return { calls, upstream };
   }
 
-  it('sends an expire-all with the idempotency key and a logout without it', async () => {
+  it('sends an expire-all with the idempotency key and a logout without it, the rest of the context as is', async () => {
     const { calls, upstream } = ports();
     const job: JobDefinition = { kind: 'logout', upstream };
     const deadline = deadlineIn(5_000);
+    const audit = { operation: 'job.logout' } as unknown as AuditRecord;
 
-    await executeTarget(job, expire({ expiry: 0, sessionIds: ['s1'] }), { deadline, idempotencyKey: 'job_k' });
-    await executeTarget(job, logout('n1'), { deadline, idempotencyKey: 'job_k2' });
+    await executeTarget(job, expire({ expiry: 0, sessionIds: ['s1'] }), { deadline, idempotencyKey: 'job_k', waitOutRateLimits: false });
+    await executeTarget(job, logout('n1'), { deadline, audit, idempotencyKey: 'job_k2', waitOutRateLimits: false });
 
     expect(calls).toEqual([
-      ['expireAll', 'app_1', { expiry: 0, sessionIds: ['s1'] }, { deadline, idempotencyKey: 'job_k' }],
-      ['logoutSession', 'c2VydmVy', 'n1', { deadline }],
+      ['expireAll', 'app_1', { expiry: 0, sessionIds: ['s1'] }, { deadline, idempotencyKey: 'job_k', waitOutRateLimits: false }],
+      ['logoutSession', 'c2VydmVy', 'n1', { deadline, audit, waitOutRateLimits: false }],
     ]);
   });
 
