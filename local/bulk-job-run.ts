@@ -41,6 +41,11 @@ export interface BulkJobScenario {
   /** Interactive calls per second on the same credential while the job runs (0: none). */
   interactivePerSecond?: number;
   lambdaTimeoutMs?: number;
+  /**
+   * The job's first N upstream calls answered 429 (Retry-After 1 s) whatever the limit: refusals
+   * on a machine too loaded to send faster than the limit (the overloaded test's, under CI's load).
+   */
+  forcedRefusals?: number;
 }
 
 export interface BulkJobFigures {
@@ -125,6 +130,10 @@ export async function startBulkJobHarness(): Promise<Harness> {
     const perMessage = scenario.targetsPerMessage ?? 100;
     const maxConcurrency = scenario.jobMaxConcurrency ?? 5;
     gateway.sandbox.rateLimit.set(scenario.rateLimit);
+    gateway.sandbox.faults.clear();
+    if (scenario.forcedRefusals) {
+      gateway.sandbox.faults.set(kind === 'expire-all' ? 'svix.expire-all' : 'nextauth.logout', { status: 429, retryAfter: 1, times: scenario.forcedRefusals });
+    }
 
     const executed = new Array<number>(targets).fill(0);
     let jobRefused = 0;

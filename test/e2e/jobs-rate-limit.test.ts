@@ -49,10 +49,13 @@ describe.each(['expire-all', 'logout'] as const)('a bulk %s job under the upstre
       rateLimit: { rate: 100, burst: 20 },
       jobRequestsPerSecond: 0,
       lambdaTimeoutMs: 6_000,
+      // A machine loaded enough (CI's, two suites at once here) sends slower than 100/s and meets
+      // no limit: five refusals whatever its speed, so the path under test always runs.
+      forcedRefusals: 5,
     });
     expectCorrect(f);
     // The upstream did refuse, and records did go back to their queue: the path under test ran.
-    expect(f.jobRefused).toBeGreaterThan(0);
+    expect(f.jobRefused).toBeGreaterThanOrEqual(5);
     expect(f.queue.continuations).toBeGreaterThan(0);
     expect(f.queue.batchItemFailures).toBe(0);
   });
