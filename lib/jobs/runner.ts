@@ -32,11 +32,11 @@ import { auditTarget, credentialOf, executeTarget, type JobDefinition, jobOperat
  * - A record with any transient target is retried whole: its done targets replay harmlessly
  *   (Svix idempotency keys, idempotent nextAuth logout).
  * - Upstream calls wait for their credential's slot (`pacer`, pacing.ts), so the jobs keep to their
- *   share of the upstream's rate limit; a target takes one of the calls in flight only once its
- *   slot has come, so one credential's pace (or its 429) never holds up another's targets. A target the upstream refused with 429, or that could not
- *   get a slot before the deadline, is `rate-limited`: when that (or `not-started`) is all that is
- *   left of a record, the record is *continued* (continuation.ts): sent again to its own
- *   queue with its done targets, to come back when the upstream said, and reported done. Being busy
+ *   share of the upstream's rate limit; a target waiting for its slot holds none of the calls in
+ *   flight, so one credential's pace (or its 429) never holds up another's targets. A target the
+ *   upstream refused with 429, or that could not get a slot before the deadline, is
+ *   `rate-limited`: when that (or `not-started`) is all that is left of a record, the record is
+ *   *continued* (continuation.ts): sent again to its own queue with its done targets, to come back when the upstream said, and reported done. Being busy
  *   so never counts toward the redrive policy's receives; a record deferred for longer than
  *   `maxDeferralMs` is dead-lettered with that reason. Should the continuation fail to send, the
  *   record is retried by SQS as before: slower, nothing lost.
