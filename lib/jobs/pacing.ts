@@ -47,6 +47,8 @@ interface Schedule {
   next: number;
   /** When the rate was last cut (one cut per second at most). */
   cutAt: number;
+  /** The 429s met so far: a slot reserved before the latest one is stale (`refusals`). */
+  refusals: number;
 }
 
 /** Schedules kept before idle ones are forgotten: far more credentials than one stage has servers. */
@@ -82,6 +84,21 @@ export class Pacer {
     return this.schedule(credential).rate;
   }
 
+  /** How long from now until the credential's next slot (0: it is free now). */
+  waitMs(credential: string): number {
+    const s = this.schedules.get(credential);
+    return s ? Math.max(0, s.next - this.clock()) : 0;
+  }
+
+  /**
+   * How many 429s the credential has met. A caller that reserved a slot, then waited for something
+   * else before calling, compares it with the count at its reservation: a 429 in between means the
+   * slot was given at a rate the upstream has since refused, so it takes a new one.
+   */
+  refusals(credential: string): number {
+    return this.schedules.get(credential)?.refusals ?? 0;
+  }
+
   /**
    * Waits for the credential's next slot; refuses at once when that slot is after `latestStart`
    * (epoch ms), with how long from now it would have been.
@@ -100,6 +117,7 @@ export class Pacer {
   rateLimited(credential: string, retryAfterMs?: number): void {
     const now = this.clock();
     const s = this.schedule(credential);
+    s.refusals++;
     if (Number.isFinite(s.rate) && now - s.cutAt >= 1000) {
       s.rate = Math.max(this.floor, s.rate / 2);
       s.cutAt = now;
@@ -112,7 +130,7 @@ export class Pacer {
     let s = this.schedules.get(credential);
     if (!s) {
       if (this.schedules.size >= MAX_SCHEDULES) this.forgetIdle(now);
-      s = { rate: this.share, at: now, next: now, cutAt: Number.NEGATIVE_INFINITY };
+      s = { rate: this.share, at: now, next: now, cutAt: Number.NEGATIVE_INFINITY, refusals: 0 };
       this.schedules.set(credential, s);
     }
     s.rate = this.recovered(s, now);

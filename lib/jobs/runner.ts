@@ -32,10 +32,11 @@ import { auditTarget, credentialOf, executeTarget, type JobDefinition, jobOperat
  * - A record with any transient target is retried whole: its done targets replay harmlessly
  *   (Svix idempotency keys, idempotent nextAuth logout).
  * - Upstream calls wait for their credential's slot (`pacer`, pacing.ts), so the jobs keep to their
- *   share of the upstream's rate limit. A target the upstream refused with 429, or that could not
- *   get a slot before the deadline, is `rate-limited`: when that (or `not-started`) is all that is
- *   left of a record, the record is *continued* (continuation.ts): sent again to its own
- *   queue with its done targets, to come back when the upstream said, and reported done. Being busy
+ *   share of the upstream's rate limit; a target waiting for its slot holds none of the calls in
+ *   flight, so one credential's pace (or its 429) never holds up another's targets. A target the
+ *   upstream refused with 429, or that could not get a slot before the deadline, is
+ *   `rate-limited`: when that (or `not-started`) is all that is left of a record, the record is
+ *   *continued* (continuation.ts): sent again to its own queue with its done targets, to come back when the upstream said, and reported done. Being busy
  *   so never counts toward the redrive policy's receives; a record deferred for longer than
  *   `maxDeferralMs` is dead-lettered with that reason. Should the continuation fail to send, the
  *   record is retried by SQS as before: slower, nothing lost.
@@ -108,19 +109,17 @@ export interface BatchReport {
   counts: BatchCounts;
 }
 
-/** A FIFO bound on concurrent tasks. */
-function limiter(max: number) {
+/** A FIFO bound on concurrent holders: resolves, once one of `max` slots is free, with its release. */
+function slots(max: number) {
   let active = 0;
   const waiting: Array<() => void> = [];
-  return async <T>(task: () => Promise<T>): Promise<T> => {
+  return async (): Promise<() => void> => {
     while (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
     active++;
-    try {
-      return await task();
-    } finally {
+    return () => {
       active--;
       waiting.shift()?.();
-    }
+    };
   };
 }
 
@@ -137,44 +136,88 @@ export async function runBatch(
   options: RunnerOptions,
 ): Promise<BatchReport> {
   const started = Date.now();
-  const limit = limiter(options.concurrency);
+  const callSlot = slots(options.concurrency);
+  /** One queue per credential: its targets take their pacing slots one at a time, in record order. */
+  const turns = new Map<string, () => Promise<() => void>>();
+  const turnOf = (credential: string) => {
+    let turn = turns.get(credential);
+    if (!turn) {
+      turn = slots(1);
+      turns.set(credential, turn);
+    }
+    return turn();
+  };
   const deadline = deadlineFromContext(context, options.finishMarginMs);
 
   const provenance = options.provenance ?? { eventSources: [] };
   /** Who sent it, as SQS says (never as the body says), with what the body claims named as claims. */
   const requester = (record: SQSRecord, origin: MessageOrigin) => jobCaller(record.attributes?.SenderId, origin);
 
-  const runTarget = (record: SQSRecord, caller: Caller, id: string, target: Target, index: number): Promise<TargetOutcome> =>
-    limit(async () => {
-      // The per-target record of the audit trail (audit.ts); the upstream client adds its status and attempts.
-      const audit: AuditRecord = {
-        operation: jobOperation(job.kind),
-        caller,
-        target: auditTarget(target),
-        messageId: record.messageId,
-        targetIndex: index,
-        requestId: (context as Partial<Context>).awsRequestId,
-        startedAt: Date.now(),
+  /** Undefined while there is time left to start a target; else its `not-started` outcome, audited. */
+  const tooLate = (audit: AuditRecord): TargetOutcome | undefined => {
+    if (deadline.remainingMs() >= options.startMarginMs) return undefined;
+    const outcome: TargetOutcome = { kind: 'not-started', reason: 'too little time left in this invocation' };
+    writeAudit({ ...audit, outcome: outcome.kind, reason: outcome.reason }, 'warn');
+    return outcome;
+  };
+
+  const runTarget = async (record: SQSRecord, caller: Caller, id: string, target: Target, index: number): Promise<TargetOutcome> => {
+    let release = await callSlot();
+    // The per-target record of the audit trail (audit.ts); the upstream client adds its status and attempts.
+    const audit: AuditRecord = {
+      operation: jobOperation(job.kind),
+      caller,
+      target: auditTarget(target),
+      messageId: record.messageId,
+      targetIndex: index,
+      requestId: (context as Partial<Context>).awsRequestId,
+      startedAt: Date.now(),
+    };
+    const credential = credentialOf(target);
+    /** Takes the credential's next slot, waiting for it; the `rate-limited` outcome when none comes in time. */
+    const reserve = async (pacer: Pacer): Promise<TargetOutcome | undefined> => {
+      // Waiting for the credential's slot happens before the target's own clock starts.
+      const slot = await pacer.acquire(credential, Date.now() + deadline.remainingMs() - options.startMarginMs);
+      if (slot.ok) return undefined;
+      const outcome: TargetOutcome = {
+        kind: 'rate-limited',
+        reason: `no ${credential.split(':')[0]} slot left in this invocation's share of the rate`,
+        retryAfterMs: slot.retryAfterMs,
       };
-      if (deadline.remainingMs() < options.startMarginMs) {
-        const outcome: TargetOutcome = { kind: 'not-started', reason: 'too little time left in this invocation' };
-        writeAudit({ ...audit, outcome: outcome.kind, reason: outcome.reason }, 'warn');
-        return outcome;
-      }
-      const credential = credentialOf(target);
-      if (options.pacer) {
-        // Waiting for the credential's slot happens before the target's own clock starts.
-        const slot = await options.pacer.acquire(credential, Date.now() + deadline.remainingMs() - options.startMarginMs);
-        if (!slot.ok) {
-          const outcome: TargetOutcome = {
-            kind: 'rate-limited',
-            reason: `no ${credential.split(':')[0]} slot left in this invocation's share of the rate`,
-            retryAfterMs: slot.retryAfterMs,
-          };
-          writeAudit({ ...audit, outcome: outcome.kind, reason: outcome.reason }, 'info');
-          return outcome;
+      writeAudit({ ...audit, outcome: outcome.kind, reason: outcome.reason }, 'info');
+      return outcome;
+    };
+    const pacer = options.pacer;
+    try {
+      for (;;) {
+        const late = tooLate(audit);
+        if (late || !pacer) return late ?? (await execute());
+        if (pacer.waitMs(credential) === 0) return (await reserve(pacer)) ?? (await execute());
+        // Its credential's next slot is ahead: waited for in that credential's own queue, holding
+        // no call slot, so that one credential's pace or 429 never holds up another's targets (a
+        // logout job's nextAuth servers, each with its own key). The queue is left only once a call
+        // slot is held again, so no slot is reserved before its call can start: never a burst.
+        const refusals = pacer.refusals(credential);
+        release();
+        release = () => {};
+        const endTurn = await turnOf(credential);
+        try {
+          const refused = await reserve(pacer);
+          if (refused) return refused;
+          release = await callSlot();
+        } finally {
+          endTurn();
         }
+        // A 429 of the credential while it waited for the call slot: its slot was given at a rate
+        // the upstream has refused since, so it takes a new one (past the Retry-After).
+        if (pacer.refusals(credential) === refusals) return tooLate(audit) ?? (await execute());
       }
+    } finally {
+      release();
+    }
+
+    /** Calls the target's upstream, holding a call slot, and classifies and audits what came of it. */
+    async function execute(): Promise<TargetOutcome> {
       let error: unknown;
       try {
         // Its own clock starts now, when it holds a slot, not when the batch began.
@@ -198,7 +241,8 @@ export async function runBatch(
       else if (outcome.kind === 'transient' && outcome.status === undefined) writeAudit({ ...line, reason: outcome.reason, error }, 'error');
       else writeAudit({ ...line, reason: 'reason' in outcome ? outcome.reason : undefined }, 'warn');
       return outcome;
-    });
+    }
+  };
 
   const sendToDeadLetter = async (record: SQSRecord, report: Omit<MessageReport, 'result'>, failedTargets: number[]): Promise<MessageReport> => {
     try {

@@ -29,6 +29,18 @@ describe('Pacer', () => {
     expect(clock.now).toBe(before);
   });
 
+  it("says how far off a credential's next slot is, and counts its 429s, so a slot reserved before one can be known stale", async () => {
+    const { pacer } = pacerAt(10);
+    expect([pacer.waitMs('svix'), pacer.refusals('svix')]).toEqual([0, 0]);
+    await pacer.acquire('svix', Number.POSITIVE_INFINITY);
+    expect(pacer.waitMs('svix')).toBe(100);
+    pacer.rateLimited('svix', 2_000);
+    pacer.rateLimited('svix');
+    expect([pacer.waitMs('svix'), pacer.refusals('svix')]).toEqual([2_000, 2]);
+    // Another credential's schedule and count are its own.
+    expect([pacer.waitMs('nextauth:server-2'), pacer.refusals('nextauth:server-2')]).toEqual([0, 0]);
+  });
+
   it('forgets idle credentials at full rate, so a stream of distinct nextAuth servers cannot grow it without bound', async () => {
     const { pacer, clock } = pacerAt(10);
     pacer.rateLimited('nextauth:busy', 600_000);

@@ -1,5 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { ApiError } from '#lib/errors';
 import type { DeadLetter, DeadLetterNote } from '#lib/jobs/dead-letter';
 import { Pacer } from '#lib/jobs/pacing';
 import { type RunnerOptions, runBatch } from '#lib/jobs/runner';
@@ -145,6 +146,39 @@ describe('runBatch: pacing and continuation', () => {
     expect(upstream.requests).toHaveLength(1);
     expect(continued).toEqual([1]);
     expect(pacer.rateOf('svix')).toBeCloseTo(50, 0);
+  });
+
+  it("pays one nextAuth server's 429 with that server's targets only: the other server's start at once", async () => {
+    // Two servers, two keys, two schedules (credentialOf). Server A answers its first call 429 with
+    // a 2 s Retry-After, which pushes A's next slot 2 s out; B's schedule is untouched.
+    const [serverA, serverB] = ['c2VydmVyLUE=', 'c2VydmVyLUI='];
+    const started = Date.now();
+    const calls: Array<{ serverId: string; atMs: number }> = [];
+    const job: JobDefinition = {
+      kind: 'logout',
+      upstream: {
+        expireAll,
+        logoutSession: async (serverId) => {
+          calls.push({ serverId, atMs: Date.now() - started });
+          if (serverId === serverA && calls.length === 1) {
+            const busy = new ApiError(429, 'too_many_requests', 'nextAuth answered HTTP 429.');
+            busy.headers['retry-after'] = '2';
+            throw busy;
+          }
+        },
+      },
+    };
+    // Two calls in flight: A's targets waiting out its Retry-After must not hold both while B's could run.
+    const { runner } = options('logout', { concurrency: 2, pacer: new Pacer({ ratePerSecond: 10 }), carryOn: async () => {} });
+    const targets = [serverA, serverA, serverA, serverA, serverB].map((serverid) => ({ serverid, nonce: NONCE }));
+
+    const report = await runBatch(job, sqsEvent([JSON.stringify({ targets })]).Records, frozenContext(20_000), runner);
+
+    expect(report.messages[0]?.targets.map((t) => t.outcome)).toEqual(['rate-limited', 'done', 'done', 'done', 'done']);
+    const b = calls.find((c) => c.serverId === serverB);
+    expect(b?.atMs).toBeLessThan(1_000);
+    // A's own targets waited out its Retry-After, even the one whose slot was reserved before the 429 came.
+    expect(calls.filter((c) => c.serverId === serverA).map((c) => c.atMs >= 1_900)).toEqual([false, true, true, true]);
   });
 
   it('starts no target with too little time left, and leaves the record to SQS without a continuation', async () => {
