@@ -106,6 +106,13 @@ describe('the packaged layer’s background packaging', () => {
     expect(readdirSync(scratch).filter((entry) => entry.startsWith('authgate-package-'))).toEqual([]);
   });
 
+  it('with SKIP_PACKAGE=1 and no earlier packages: says so, naming the variable', async () => {
+    const run = startDriver({ SKIP_PACKAGE: '1' });
+    expect(await run.exited, run.output()).toBe(0);
+    expect(run.output()).toContain('packaged files see: SKIP_PACKAGE=1 reuses the packages of an earlier run, and .serverless-test has none');
+    expect(pids()).toEqual([]);
+  });
+
   it('when vitest is stopped mid-packaging (SIGTERM or Ctrl-C: process.exit, no teardown): no packaging outlives it', async () => {
     const run = startDriver();
     await until(() => pids().length === 3, 'the three packagings to start');

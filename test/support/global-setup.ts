@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -129,7 +129,13 @@ const services = new Set<string>();
  * failed. The packaged project's setup file (packages-ready.ts) awaits it before each file.
  */
 export async function packagesReady({ timeoutMs = 180_000 } = {}): Promise<void> {
-  if (process.env.SKIP_PACKAGE === '1') return;
+  if (process.env.SKIP_PACKAGE === '1') {
+    // Else each packaged file fails on a missing template, not saying why it is missing.
+    for (const dir of [PACKAGE_DIR, PACKAGE_DIR_IAM, PACKAGE_DIR_LIMITS]) {
+      if (!existsSync(join(ROOT, dir))) throw new Error(`SKIP_PACKAGE=1 reuses the packages of an earlier run, and ${dir} has none: run once without it`);
+    }
+    return;
+  }
   const until = Date.now() + timeoutMs;
   for (;;) {
     const status = JSON.parse(readFileSync(STATUS_FILE, 'utf8')) as Status;
