@@ -36,7 +36,7 @@ export default defineConfig({
           name: 'packaged',
           include: ['test/{infra,artifacts}/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
-          setupFiles: ['test/support/packages-ready.ts'],
+          setupFiles: ['test/support/packages-ready.ts', 'test/support/packaged-leaks.ts'],
           // Files that read what was written, keeping no module state between them: one process
           // for all, instead of one each, saves a third of the layer's CPU (16.7 → 11.1 s here).
           isolate: false,

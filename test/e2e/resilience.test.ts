@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../support/local-stack.ts';
 
@@ -30,6 +31,20 @@ const portal = () =>
     body: '{}',
   });
 
+/** The requests the sandbox receives on a path while `call` runs: the attempts, whatever the clock says. */
+async function counted<T>(path: string, call: () => Promise<T>): Promise<{ out: T; calls: number }> {
+  let calls = 0;
+  const count = (req: IncomingMessage) => {
+    if (req.url?.startsWith(path)) calls += 1;
+  };
+  stack.sandbox.server.on('request', count);
+  try {
+    return { out: await call(), calls };
+  } finally {
+    stack.sandbox.server.off('request', count);
+  }
+}
+
 async function timed(call: () => Promise<Response>) {
   const started = performance.now();
   const res = await call();
@@ -39,11 +54,12 @@ async function timed(call: () => Promise<Response>) {
 describe('resilience to upstream faults (Svix app-portal-access)', () => {
   it('adds only the injected latency on a slow but healthy upstream', async () => {
     await setFault('svix.app-portal-access', { latencyMs: 150 });
-    const { res, ms } = await timed(portal);
-    expect(res.status).toBe(200);
-    expect(ms).toBeGreaterThanOrEqual(150);
-    // No retry was triggered by a slow but healthy answer (slack for a loaded machine).
-    expect(ms).toBeLessThan(150 + 1500);
+    const { out, calls } = await counted('/api/v1/auth/app-portal-access/app_demo', () => timed(portal));
+    expect(out.res.status).toBe(200);
+    expect(out.ms).toBeGreaterThanOrEqual(150);
+    // No retry was triggered by a slow but healthy answer: one call reached the upstream. (Counted,
+    // not timed: a retry costs less than a loaded machine's stall, so no clock bound can tell.)
+    expect(calls).toBe(1);
   });
 
   it('honours Retry-After on a 503 and then succeeds', async () => {
@@ -87,11 +103,13 @@ describe('resilience to upstream faults (Svix app-portal-access)', () => {
 
   it('answers 504 in time when the upstream hangs', async () => {
     await setFault('svix.app-portal-access', { hang: true });
-    const { res, ms, body } = await timed(portal);
-    expect(res.status).toBe(504);
-    expect(body.code).toBe('gateway_timeout');
-    // Three bounded attempts and their back-off, far below the function's 10 s timeout.
-    expect(ms).toBeLessThan(3000);
+    const { out, calls } = await counted('/api/v1/auth/app-portal-access/app_demo', () => timed(portal));
+    expect(out.res.status).toBe(504);
+    expect(out.body.code).toBe('gateway_timeout');
+    // Three attempts, each bounded (300 ms here): an unbounded one would hang until the deadline,
+    // the only one. Counted, not timed against a guess of the machine's speed.
+    expect(calls).toBe(3);
+    expect(out.ms).toBeLessThan(10_000);
   });
 
   it('faults can be set for every route at once and listed', async () => {
@@ -132,9 +150,9 @@ describe('resilience to upstream faults (nextAuth)', () => {
 
   it('answers 504 in time when nextAuth hangs on logout (retried, each attempt bounded)', async () => {
     await setFault('nextauth.logout', { hang: true });
-    const started = performance.now();
-    const res = await nextauth('POST', `${sessionPath()}/logout`, nonce());
+    const { out: res, calls } = await counted(`${sessionPath()}/logout`, () => nextauth('POST', `${sessionPath()}/logout`, nonce()));
     expect(res.status).toBe(504);
-    expect(performance.now() - started).toBeLessThan(3000);
+    // As for Svix: three bounded attempts, counted.
+    expect(calls).toBe(3);
   });
 });

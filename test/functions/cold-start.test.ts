@@ -92,9 +92,23 @@ describe('a cold start', () => {
 
   it('lets a first request that comes before the secret wait for that same fetch, not start another', async () => {
     sm = mockSecretsManager();
-    sm.on('GetSecretValue', { SecretId: SECRET_ID }).callsFake(() => new Promise((resolve) => setTimeout(() => resolve({ SecretString: ORG_KEY }), 150)));
+    // The secret comes when the test says, after the request has started: a timer (150 ms) could
+    // run out first on a loaded machine, and the test would pass without a request that waited.
+    let answer = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    sm.on('GetSecretValue', { SecretId: SECRET_ID }).callsFake(async () => {
+      await answered;
+      return { SecretString: ORG_KEY };
+    });
     const handler = await init();
-    const res = await firstRequest(handler);
+    const pending = firstRequest(handler);
+    await vi.waitFor(() => expect(sm?.commandCalls('GetSecretValue')).toHaveLength(1));
+    // A few turns of the event loop: the request reaches the secret while the fetch still waits.
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    answer();
+    const res = await pending;
     expect(res.statusCode).toBe(200);
     expect(sm.commandCalls('GetSecretValue')).toHaveLength(1);
   });

@@ -80,18 +80,25 @@ const metricsOf = (alarm: CfnResource) => (alarm.Properties.Metrics ?? []) as Me
 
 /** The metric names the gateway really writes: its recorders and one real job batch, run here. */
 async function emittedMetricNames(): Promise<Set<string>> {
+  // Put back after: the packaged files share one process (test/support/packaged-leaks.ts).
+  const previous = process.env.METRICS_NAMESPACE;
   process.env.METRICS_NAMESPACE = NAMESPACE;
-  recordRequest({ family: 'svix', operation: 'svix.logout' }, 204, 3);
-  recordUpstreamAttempt('svix.logout', 204, 2);
-  recordUpstreamCall('svix.logout', 1);
-  publishMetrics();
-  const job = { kind: 'expire-all' as const, upstream: { expireAll: async () => undefined } };
-  await runBatch(job, sqsEvent([JSON.stringify({ appId: 'app_1' })]).Records, lambdaContext(), {
-    concurrency: 1,
-    startMarginMs: 0,
-    finishMarginMs: 0,
-    deadLetter: redriveOnly,
-  });
+  try {
+    recordRequest({ family: 'svix', operation: 'svix.logout' }, 204, 3);
+    recordUpstreamAttempt('svix.logout', 204, 2);
+    recordUpstreamCall('svix.logout', 1);
+    publishMetrics();
+    const job = { kind: 'expire-all' as const, upstream: { expireAll: async () => undefined } };
+    await runBatch(job, sqsEvent([JSON.stringify({ appId: 'app_1' })]).Records, lambdaContext(), {
+      concurrency: 1,
+      startMarginMs: 0,
+      finishMarginMs: 0,
+      deadLetter: redriveOnly,
+    });
+  } finally {
+    if (previous === undefined) delete process.env.METRICS_NAMESPACE;
+    else process.env.METRICS_NAMESPACE = previous;
+  }
   const records = parsedLogs().filter((l) => l._aws);
   return new Set(
     records.flatMap((r) => (r._aws as { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics[0]!.Metrics.map((m) => m.Name)),

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -64,23 +64,32 @@ export default function setup(): () => Promise<void> {
   const root = ROOT;
   const pack = async (dir: string, ...extra: string[]) => {
     const service = linkedServiceFolder(root);
+    services.add(service);
     try {
       const run = execFileAsync(join(root, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'test', '--package', join(root, dir), ...extra], {
         cwd: service,
         env: { ...process.env, CI: 'true', SLS_TELEMETRY_DISABLED: '1' },
       });
+      running.add(run.child);
       run.child.stderr?.pipe(process.stderr);
-      await run;
+      await run.finally(() => running.delete(run.child));
     } finally {
       // Removes the links, not what they point to.
       rmSync(service, { recursive: true, force: true });
+      services.delete(service);
     }
   };
+  // vitest exits at once on Ctrl-C or SIGTERM (process.exit), its teardown not run: a packaging
+  // left running would go on writing the package folders under the next run.
+  process.once('exit', () => {
+    for (const child of running) child.kill();
+    for (const service of services) rmSync(service, { recursive: true, force: true });
+  });
   // In the background: vitest starts no test file until every global setup has returned, and the
   // other layers need no package (docs/testing.md, where the time goes). The packaged files wait
   // for the status file instead (packagesReady, in their setup file).
   writeStatus({ state: 'running' });
-  const packaging = Promise.all([
+  const packs = [
     pack(PACKAGE_DIR),
     pack(
       PACKAGE_DIR_IAM,
@@ -90,13 +99,19 @@ export default function setup(): () => Promise<void> {
       ...Object.entries(ALARM_PARAMS_IAM).map(([name, value]) => `--param=${name}=${value}`),
     ),
     pack(PACKAGE_DIR_LIMITS, ...Object.entries(LIMITS_PARAMS).map(([name, value]) => `--param=${name}=${value}`)),
-  ]).then(
+  ];
+  const packaging = Promise.all(packs).then(
     () => writeStatus({ state: 'done' }),
-    (err: Error & { stdout?: string }) => writeStatus({ state: 'failed', error: `${err.message}\n${err.stdout ?? ''}` }),
+    (err: Error & { stdout?: string }) => {
+      // One failed: every packaged file fails on it, so the other packagings are not waited for.
+      for (const child of running) child.kill();
+      writeStatus({ state: 'failed', error: `${err.message}\n${err.stdout ?? ''}` });
+    },
   );
-  // The teardown: the run does not end, nor leave a `serverless package` behind, before it has.
+  // The teardown: the run does not end, nor leave a `serverless package` behind, before they have.
   return async () => {
     await packaging;
+    await Promise.allSettled(packs);
   };
 }
 
@@ -105,13 +120,22 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const STATUS_FILE = join(ROOT, '.serverless-test-status.json');
 type Status = { state: 'running' | 'done' } | { state: 'failed'; error: string };
 const writeStatus = (status: Status) => writeFileSync(STATUS_FILE, JSON.stringify(status));
+/** The `serverless package` runs under way, and their link folders: for a run that ends early. */
+const running = new Set<ChildProcess>();
+const services = new Set<string>();
 
 /**
  * Resolves once the three packages are written; throws what `serverless package` printed if it
  * failed. The packaged project's setup file (packages-ready.ts) awaits it before each file.
  */
 export async function packagesReady({ timeoutMs = 180_000 } = {}): Promise<void> {
-  if (process.env.SKIP_PACKAGE === '1') return;
+  if (process.env.SKIP_PACKAGE === '1') {
+    // Else each packaged file fails on a missing template, not saying why it is missing.
+    for (const dir of [PACKAGE_DIR, PACKAGE_DIR_IAM, PACKAGE_DIR_LIMITS]) {
+      if (!existsSync(join(ROOT, dir))) throw new Error(`SKIP_PACKAGE=1 reuses the packages of an earlier run, and ${dir} has none: run once without it`);
+    }
+    return;
+  }
   const until = Date.now() + timeoutMs;
   for (;;) {
     const status = JSON.parse(readFileSync(STATUS_FILE, 'utf8')) as Status;
