@@ -62,7 +62,9 @@ async function everyOperation() {
 
 const setFault = (fault: object) => fetch(`${stack.sandbox.url}/_sandbox/faults/*`, { method: 'PUT', body: JSON.stringify(fault) });
 
-describe('canary secrets', () => {
+// Every operation under every fault, one after another: 17 s when two suites share the two cores.
+// The bound is a hang guard, not a speed target.
+describe('canary secrets', { timeout: 60_000 }, () => {
   it('never appear in logs or error bodies, healthy or failing', async () => {
     process.env.UPSTREAM_ATTEMPT_TIMEOUT_MS = '200';
     await everyOperation();

@@ -69,7 +69,9 @@ function run(command: string, args: string[], options: RunOptions = {}): Promise
   });
 }
 
-describe.concurrent('npm run job with a message that holds a nonce', () => {
+// Three npm + tsx processes at once, each a job: 10 s here when quiet, past 20 s when two suites
+// share the two cores. The bound is a hang guard, not a speed target (that is `npm run bench`'s).
+describe.concurrent('npm run job with a message that holds a nonce', { timeout: 60_000 }, () => {
   it('inline and without --silent, npm prints the nonce with the command line (why the README avoids it)', async () => {
     const run = await npm(['run', 'job', '--', 'logout', MESSAGE]);
     expect(run.code).toBe(0);
@@ -92,7 +94,7 @@ describe.concurrent('npm run job with a message that holds a nonce', () => {
   });
 });
 
-describe.concurrent('the job (local/job.ts): who sent a message', () => {
+describe.concurrent('the job (local/job.ts): who sent a message', { timeout: 60_000 }, () => {
   it('refuses an event claiming a source the job does not accept, and names the real sender (--logs shows the record)', async () => {
     const forged = { 'detail-type': 'authgate.expire-all.requested', source: 'com.example.hr', id: 'evt-forged', detail: { appId: 'app_demo' } };
     writeFileSync(join(dir, 'forged.json'), JSON.stringify(forged));
