@@ -217,7 +217,11 @@ describe.skipIf(!executablePath)('console page in headless Chromium', () => {
 
     await byId('qr-logout').click();
     await page.locator('[data-testid="qr-status"][data-state="logged-out"]').waitFor();
+    // Confirmed once the push has reached the phone, as a person would: clicked at once, the confirm
+    // can overtake the provoke call on a loaded machine and find no push to confirm.
+    const pushed = page.waitForResponse((r) => r.url().endsWith('/sessions/provokelogin') && r.status() === 200);
     await byId('qr-provoke').click();
+    await pushed;
     await byId('qr-confirm').click();
     await page.locator('[data-testid="qr-status"][data-state="logged-in"]').waitFor();
     expect(await byId('qr-status').innerText()).toContain('logged in as alice');
