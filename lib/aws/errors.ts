@@ -48,7 +48,9 @@ export function awsErrorOf(status: number, headers: Headers, body: Buffer): AwsS
   }
   const raw = first(headers['x-amzn-errortype']) ?? String(parsed.__type ?? parsed.code ?? parsed.Code ?? '');
   const name = raw.split(':')[0]?.split('#').pop() || 'UnknownError';
-  const message = String(parsed.message ?? parsed.Message ?? name);
+  // The first line: what follows a signature mismatch's explanation quotes the canonical request,
+  // the session token among its headers, and the message goes to logs (lib/secrets.ts, the jobs).
+  const message = String(parsed.message ?? parsed.Message ?? name).split('\n', 1)[0] || name;
   const query = first(headers['x-amzn-query-error'])?.split(';')[0];
   return new AwsServiceError(name, message, { httpStatusCode: status, requestId: first(headers['x-amzn-requestid']) }, query);
 }

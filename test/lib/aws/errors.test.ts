@@ -26,6 +26,14 @@ describe('AWS JSON errors, read as the SDK reads them', () => {
     expect(awsErrorOf(400, { 'x-amzn-errortype': 'DecryptionFailure:http://internal.amazon.com/' }, body({}))).toMatchObject({ name: 'DecryptionFailure' });
   });
 
+  it("keeps a message's first line only: a signature mismatch quotes the request, its session token among the headers", () => {
+    const token = 'IQoJb3JpZ2luX2VjEFAKESESSIONTOKEN';
+    const quoted = `The request signature we calculated does not match the signature you provided.\n\nThe Canonical String for this request should have been\n'POST\n/\n\nx-amz-security-token:${token}\n'`;
+    const err = awsErrorOf(403, {}, body({ __type: 'InvalidSignatureException', message: quoted }));
+    expect(err.message).toBe('The request signature we calculated does not match the signature you provided.');
+    expect(JSON.stringify({ message: err.message, stack: err.stack })).not.toContain(token);
+  });
+
   it('names a 5xx without a JSON body UnknownError, a server fault', () => {
     expect(awsErrorOf(502, {}, Buffer.from('<html>bad gateway</html>'))).toMatchObject({
       name: 'UnknownError',
