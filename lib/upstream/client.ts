@@ -78,7 +78,7 @@ export function upstreamClient<C, R extends UpstreamRequest>(options: UpstreamCl
         audit: request.call.audit,
         policy: endpoint.policy(request.safe),
         operation: request.operation,
-        ...(request.call.waitOutRateLimits === false ? { waitOutRateLimits: false } : {}),
+        waitOutRateLimits: request.call.waitOutRateLimits,
       },
     );
   }

@@ -94,7 +94,7 @@ export interface SecretCredentials<C, R> {
 /**
  * The credentials in the secret named by `secretIdVariable`, with rotation (above). In Lambda, the
  * secret's fetch starts at init (`prefetchSecretAtInit`, below): create the source at module scope, marked with
- * esbuild's `@__PURE__` comment, so that a bundle that never uses it drops it, and the AWS SDK with it.
+ * esbuild's `@__PURE__` comment, so that a bundle that never uses it drops it, and the Secrets Manager client (lib/aws/) with it.
  *
  * @example
  * const orgKey = secretCredentials({ upstream: 'svix', secretIdVariable: SVIX_SECRET_ID, parse, same });   // svix.ts

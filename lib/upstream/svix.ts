@@ -75,7 +75,7 @@ const svixClient = (credentials: CredentialSource<string, SvixRequest>) =>
   });
 
 // Both marked pure so that esbuild drops the one a bundle does not use: Svix logout holds no key
-// of ours, and its bundle must not carry the org key's fetch at init, nor the AWS SDK with it.
+// of ours, and its bundle must not carry the org key's fetch at init, nor the Secrets Manager client (lib/aws/) with it.
 /** With the org key, surviving a key rotation (credentials.ts). */
 const withOrgKey = /* @__PURE__ */ svixClient(
   /* @__PURE__ */ secretCredentials<string, SvixRequest>({ upstream: 'svix', secretIdVariable: SVIX_SECRET_ID, parse: orgKeyFrom, same: (a, b) => a === b }),
