@@ -78,8 +78,6 @@ export interface LocalJobResult {
 
 type SqsLambda = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-/** What continuation attributes are authenticated with, as the deployed handler reads it. */
-
 /**
  * @example
  * const run = await runJobInProcess('expire-all', [{ appId: 'app_demo' }], { onDelivery: (d) => console.log(describeDelivery(d)) });
