@@ -225,7 +225,7 @@ export function describeDelivery(d: Delivery): string {
 }
 
 /** The summary lines after the deliveries: the messages left unfinished, then the counts. */
-export function describeRun(run: Omit<LocalJobResult, 'lines'>): string[] {
+function describeRun(run: Omit<LocalJobResult, 'lines'>): string[] {
   const lines = run.deliveries.map(describeDelivery);
   for (const end of run.messages) {
     if (end.result === 'unfinished')
