@@ -6,7 +6,7 @@ import { handler as getSessionHandler } from '#functions/nextauth-get-session';
 import { handler as portalHandler } from '#functions/svix-app-portal-access';
 import { queueContinuation } from '#lib/jobs/continuation';
 import type { DeadLetterNote } from '#lib/jobs/dead-letter';
-import { jobHandler } from '#lib/jobs/handler';
+import { JOB_DEFAULTS, jobHandler } from '#lib/jobs/handler';
 import { invocationShare, Pacer } from '#lib/jobs/pacing';
 import type { JobKind } from '#lib/jobs/schema';
 import { httpEvent, LOCAL_DIRECT_SENDER, lambdaContext, localProvenance } from './events.ts';
@@ -159,7 +159,7 @@ export async function startBulkJobHarness(): Promise<Harness> {
     const share = invocationShare(scenario.jobRequestsPerSecond, maxConcurrency);
     const handlerFor = (): SqsLambda =>
       jobHandler(job, {
-        concurrency: scenario.jobConcurrency ?? 8,
+        concurrency: scenario.jobConcurrency ?? JOB_DEFAULTS.concurrency,
         provenance: localProvenance(kind),
         // One pacer per container: its share of jobRequestsPerSecond (lib/jobs/pacing.ts).
         pacer: new Pacer({ ratePerSecond: share }),

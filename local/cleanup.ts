@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
  */
 
 /** The signals that stop a local script, with their numbers (POSIX; the same on Linux and macOS). */
-export const STOP_SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+const STOP_SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
 export type StopSignal = keyof typeof STOP_SIGNALS;
 
 /**

@@ -112,7 +112,7 @@ export interface SqsEventOptions {
 }
 
 /** SendMessage's `MessageAttributes` as Lambda's SQS event holds them (lower-case keys, empty lists). */
-export function lambdaMessageAttributes(sent: Record<string, { DataType: string; StringValue: string }> = {}): SQSRecord['messageAttributes'] {
+function lambdaMessageAttributes(sent: Record<string, { DataType: string; StringValue: string }> = {}): SQSRecord['messageAttributes'] {
   return Object.fromEntries(
     Object.entries(sent).map(([name, a]) => [name, { dataType: a.DataType, stringValue: a.StringValue, stringListValues: [], binaryListValues: [] }]),
   );

@@ -78,8 +78,6 @@ export interface LocalJobResult {
 
 type SqsLambda = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-/** What continuation attributes are authenticated with, as the deployed handler reads it. */
-
 /**
  * @example
  * const run = await runJobInProcess('expire-all', [{ appId: 'app_demo' }], { onDelivery: (d) => console.log(describeDelivery(d)) });
@@ -227,7 +225,7 @@ export function describeDelivery(d: Delivery): string {
 }
 
 /** The summary lines after the deliveries: the messages left unfinished, then the counts. */
-export function describeRun(run: Omit<LocalJobResult, 'lines'>): string[] {
+function describeRun(run: Omit<LocalJobResult, 'lines'>): string[] {
   const lines = run.deliveries.map(describeDelivery);
   for (const end of run.messages) {
     if (end.result === 'unfinished')

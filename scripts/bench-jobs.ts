@@ -35,7 +35,7 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Lambda and SQS cost of a run, from its measured invocation durations and its queue traffic. */
-export function costOf(f: BulkJobFigures) {
+function costOf(f: BulkJobFigures) {
   const gbSeconds = (f.queue.invocationMs.reduce((a, b) => a + b, 0) / 1000) * MEMORY_GB;
   const invocations = f.queue.invocations;
   // Sends (producer's + continuations + dead-letter copies), and per invocation one receive and one

@@ -39,7 +39,7 @@ const ROUTES: Array<[name: string, method: string, pattern: RegExp]> = [
   ['nextauth.provoke-login-on-account', 'POST', /^\/servers\/[^/]+\/accounts\/[^/]+\/provokelogin\/?$/],
   ['nextauth.provoke-login-on-user', 'POST', /^\/servers\/[^/]+\/users\/[^/]+\/provokelogin\/?$/],
 ];
-export const FAULT_ROUTES = ROUTES.map(([name]) => name);
+const FAULT_ROUTES = ROUTES.map(([name]) => name);
 
 export function routeOf(method: string, path: string): string | undefined {
   return ROUTES.find(([, m, pattern]) => m === method && pattern.test(path))?.[0];

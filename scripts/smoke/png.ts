@@ -11,7 +11,7 @@ export const QR_PNG_SIDE = 300;
  * The largest side accepted: four times what is asked, room for an upstream that rounds up to
  * whole QR modules or draws for a high-density screen, yet at most 1200 × 1200 × 4 ≈ 5.8 MB decoded.
  */
-export const MAX_QR_PNG_SIDE = 4 * QR_PNG_SIDE;
+const MAX_QR_PNG_SIDE = 4 * QR_PNG_SIDE;
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -23,7 +23,7 @@ const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
  * @example
  * pngSize(bytes); // { width: 300, height: 300 }
  */
-export function pngSize(bytes: Buffer): { width: number; height: number } | undefined {
+function pngSize(bytes: Buffer): { width: number; height: number } | undefined {
   if (bytes.length < 24 || !bytes.subarray(0, 8).equals(SIGNATURE) || bytes.toString('latin1', 12, 16) !== 'IHDR') return undefined;
   return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
 }

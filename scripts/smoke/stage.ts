@@ -29,7 +29,7 @@ export class StageUnreachable extends Error {
  * a LoginStatus, an error document, a QR PNG of a few kilobytes. A stage (or whatever --url
  * names) that sends more is wrong, and reading all of it would hold it all in memory.
  */
-export const MAX_ANSWER_BYTES = 1024 * 1024;
+const MAX_ANSWER_BYTES = 1024 * 1024;
 
 /** An answer larger than MAX_ANSWER_BYTES: the check fails, reading stopped there. */
 export class AnswerTooLarge extends Error {
