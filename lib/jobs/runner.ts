@@ -189,9 +189,10 @@ export async function runBatch(
     };
     const pacer = options.pacer;
     try {
+      if (!pacer) return tooLate(audit) ?? (await execute());
       for (;;) {
         const late = tooLate(audit);
-        if (late || !pacer) return late ?? (await execute());
+        if (late) return late;
         if (pacer.waitMs(credential) === 0) return (await reserve(pacer)) ?? (await execute());
         // Its credential's next slot is ahead: waited for in that credential's own queue, holding
         // no call slot, so that one credential's pace or 429 never holds up another's targets (a
