@@ -189,18 +189,20 @@ export async function runBatch(
     };
     const pacer = options.pacer;
     try {
+      if (!pacer) return tooLate(audit) ?? (await execute());
       for (;;) {
         const late = tooLate(audit);
-        if (late || !pacer) return late ?? (await execute());
+        if (late) return late;
         if (pacer.waitMs(credential) === 0) return (await reserve(pacer)) ?? (await execute());
         // Its credential's next slot is ahead: waited for in that credential's own queue, holding
         // no call slot, so that one credential's pace or 429 never holds up another's targets (a
         // logout job's nextAuth servers, each with its own key). The queue is left only once a call
         // slot is held again, so no slot is reserved before its call can start: never a burst.
-        const refusals = pacer.refusals(credential);
         release();
         release = () => {};
         const endTurn = await turnOf(credential);
+        // The credential's 429s at its reservation: one queued behind a 429 reserves past it already.
+        const refusals = pacer.refusals(credential);
         try {
           const refused = await reserve(pacer);
           if (refused) return refused;
@@ -208,8 +210,9 @@ export async function runBatch(
         } finally {
           endTurn();
         }
-        // A 429 of the credential while it waited for the call slot: its slot was given at a rate
-        // the upstream has refused since, so it takes a new one (past the Retry-After).
+        // A 429 of the credential since its reservation (while it waited for its slot or the call
+        // slot): its slot was given at a rate the upstream has refused since, so it takes a new one
+        // (past the Retry-After).
         if (pacer.refusals(credential) === refusals) return tooLate(audit) ?? (await execute());
       }
     } finally {

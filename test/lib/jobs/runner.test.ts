@@ -181,6 +181,41 @@ describe('runBatch: pacing and continuation', () => {
     expect(calls.filter((c) => c.serverId === serverA).map((c) => c.atMs >= 1_900)).toEqual([false, true, true, true]);
   });
 
+  it('takes a second pacing slot only for a target that reserved its first before a 429, not for one queued behind it', async () => {
+    // One server at 5/s (200 ms apart), two calls in flight. Target 0's call answers 429 at 300 ms;
+    // by then target 2 holds the slot at 400 ms (stale: given before the cut) and target 3 is still
+    // queued, so its first slot already follows the Retry-After and must be its only one.
+    const acquired: string[] = [];
+    class CountingPacer extends Pacer {
+      override acquire(credential: string, latestStart: number) {
+        acquired.push(credential);
+        return super.acquire(credential, latestStart);
+      }
+    }
+    let first = true;
+    const job: JobDefinition = {
+      kind: 'logout',
+      upstream: {
+        expireAll,
+        logoutSession: async () => {
+          if (!first) return;
+          first = false;
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const busy = new ApiError(429, 'too_many_requests', 'nextAuth answered HTTP 429.');
+          busy.headers['retry-after'] = '1';
+          throw busy;
+        },
+      },
+    };
+    const { runner } = options('logout', { concurrency: 2, pacer: new CountingPacer({ ratePerSecond: 5 }), carryOn: async () => {} });
+    const targets = [0, 1, 2, 3].map(() => ({ serverid: SERVER_ID, nonce: NONCE }));
+
+    const report = await runBatch(job, sqsEvent([JSON.stringify({ targets })]).Records, frozenContext(20_000), runner);
+
+    expect(report.messages[0]?.targets.map((t) => t.outcome)).toEqual(['rate-limited', 'done', 'done', 'done']);
+    expect(acquired).toHaveLength(5);
+  });
+
   it('starts no target with too little time left, and leaves the record to SQS without a continuation', async () => {
     const event = sqsEvent([JSON.stringify({ appId: 'app_demo' })]);
     const { runner } = options('expire-all', { startMarginMs: 5_000 });
