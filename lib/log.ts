@@ -7,7 +7,7 @@
  */
 
 import { type LogLevel as Level, LOG_LEVEL, setting } from './config.ts';
-import { scrubSecrets } from './redaction.ts';
+import { REDACTED, scrubSecrets } from './redaction.ts';
 
 const LEVELS: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -15,7 +15,6 @@ export type LogFields = Record<string, unknown>;
 
 /** Field names whose values are credentials or session identifiers. Matched case-insensitively. */
 const SECRET_FIELD = /^(authorization|x-apikey|x-su|cookie|set-cookie|key|url|body|headers)$|(token|secret|secretstring|password|apikey|api_key|nonce)$/i;
-const REDACTED = '[redacted]';
 
 /**
  * `value` with secret fields replaced, errors reduced to their name and message, and anything
